@@ -1,0 +1,39 @@
+"""What the consoles are told, and the bus that tells them (any process, any agent)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+import socketio
+
+
+class AgentNotice(StrEnum):
+    OFFER = "offer"
+    OFFER_WITHDRAWN = "offer_withdrawn"
+    ASSIGNED = "assigned"
+    MESSAGE = "message"
+    CUSTOMER_TYPING = "customer_typing"
+    CUSTOMER_LEFT = "customer_left"
+    CLOSED = "closed"
+    PRESENCE = "presence"
+    SUGGESTIONS = "suggestions"
+
+
+AGENT_NAMESPACE = "/agent"
+
+
+def agent_room(agent_id: int) -> str:
+    return f"agent:{agent_id}"
+
+
+class AgentBus:
+    """Emits to every console of an agent; AsyncRedisManager fans out across processes."""
+
+    def __init__(self, sio: socketio.AsyncServer) -> None:
+        self.sio = sio
+
+    async def to_agent(self, agent_id: int, notice: AgentNotice, data: dict[str, Any]) -> None:
+        await self.sio.emit(
+            notice.value, data, room=agent_room(agent_id), namespace=AGENT_NAMESPACE
+        )

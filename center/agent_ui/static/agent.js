@@ -1,0 +1,151 @@
+// Agent console: login, presence, offers with countdown, one pane per chat, wrap-up.
+// All text from customers is inserted with textContent (never innerHTML).
+(() => {
+  const $ = (id) => document.getElementById(id);
+  let socket = null;
+  const panes = new Map();   // interaction id -> pane element
+  const offers = new Map();  // interaction id -> {el, timer}
+
+  const showError = (text) => { $("error").hidden = !text; $("error").textContent = text || ""; };
+
+  async function login(ev) {
+    ev.preventDefault();
+    $("login-error").textContent = "";
+    const res = await fetch("/api/login", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ username: $("username").value, password: $("password").value }),
+    });
+    if (!res.ok) {
+      const body = await res.json().catch(() => ({}));
+      $("login-error").textContent = body.error || "sign-in failed";
+      return;
+    }
+    start();
+  }
+
+  function addMessage(pane, m) {
+    const div = document.createElement("div");
+    div.className = `msg ${m.direction}`;
+    div.textContent = m.body;
+    const log = pane.querySelector(".log");
+    log.appendChild(div);
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function openPane(i) {
+    if (panes.has(i.id)) return panes.get(i.id);
+    const pane = $("pane-tpl").content.firstElementChild.cloneNode(true);
+    pane.dataset.id = i.id;
+    pane.querySelector(".title").textContent = `Chat #${i.id} · customer ${i.customer_id}`;
+    pane.querySelector(".state").textContent = i.state;
+    for (const m of i.messages || []) addMessage(pane, m);
+    const input = pane.querySelector(".text");
+    let lastTyping = 0;
+    input.addEventListener("input", () => {
+      if (Date.now() - lastTyping > 2000) {
+        lastTyping = Date.now();
+        socket.emit("typing", { interaction_id: i.id });
+      }
+    });
+    pane.querySelector(".send").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const text = input.value.trim();
+      if (!text) return;
+      socket.emit("message", { interaction_id: i.id, text }, (ack) => {
+        if (ack.ok) { addMessage(pane, ack.message); input.value = ""; } else showError(ack.error);
+      });
+    });
+    pane.querySelector(".wrap").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      socket.emit("close", {
+        interaction_id: i.id,
+        note: pane.querySelector(".note").value,
+        disposition: pane.querySelector(".disposition").value,
+      }, (ack) => { if (!ack.ok) showError(ack.error); });
+    });
+    $("panes").appendChild(pane);
+    panes.set(i.id, pane);
+    return pane;
+  }
+
+  function dropOffer(id) {
+    const o = offers.get(id);
+    if (!o) return;
+    clearInterval(o.timer);
+    o.el.remove();
+    offers.delete(id);
+  }
+
+  function showOffer(o) {
+    dropOffer(o.id);
+    const el = $("offer-tpl").content.firstElementChild.cloneNode(true);
+    el.dataset.id = o.id;
+    el.querySelector(".title").textContent = `Incoming ${o.channel} #${o.id}`;
+    el.querySelector(".preview").textContent = o.preview || "";
+    const tick = () => {
+      const left = Math.max(0, Math.round((o.deadline_ms - Date.now()) / 1000));
+      el.querySelector(".countdown").textContent = `${left}s`;
+    };
+    tick();
+    const timer = setInterval(tick, 500);
+    el.querySelector(".accept").addEventListener("click", () => {
+      socket.emit("accept", { interaction_id: o.id }, (ack) => {
+        dropOffer(o.id);
+        if (ack.ok) openPane({ ...ack.interaction, messages: ack.messages });
+        else showError(ack.error);
+      });
+    });
+    el.querySelector(".reject").addEventListener("click", () => {
+      socket.emit("reject", { interaction_id: o.id }, () => dropOffer(o.id));
+    });
+    $("offers").appendChild(el);
+    offers.set(o.id, { el, timer });
+  }
+
+  function start() {
+    $("login").hidden = true;
+    $("console").hidden = false;
+    $("logout").hidden = false;
+    socket = io("/agent", { transports: ["websocket"] });
+    socket.on("connect_error", () => { $("login").hidden = false; $("console").hidden = true; });
+    socket.on("hello", (h) => {
+      $("who").textContent = `${h.user.display_name} (${h.user.role})`;
+      $("presence").disabled = false;
+      $("presence").value = h.presence;
+      for (const i of h.interactions) {
+        if (i.state === "assigned") openPane(i);
+      }
+    });
+    socket.on("presence", (p) => { $("presence").value = p.presence; });
+    socket.on("offer", showOffer);
+    socket.on("offer_withdrawn", (d) => dropOffer(d.interaction_id));
+    socket.on("assigned", (i) => openPane(i));
+    socket.on("message", (m) => { const p = panes.get(m.interaction_id); if (p) { p.querySelector(".typing").textContent = ""; addMessage(p, m); } });
+    socket.on("customer_typing", (d) => {
+      const p = panes.get(d.interaction_id);
+      if (!p) return;
+      p.querySelector(".typing").textContent = "customer is typing…";
+      setTimeout(() => { p.querySelector(".typing").textContent = ""; }, 3000);
+    });
+    socket.on("customer_left", (d) => {
+      const p = panes.get(d.interaction_id);
+      if (p) p.querySelector(".state").textContent = "customer left";
+    });
+    socket.on("closed", (d) => {
+      const p = panes.get(d.interaction_id);
+      if (p) { p.remove(); panes.delete(d.interaction_id); }
+    });
+    socket.on("error", (e) => showError(e.error));
+  }
+
+  $("login").addEventListener("submit", login);
+  $("presence").addEventListener("change", () => {
+    socket.emit("presence", { presence: $("presence").value }, (ack) => { if (!ack.ok) showError(ack.error); });
+  });
+  $("logout").addEventListener("click", async () => {
+    await fetch("/api/logout", { method: "POST" });
+    location.reload();
+  });
+  // Already signed in (cookie)? Then go straight to the console.
+  fetch("/api/me").then((r) => { if (r.ok) start(); });
+})();

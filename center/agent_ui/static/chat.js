@@ -1,0 +1,61 @@
+// Customer chat widget. Everything shown is set with textContent: no HTML from the wire.
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const tokenKey = "center.visitor";
+  const socket = io("/chat", {
+    transports: ["websocket"],
+    auth: { token: localStorage.getItem(tokenKey) || undefined },
+  });
+  const status = (text) => { $("status").textContent = text; };
+  const add = (direction, body, who) => {
+    const div = document.createElement("div");
+    div.className = `msg ${direction}`;
+    div.textContent = who ? `${who}: ${body}` : body;
+    $("log").appendChild(div);
+    $("log").scrollTop = $("log").scrollHeight;
+  };
+  const note = (text) => {
+    const div = document.createElement("div");
+    div.className = "muted";
+    div.textContent = text;
+    $("log").appendChild(div);
+  };
+
+  socket.on("connect", () => status("connected"));
+  socket.on("disconnect", () => status("reconnecting…"));
+  socket.on("welcome", (w) => {
+    localStorage.setItem(tokenKey, w.token);
+    $("log").textContent = "";
+    for (const m of w.messages) add(m.direction, m.body, m.direction === "outbound" ? "Agent" : "");
+  });
+  socket.on("queued", (d) => note(`You are number ${d.position} in the queue.`));
+  socket.on("agent_joined", (d) => { note(`${d.agent} joined the chat.`); status("with an agent"); });
+  socket.on("message", (m) => { $("typing").textContent = ""; add("outbound", m.body, m.author); });
+  let typingTimer;
+  socket.on("agent_typing", (d) => {
+    $("typing").textContent = `${d.agent} is typing…`;
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(() => { $("typing").textContent = ""; }, 3000);
+  });
+  socket.on("closed", () => { note("The agent closed this chat. Thank you!"); status("closed"); });
+  socket.on("error", (e) => { $("error").textContent = e.error || "something went wrong"; });
+
+  let lastTyping = 0;
+  $("text").addEventListener("input", () => {
+    const now = Date.now();
+    if (now - lastTyping > 2000) { lastTyping = now; socket.emit("typing", {}); }
+  });
+  $("form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const text = $("text").value.trim();
+    if (!text) return;
+    $("error").textContent = "";
+    socket.emit("message", { text }, (ack) => {
+      if (ack && ack.ok) { add("inbound", text); $("text").value = ""; }
+      else $("error").textContent = (ack && ack.error) || "not sent";
+    });
+  });
+  $("leave").addEventListener("click", () => {
+    socket.emit("leave", {}, () => { note("You left the chat."); status("left"); });
+  });
+})();

@@ -1,0 +1,139 @@
+"""The aiohttp application factory: wires every component; socket.io attached.
+
+Resources live in ``cleanup_ctx`` so that start-up and shutdown happen in order and once:
+database (migrated), Redis, the router's background loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import socketio
+from aiohttp import web
+
+from center.agent_ui import api as agent_api
+from center.agent_ui import auth
+from center.agent_ui.namespace import AgentNamespace
+from center.agent_ui.notices import AgentBus
+from center.appkeys import DB, REDIS, ROUTER, SERVICE, SETTINGS, SIO
+from center.channels.webchat import ChatNamespace, WebChatAdapter
+from center.config import Settings
+from center.interactions import InteractionService
+from center.queue.keys import Keys
+from center.queue.router import Router, RouterOptions
+from center.records.db import Database
+from center.redisconn import CLIENT_OPTIONS, EmbeddedRedis, client, start_embedded
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "agent_ui" / "static"
+EMBEDDED = web.AppKey("embedded_redis", EmbeddedRedis)
+NAMESPACES = web.AppKey("namespaces", list)
+
+
+async def create_app(settings: Settings | None = None) -> web.Application:
+    settings = settings or Settings()
+    app = web.Application(client_max_size=2 * 1024 * 1024)
+    app[SETTINGS] = settings
+
+    redis_url = settings.redis_url
+    if not redis_url:
+        embedded = await start_embedded(settings.data_dir / "redis" / "center.rdb")
+        app[EMBEDDED] = embedded
+        redis_url = embedded.url
+
+    keys = Keys(settings.redis_prefix)
+    db = Database(settings.resolved_database_url, schema=settings.database_schema or None)
+    redis = client(redis_url, decode_responses=True)
+    sio = socketio.AsyncServer(
+        async_mode="aiohttp",
+        client_manager=socketio.AsyncRedisManager(
+            redis_url, channel=keys.socketio_channel, redis_options=dict(CLIENT_OPTIONS)
+        ),
+        cors_allowed_origins=[],
+        max_http_buffer_size=256 * 1024,
+    )
+    router = Router(
+        redis,
+        keys,
+        options=RouterOptions(
+            offer_timeout_ms=int(settings.offer_timeout_s * 1000),
+            max_missed=settings.max_missed_offers,
+            sweep_interval_s=settings.sweep_interval_s,
+        ),
+    )
+    service = InteractionService(db, router, AgentBus(sio))
+    service.register(WebChatAdapter(sio))
+    namespaces = [
+        ChatNamespace(service, redis, keys, settings),
+        AgentNamespace(service, redis, keys, settings),
+    ]
+    for ns in namespaces:
+        sio.register_namespace(ns)
+    sio.attach(app)
+
+    app[DB], app[REDIS], app[SIO], app[ROUTER], app[SERVICE] = db, redis, sio, router, service
+    app[NAMESPACES] = namespaces
+    app.cleanup_ctx.append(_resources)
+    app.add_routes(auth.routes)
+    app.add_routes(agent_api.routes)
+    app.add_routes(_pages)
+    _add_static(app)
+    return app
+
+
+def _add_static(app: web.Application) -> None:
+    # aiohttp resolves the directory on disk once, at start-up.
+    app.router.add_static("/static", STATIC, name="static")
+
+
+async def _resources(app: web.Application) -> AsyncIterator[None]:
+    db, redis, router, service = app[DB], app[REDIS], app[ROUTER], app[SERVICE]
+    await db.migrate()
+    await redis.ping()
+    restored = await service.recover()
+    if restored:
+        log.info("re-queued %d waiting interactions from the database", restored)
+    loop_task = asyncio.create_task(router.run(), name="router-loop")
+    yield
+    loop_task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await loop_task
+    for ns in app[NAMESPACES]:
+        await ns.close()
+    await redis.aclose()
+    await db.dispose()
+    embedded = app.get(EMBEDDED)
+    if embedded is not None:
+        await asyncio.to_thread(embedded.stop)
+
+
+_pages = web.RouteTableDef()
+
+
+def _page(name: str) -> web.FileResponse:
+    return web.FileResponse(STATIC / name, headers={"Cache-Control": "no-cache"})
+
+
+@_pages.get("/")
+async def index(_request: web.Request) -> web.Response:
+    raise web.HTTPFound("/agent")
+
+
+@_pages.get("/agent")
+async def agent_page(_request: web.Request) -> web.FileResponse:
+    return _page("agent.html")
+
+
+@_pages.get("/chat")
+async def chat_page(_request: web.Request) -> web.FileResponse:
+    return _page("chat.html")
+
+
+@_pages.get("/healthz")
+async def health(request: web.Request) -> web.Response:
+    await request.app[REDIS].ping()
+    return web.json_response({"ok": True})

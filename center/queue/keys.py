@@ -1,0 +1,73 @@
+"""Every Redis key the router uses, built in one place.
+
+All keys of one routing domain share the hash tag ``{<prefix>}``, so each Lua step touches
+a single Redis Cluster slot and runs unchanged on a cluster.
+
+    {p}:q:<queue>:<channel>   ZSET  waiting interaction ids; score = priority band + enqueue ms
+    {p}:queues                SET   "<queue>:<channel>" pairs that ever held work (for sweeps)
+    {p}:i:<id>                HASH  live state of one interaction: state, queue, channel,
+                                    score, enq (ms), agent, deadline (ms)
+    {p}:i:<id>:declined       ZSET  agent id -> ms until which it is not offered again
+    {p}:a:<agent>             HASH  presence, cap:<channel>, load:<channel>, idle (ms), missed
+    {p}:avail:<channel>       ZSET  agents with free capacity on channel; score = idle since ms
+    {p}:offers                ZSET  interaction id -> offer deadline ms (swept on expiry)
+    {p}:conn:chat:<customer>  SET   socket ids of a customer's open chat connections
+    {p}:conn:agent:<agent>    SET   socket ids of an agent's open console connections
+
+Scripts that must reach per-id keys receive the prefix ``{p}:`` itself as a KEYS entry and
+derive those keys from it (as BullMQ does), so the slot is still declared.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Score = (PRIORITY_LEVELS - 1 - priority) * BAND + enqueue ms: lower score is served first,
+# higher priority first, FIFO inside a priority. A double holds integers exactly to 2**53,
+# so 10 bands of 1e13 ms (~317 years) stay exact.
+PRIORITY_LEVELS = 10
+BAND = 10**13
+
+
+def queue_score(priority: int, enqueued_ms: int) -> int:
+    priority = max(0, min(PRIORITY_LEVELS - 1, priority))
+    return (PRIORITY_LEVELS - 1 - priority) * BAND + enqueued_ms
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    prefix: str
+
+    @property
+    def base(self) -> str:
+        return "{" + self.prefix + "}:"
+
+    def queue(self, queue: str, channel: str) -> str:
+        return f"{self.base}q:{queue}:{channel}"
+
+    @property
+    def queues(self) -> str:
+        return f"{self.base}queues"
+
+    def interaction(self, interaction_id: int | str) -> str:
+        return f"{self.base}i:{interaction_id}"
+
+    def agent(self, agent_id: int | str) -> str:
+        return f"{self.base}a:{agent_id}"
+
+    def available(self, channel: str) -> str:
+        return f"{self.base}avail:{channel}"
+
+    @property
+    def offers(self) -> str:
+        return f"{self.base}offers"
+
+    def chat_connections(self, customer_id: int) -> str:
+        return f"{self.base}conn:chat:{customer_id}"
+
+    def agent_connections(self, agent_id: int) -> str:
+        return f"{self.base}conn:agent:{agent_id}"
+
+    @property
+    def socketio_channel(self) -> str:
+        return f"{self.prefix}:socketio"

@@ -1,0 +1,68 @@
+"""The router's atomic steps: one Lua file each, loaded once, run by EVALSHA.
+
+File names follow BullMQ: ``<name>-<number of KEYS>.lua``; each file's header lists its
+KEYS, ARGV and return values.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from pathlib import Path
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+
+SCRIPT_DIR = Path(__file__).with_name("scripts")
+
+
+class ErrorCode(IntEnum):
+    NOT_FOUND = -1
+    NOT_OFFERED = -2
+    NOT_YOURS = -3
+    EXPIRED = -4
+    NOT_EXPIRED = -5
+    ALREADY_ROUTED = -6
+    NOT_ASSIGNED = -7
+    NOT_WAITING = -8
+
+
+class RouterError(Exception):
+    def __init__(self, code: ErrorCode) -> None:
+        super().__init__(code.name.lower().replace("_", " "))
+        self.code = code
+
+
+def _read_sources() -> dict[str, tuple[str, int]]:
+    sources: dict[str, tuple[str, int]] = {}
+    for path in sorted(SCRIPT_DIR.glob("*.lua")):
+        name, _, nkeys = path.stem.rpartition("-")
+        sources[name] = (path.read_text(), int(nkeys))
+    return sources
+
+
+# Read at import time (not on the event loop); the scripts are part of the package.
+SOURCES = _read_sources()
+
+
+class Scripts:
+    """The scripts registered on one Redis client; call as ``await scripts.run(name, ...)``."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._scripts: dict[str, tuple[AsyncScript, int]] = {
+            name: (redis.register_script(src), nkeys) for name, (src, nkeys) in SOURCES.items()
+        }
+
+    async def run(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        script, nkeys = self._scripts[name]
+        if len(keys) != nkeys:
+            raise ValueError(f"{name} takes {nkeys} keys, got {len(keys)}")
+        return await script(keys=keys, args=args)
+
+
+def check(result: list[Any]) -> list[Any]:
+    """Raise RouterError for a script's ``{error code}`` reply."""
+    code = int(result[0])
+    if code < 0:
+        raise RouterError(ErrorCode(code))
+    return result

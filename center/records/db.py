@@ -1,0 +1,124 @@
+"""The database engine: SQLite (embedded default) or PostgreSQL, migrations on start.
+
+SQLite notes: WAL so readers never block the writer, a busy timeout so concurrent writers
+wait instead of failing, and ``BEGIN IMMEDIATE`` so a transaction that reads and then writes
+takes the write lock up front (a deferred one can fail to upgrade under load).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+class Database:
+    def __init__(self, url: str, *, schema: str | None = None, echo: bool = False) -> None:
+        self.url = url
+        self.schema = schema
+        self.dialect = make_url(url).get_backend_name()
+        self.engine: AsyncEngine = _make_engine(url, schema=schema, echo=echo)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite: reads get their own engine with deferred BEGIN, so they never take the
+        # write lock (WAL readers see a snapshot and never block or get blocked).
+        self.read_engine: AsyncEngine = (
+            _make_engine(url, schema=schema, echo=echo, for_reads=True)
+            if self.dialect == "sqlite"
+            else self.engine
+        )
+        self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One short write transaction: commit on success, roll back on error."""
+        async with self.sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        async with self.read_sessions() as session:
+            yield session
+
+    async def migrate(self) -> None:
+        """Bring the schema to the newest revision (Alembic), off the event loop."""
+        await asyncio.to_thread(_ensure_sqlite_dir, self.url)
+        if self.schema:
+            async with self.engine.begin() as conn:
+                await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
+        await asyncio.to_thread(upgrade_in_thread, self.url, self.schema)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
+
+
+def _make_engine(
+    url: str, *, schema: str | None, echo: bool, for_reads: bool = False
+) -> AsyncEngine:
+    parsed = make_url(url)
+    kwargs: dict[str, Any] = {"echo": echo}
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        kwargs["connect_args"] = {"timeout": 30}
+    elif backend == "postgresql":
+        kwargs["pool_size"] = 10
+        kwargs["max_overflow"] = 20
+        kwargs["pool_pre_ping"] = True
+        if schema:
+            kwargs["connect_args"] = {"server_settings": {"search_path": f"{schema},public"}}
+    engine = create_async_engine(url, **kwargs)
+    if backend == "sqlite":
+        _tune_sqlite(engine, begin="BEGIN" if for_reads else "BEGIN IMMEDIATE")
+    return engine
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _tune_sqlite(engine: AsyncEngine, *, begin: str) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite would defer it).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql(begin)
+
+
+def alembic_config(url: str, schema: str | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["url"] = url
+    cfg.attributes["schema"] = schema
+    return cfg
+
+
+def upgrade_in_thread(url: str, schema: str | None) -> None:
+    """Runs in a worker thread: Alembic reads its scripts from disk (blocking I/O)."""
+    command.upgrade(alembic_config(url, schema), "head")

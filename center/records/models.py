@@ -1,0 +1,155 @@
+"""The durable record: customers and identities, interactions, messages, tickets, events, users.
+
+The database is the truth; Redis only holds live routing state that can be rebuilt from here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from center.records.base import Base, BigId, utcnow
+from center.records.enums import (
+    ActorKind,
+    Channel,
+    Direction,
+    IdentityKind,
+    InteractionState,
+    Presence,
+    Role,
+    TicketStatus,
+)
+
+
+def _enum(cls: type) -> Enum:
+    # Stored as plain strings (no native ENUM type): new states need no ALTER TYPE.
+    return Enum(cls, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e])
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(_enum(Role), default=Role.AGENT)
+    # {"billing": 3, "french": 5}: skill name -> level 1..10
+    skills: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # {"chat": 3, "voice": 1, ...}: per-channel concurrent capacity
+    capacity: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    presence: Mapped[Presence] = mapped_column(_enum(Presence), default=Presence.OFFLINE)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuthSession(Base):
+    __tablename__ = "auth_sessions"
+
+    # sha256 of the cookie value: a leaked table does not leak usable cookies.
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    display_name: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+
+    identities: Mapped[list[Identity]] = relationship(
+        back_populates="customer", lazy="selectin", order_by="Identity.id"
+    )
+
+
+class Identity(Base):
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("kind", "value", name="uq_identities_kind_value"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    kind: Mapped[IdentityKind] = mapped_column(_enum(IdentityKind))
+    # Normalised: E.164 phone, lower-cased email, sha256 of a chat visitor token.
+    value: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    customer: Mapped[Customer] = relationship(back_populates="identities")
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    subject: Mapped[str] = mapped_column(String(255), default="")
+    status: Mapped[TicketStatus] = mapped_column(_enum(TicketStatus), default=TicketStatus.OPEN)
+    priority: Mapped[int] = mapped_column(default=0)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    due_at: Mapped[datetime | None]
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Interaction(Base):
+    __tablename__ = "interactions"
+    __table_args__ = (Index("ix_interactions_state_queue", "state", "queue"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    channel: Mapped[Channel] = mapped_column(_enum(Channel))
+    state: Mapped[InteractionState] = mapped_column(
+        _enum(InteractionState), default=InteractionState.NEW
+    )
+    queue: Mapped[str] = mapped_column(String(80), default="default")
+    priority: Mapped[int] = mapped_column(default=0)
+    required_skills: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    language: Mapped[str | None] = mapped_column(String(16))
+    subject: Mapped[str | None] = mapped_column(String(255))
+    # Channel-side reference: call SID, email thread root Message-ID, ...
+    external_ref: Mapped[str | None] = mapped_column(String(255), index=True)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    queued_at: Mapped[datetime | None]
+    assigned_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    disposition: Mapped[str | None] = mapped_column(String(80))
+    wrap_up_note: Mapped[str | None] = mapped_column(Text)
+
+
+class Message(Base):
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    interaction_id: Mapped[int] = mapped_column(ForeignKey("interactions.id"), index=True)
+    direction: Mapped[Direction] = mapped_column(_enum(Direction))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    body: Mapped[str] = mapped_column(Text)
+    content_type: Mapped[str] = mapped_column(String(80), default="text/plain")
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Event(Base):
+    """Append-only log row. The customer's timeline is their events ordered by id."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_customer_id_id", "customer_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    interaction_id: Mapped[int | None] = mapped_column(ForeignKey("interactions.id"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    actor_kind: Mapped[ActorKind] = mapped_column(_enum(ActorKind))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    type: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

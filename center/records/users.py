@@ -1,0 +1,122 @@
+"""Users (agents, supervisors, admins), password hashing and login sessions."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, select
+
+from center.records.base import utcnow
+from center.records.db import Database
+from center.records.enums import Role
+from center.records.models import AuthSession, User
+
+_hasher = PasswordHasher()
+# Verified against when the username is unknown, so timing does not tell which part was wrong.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+class UserExists(Exception):
+    pass
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def create_user(
+    db: Database,
+    username: str,
+    password: str,
+    *,
+    role: Role = Role.AGENT,
+    display_name: str | None = None,
+    skills: dict[str, int] | None = None,
+    capacity: dict[str, int] | None = None,
+) -> User:
+    username = username.strip()
+    if not username or len(username) > 80:
+        raise ValueError("username must be 1-80 characters")
+    if len(password) < 8:
+        raise ValueError("password must be at least 8 characters")
+    # argon2 is deliberately slow: keep it off the event loop.
+    password_hash = await asyncio.to_thread(_hasher.hash, password)
+    async with db.transaction() as s:
+        if await s.scalar(select(User.id).where(User.username == username)):
+            raise UserExists(username)
+        user = User(
+            username=username,
+            display_name=display_name or username,
+            password_hash=password_hash,
+            role=role,
+            skills=skills or {},
+            capacity=capacity or {},
+        )
+        s.add(user)
+    return user
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def authenticate(db: Database, username: str, password: str) -> User | None:
+    async with db.read() as s:
+        user = await s.scalar(select(User).where(User.username == username, User.active))
+    ok = await asyncio.to_thread(_verify, user.password_hash if user else _DUMMY_HASH, password)
+    return user if ok and user is not None else None
+
+
+async def open_session(db: Database, user: User, ttl: timedelta) -> str:
+    token = secrets.token_urlsafe(32)
+    async with db.transaction() as s:
+        s.add(
+            AuthSession(token_hash=_token_hash(token), user_id=user.id, expires_at=utcnow() + ttl)
+        )
+    return token
+
+
+async def close_session(db: Database, token: str) -> None:
+    async with db.transaction() as s:
+        await s.execute(delete(AuthSession).where(AuthSession.token_hash == _token_hash(token)))
+
+
+async def user_for_token(db: Database, token: str | None) -> User | None:
+    if not token:
+        return None
+    async with db.read() as s:
+        row = await s.execute(
+            select(User)
+            .join(AuthSession, AuthSession.user_id == User.id)
+            .where(
+                AuthSession.token_hash == _token_hash(token),
+                AuthSession.expires_at > utcnow(),
+                User.active,
+            )
+        )
+        return row.scalar_one_or_none()
+
+
+async def get_user(db: Database, user_id: int) -> User | None:
+    async with db.read() as s:
+        return await s.get(User, user_id)
+
+
+def user_json(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "username": user.username,
+        "display_name": user.display_name,
+        "role": user.role.value,
+        "skills": user.skills,
+        "capacity": user.capacity,
+    }
