@@ -8,6 +8,7 @@ the customer's channel. Channel adapters call in; nothing here knows a channel's
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -41,6 +42,11 @@ class InteractionError(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+# Called after a customer message is stored, and when an agent accepts (with the last
+# customer message): how the knowledge base pushes suggestions without a dependency here.
+ConversationListener = Callable[[Interaction, Message | None], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +91,7 @@ class InteractionService:
         self.router = router
         self.bus = bus
         self.adapters: dict[Channel, ChannelAdapter] = {}
+        self.listeners: list[ConversationListener] = []
         router.on_offer = self._offered
         router.on_timeout = self._timed_out
 
@@ -144,6 +151,7 @@ class InteractionService:
             )
         if i.agent_id is not None and i.state is S.ASSIGNED:
             await self.bus.to_agent(i.agent_id, AgentNotice.MESSAGE, message_json(m))
+            await self._tell_listeners(i, m)
         return Stored(i, m)
 
     async def enqueue(self, interaction_id: int) -> int:
@@ -283,6 +291,8 @@ class InteractionService:
             AgentNotice.ASSIGNED,
             {**interaction_json(i), "messages": [message_json(m) for m in msgs]},
         )
+        last_inbound = next((m for m in reversed(msgs) if m.direction is Direction.INBOUND), None)
+        await self._tell_listeners(i, last_inbound)
         return i, msgs
 
     async def reject(self, agent: User, interaction_id: int) -> None:
@@ -429,6 +439,13 @@ class InteractionService:
         if i.agent_id != agent.id or i.state is not S.ASSIGNED:
             raise InteractionError("not_yours", "this interaction is not assigned to you")
         return i
+
+    async def _tell_listeners(self, i: Interaction, m: Message | None) -> None:
+        for listener in self.listeners:
+            try:
+                await listener(i, m)
+            except Exception:  # a helper feature must never break the conversation
+                log.exception("conversation listener failed")
 
     async def _notify(self, i: Interaction, notice: CustomerNotice, data: dict[str, Any]) -> None:
         adapter = self.adapters.get(i.channel)
