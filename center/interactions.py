@@ -30,7 +30,7 @@ from center.records.enums import (
     InteractionState,
     Presence,
 )
-from center.records.models import Interaction, Message, User
+from center.records.models import Event, Interaction, Message, User
 
 log = logging.getLogger(__name__)
 S = InteractionState
@@ -183,7 +183,17 @@ class InteractionService:
             removed = None
         async with self.db.transaction() as s:
             i = await self._get(s, interaction_id, lock=True)
-            if i.state.is_waiting or i.state in (S.NEW, S.IVR):
+            viewed = await self._viewed_articles(s, i.id) if i.state is S.NEW else []
+            if viewed:
+                # Read an article before ever queueing, then left: self-service worked.
+                i.state, i.ended_at = S.DEFLECTED, utcnow()
+                events.append(
+                    s,
+                    events.Deflected(article_ids=viewed),
+                    interaction=i,
+                    actor_kind=ActorKind.CUSTOMER,
+                )
+            elif i.state.is_waiting or i.state in (S.NEW, S.IVR):
                 before = i.state
                 wait = (utcnow() - (i.queued_at or i.created_at)).total_seconds()
                 i.state, i.ended_at, i.agent_id = S.ABANDONED, utcnow(), None
@@ -209,6 +219,35 @@ class InteractionService:
                 i.agent_id, AgentNotice.CUSTOMER_LEFT, {"interaction_id": interaction_id}
             )
         return i
+
+    async def suggested(self, interaction_id: int, article_ids: list[int]) -> None:
+        """Articles were shown to the customer before queueing (deflection attempt)."""
+        async with self.db.transaction() as s:
+            i = await self._get(s, interaction_id)
+            events.append(s, events.ArticlesSuggested(article_ids=article_ids), interaction=i)
+
+    async def article_viewed(self, interaction_id: int, article_id: int) -> None:
+        async with self.db.transaction() as s:
+            i = await self._get(s, interaction_id)
+            if not i.state.is_open:
+                raise InteractionError("closed", "this conversation has ended")
+            events.append(
+                s,
+                events.ArticleViewed(article_id=article_id),
+                interaction=i,
+                actor_kind=ActorKind.CUSTOMER,
+            )
+
+    async def _viewed_articles(self, s: AsyncSession, interaction_id: int) -> list[int]:
+        rows = await s.scalars(
+            select(Event.data)
+            .where(
+                Event.interaction_id == interaction_id,
+                Event.type == events.EventType.ARTICLE_VIEWED.value,
+            )
+            .order_by(Event.id)
+        )
+        return [int(d["article_id"]) for d in rows]
 
     # -- router callbacks ------------------------------------------------------------------
 

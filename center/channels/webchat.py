@@ -6,8 +6,15 @@ Protocol (client -> server, all acknowledged with ``{"ok": true, ...}`` or an er
   message  {text}                          -> ack {ok, message_id, interaction_id}
   typing   {}                              -> the assigned agent sees a typing indicator
   leave    {}                              -> ends the chat from the customer's side
-Server -> client: ``welcome``, ``queued`` {position}, ``agent_joined`` {agent},
-``message`` {id, body, author, at}, ``agent_typing``, ``closed``, ``error`` {event, code, error}.
+  escalate {}                              -> "still need help": queue for an agent now
+  article_opened {article_id}              -> the customer opened a suggested article
+Server -> client: ``welcome``, ``articles`` {interaction_id, articles[]}, ``queued``
+{position}, ``agent_joined`` {agent}, ``message`` {id, body, author, at}, ``agent_typing``,
+``closed``, ``error`` {event, code, error}.
+
+Deflection: when the knowledge base has answers for the first message, the chat is not
+queued yet; the customer sees the articles and either asks for an agent (escalate, or any
+further message) or leaves — after reading one that is logged as deflected, not abandoned.
 
 A returning visitor presents their token and is the same customer. A customer whose chat
 connections have all closed for ``chat_abandon_grace_s`` while waiting is abandoned.
@@ -19,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import socketio
@@ -27,16 +35,24 @@ from sqlalchemy import select
 
 from center.agent_ui.notices import AgentNotice
 from center.channels.base import CustomerNotice
-from center.channels.validation import PayloadError, as_dict, error_payload, text_field
+from center.channels.validation import (
+    PayloadError,
+    as_dict,
+    error_payload,
+    id_field,
+    text_field,
+)
 from center.config import Settings
 from center.interactions import InteractionError, InteractionService, message_json
 from center.queue.keys import Keys
 from center.records import customers
-from center.records.enums import Channel, IdentityKind
+from center.records.enums import Channel, IdentityKind, InteractionState
 from center.records.models import Interaction, Message
 
 log = logging.getLogger(__name__)
 NAMESPACE = "/chat"
+# Free text -> suggested articles ({id, title, url, answer}); empty when none fit.
+SuggestFn = Callable[[str], Awaitable[list[dict[str, Any]]]]
 
 
 def customer_room(customer_id: int) -> str:
@@ -67,9 +83,15 @@ class WebChatAdapter:
 
 class ChatNamespace(socketio.AsyncNamespace):
     def __init__(
-        self, service: InteractionService, redis: Redis, keys: Keys, settings: Settings
+        self,
+        service: InteractionService,
+        redis: Redis,
+        keys: Keys,
+        settings: Settings,
+        suggest: SuggestFn | None = None,
     ) -> None:
         super().__init__(NAMESPACE)
+        self.suggest = suggest
         self.service = service
         self.db = service.db
         self.redis = redis
@@ -140,6 +162,7 @@ class ChatNamespace(socketio.AsyncNamespace):
     # -- events ----------------------------------------------------------------------------
 
     async def on_message(self, sid: str, data: Any = None) -> dict[str, Any]:
+        deflecting = False
         try:
             text = text_field(as_dict(data), "text", max_chars=self.settings.max_message_chars)
             customer_id = (await self.get_session(sid))["customer_id"]
@@ -149,10 +172,60 @@ class ChatNamespace(socketio.AsyncNamespace):
                 interaction = await self.service.open(customer_id, Channel.CHAT)
             stored = await self.service.inbound(interaction.id, text)
             if first:
+                deflecting = await self._offer_articles(customer_id, interaction.id, text)
+            # A fresh chat without suggestions, or any further message while articles are
+            # shown ("I still need help"), goes to the queue.
+            if not deflecting and interaction.state is InteractionState.NEW:
                 await self.service.enqueue(interaction.id)
         except (PayloadError, InteractionError) as exc:
             return await self._refuse(sid, "message", exc)
-        return {"ok": True, "message_id": stored.message.id, "interaction_id": interaction.id}
+        return {
+            "ok": True,
+            "message_id": stored.message.id,
+            "interaction_id": interaction.id,
+            "deflecting": deflecting,
+        }
+
+    async def _offer_articles(self, customer_id: int, interaction_id: int, text: str) -> bool:
+        if self.suggest is None:
+            return False
+        try:
+            articles = await self.suggest(text)
+        except Exception:  # the knowledge base must never stop a customer reaching us
+            log.exception("suggestions failed; queueing directly")
+            return False
+        if not articles:
+            return False
+        await self.service.suggested(interaction_id, [a["id"] for a in articles])
+        await self.emit(
+            "articles",
+            {"interaction_id": interaction_id, "articles": articles},
+            room=customer_room(customer_id),
+        )
+        return True
+
+    async def on_escalate(self, sid: str, data: Any = None) -> dict[str, Any]:
+        customer_id = (await self.get_session(sid))["customer_id"]
+        interaction, _ = await self._open_chat(customer_id, with_messages=False)
+        if interaction is None or interaction.state is not InteractionState.NEW:
+            return {"ok": True, "queued": False}
+        try:
+            position = await self.service.enqueue(interaction.id)
+        except InteractionError as exc:
+            return await self._refuse(sid, "escalate", exc)
+        return {"ok": True, "queued": True, "position": position}
+
+    async def on_article_opened(self, sid: str, data: Any = None) -> dict[str, Any]:
+        try:
+            article_id = id_field(as_dict(data), "article_id")
+            customer_id = (await self.get_session(sid))["customer_id"]
+            interaction, _ = await self._open_chat(customer_id, with_messages=False)
+            if interaction is None:
+                raise PayloadError("no_chat", "there is no open chat")
+            await self.service.article_viewed(interaction.id, article_id)
+        except (PayloadError, InteractionError) as exc:
+            return await self._refuse(sid, "article_opened", exc)
+        return {"ok": True}
 
     async def on_typing(self, sid: str, data: Any = None) -> dict[str, Any]:
         customer_id = (await self.get_session(sid))["customer_id"]

@@ -33,6 +33,8 @@ class EventType(StrEnum):
     ABANDONED = "interaction.abandoned"
     DEFLECTED = "interaction.deflected"
     REQUEUED = "interaction.requeued"
+    ARTICLE_SUGGESTED = "kb.articles_suggested"
+    ARTICLE_VIEWED = "kb.article_viewed"
     ARTICLE_INSERTED = "kb.article_inserted"
     PRESENCE_CHANGED = "agent.presence_changed"
 
@@ -149,6 +151,18 @@ class Deflected(Payload):
 class Requeued(Payload):
     type: ClassVar[EventType] = EventType.REQUEUED
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ArticlesSuggested(Payload):
+    type: ClassVar[EventType] = EventType.ARTICLE_SUGGESTED
+    article_ids: list[int]
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleViewed(Payload):
+    type: ClassVar[EventType] = EventType.ARTICLE_VIEWED
+    article_id: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,40 @@
     $("log").textContent = "";
     for (const m of w.messages) add(m.direction, m.body, m.direction === "outbound" ? "Agent" : "");
   });
-  socket.on("queued", (d) => note(`You are number ${d.position} in the queue.`));
+  socket.on("articles", (d) => {
+    // Deflection: answers from the help center before an agent is needed.
+    const box = $("articles");
+    box.textContent = "";
+    const head = document.createElement("div");
+    head.textContent = "These articles may answer your question:";
+    box.appendChild(head);
+    for (const a of d.articles) {
+      const item = document.createElement("div");
+      const link = document.createElement("a");
+      link.href = a.url;
+      link.target = "_blank";
+      link.rel = "noopener";
+      link.textContent = a.title;
+      link.className = "article";
+      link.addEventListener("click", () => socket.emit("article_opened", { article_id: a.id }));
+      item.appendChild(link);
+      if (a.answer) {
+        const answer = document.createElement("div");
+        answer.className = "muted";
+        answer.textContent = a.answer;
+        item.appendChild(answer);
+      }
+      box.appendChild(item);
+    }
+    const ask = document.createElement("button");
+    ask.id = "escalate";
+    ask.type = "button";
+    ask.textContent = "I still need help: talk to an agent";
+    ask.addEventListener("click", () => socket.emit("escalate", {}, () => { box.hidden = true; }));
+    box.appendChild(ask);
+    box.hidden = false;
+  });
+  socket.on("queued", (d) => { $("articles").hidden = true; note(`You are number ${d.position} in the queue.`); });
   socket.on("agent_joined", (d) => { note(`${d.agent} joined the chat.`); status("with an agent"); });
   socket.on("message", (m) => { $("typing").textContent = ""; add("outbound", m.body, m.author); });
   let typingTimer;
