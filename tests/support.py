@@ -18,6 +18,8 @@ from center.records.models import User
 from center.records.users import create_user
 
 PASSWORD = "correct-horse-battery"
+# socket.io's default of 1 s is too short for a loaded 2-core CI machine.
+CONNECT_TIMEOUT_S = 10
 
 
 @dataclass
@@ -75,7 +77,11 @@ class Customer(Client):
 
     async def connect(self, **auth: Any) -> dict[str, Any]:
         await self.sio.connect(
-            self.url, namespaces=[self.namespace], transports=["websocket"], auth=auth or None
+            self.url,
+            namespaces=[self.namespace],
+            transports=["websocket"],
+            auth=auth or None,
+            wait_timeout=CONNECT_TIMEOUT_S,
         )
         return await self.next("welcome")
 
@@ -107,6 +113,7 @@ class Agent(Client):
             namespaces=[self.namespace],
             transports=["websocket"],
             headers={"Cookie": self.cookie} if self.cookie else {},
+            wait_timeout=CONNECT_TIMEOUT_S,
         )
         return await self.next("hello")
 
