@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from center.agent_ui.notices import AgentBus, AgentNotice
 from center.channels.base import ChannelAdapter, CustomerNotice
+from center.queue.results import DEFAULT_CAPACITY, Escalated, PresenceChange
 from center.queue.router import Declined, Offer, Router
 from center.queue.scripts import ErrorCode, RouterError
 from center.records import events
@@ -25,6 +26,7 @@ from center.records.base import utcnow
 from center.records.db import Database
 from center.records.enums import (
     ActorKind,
+    AwayReason,
     Channel,
     Direction,
     InteractionState,
@@ -94,6 +96,8 @@ class InteractionService:
         self.listeners: list[ConversationListener] = []
         router.on_offer = self._offered
         router.on_timeout = self._timed_out
+        router.on_escalated = self._escalated
+        router.on_wrap_up_end = self._wrap_up_ended
 
     def register(self, adapter: ChannelAdapter) -> None:
         self.adapters[adapter.channel] = adapter
@@ -289,7 +293,15 @@ class InteractionService:
             {"interaction_id": declined.interaction_id, "reason": "timeout"},
         )
         if declined.set_away:
-            await self._record_presence(declined.agent_id, Presence.AWAY, "missed_offers")
+            await self._record_change(
+                PresenceChange(
+                    declined.agent_id,
+                    Presence.AWAY,
+                    Presence.AVAILABLE,
+                    declined.available_ms,
+                ),
+                AwayReason.MISSED_OFFERS.value,
+            )
 
     async def _declined(self, d: Declined, payload: events.Payload) -> None:
         async with self.db.transaction() as s:
@@ -372,8 +384,9 @@ class InteractionService:
     ) -> Interaction:
         async with self.db.read() as s:
             await self._owned(s, agent, interaction_id)
+        released = None
         try:
-            await self.router.release(interaction_id, agent.id)
+            released = await self.router.finish(interaction_id, agent.id)
         except RouterError as exc:
             # Live state gone (Redis restarted): the record still closes.
             if exc.code is not ErrorCode.NOT_FOUND:
@@ -400,26 +413,67 @@ class InteractionService:
             )
         await self._notify(i, CustomerNotice.CLOSED, {})
         await self.bus.to_agent(agent.id, AgentNotice.CLOSED, {"interaction_id": i.id})
-        await self.router.dispatch_all([i.channel])
+        if released is not None and released.wrap_up is not None:
+            await self._record_change(released.wrap_up, None)
+        else:
+            # Capacity freed: offer this agent the backlog at once (event-driven).
+            await self.router.dispatch_agent(agent.id)
         return i
 
     async def set_presence(
         self, agent: User, presence: Presence, reason: str | None = None
     ) -> None:
-        capacity = agent.capacity or {}
-        await self.router.set_presence(agent.id, presence, capacity)
-        await self._record_presence(agent.id, presence, reason)
+        if presence is Presence.WRAP_UP:
+            raise InteractionError("malformed", "wrap-up starts by closing an interaction")
+        # A user without a capacity setting is a blended agent with the default capacities.
+        capacity = agent.capacity or DEFAULT_CAPACITY
+        try:
+            change = await self.router.change_presence(
+                agent.id, presence, capacity, skills=agent.skills or {}
+            )
+        except ValueError as exc:  # e.g. a skill level outside 1..10 in the user record
+            raise InteractionError("bad_skills", str(exc)) from None
+        await self._record_change(change, reason)
         if presence is Presence.AVAILABLE:
-            await self.router.dispatch_all()
+            await self.router.dispatch_agent(agent.id)
 
-    async def _record_presence(self, agent_id: int, presence: Presence, reason: str | None) -> None:
+    async def _wrap_up_ended(self, change: PresenceChange) -> None:
+        await self._record_change(change, "wrap_up_timer")
+        await self.router.dispatch_agent(change.agent_id)
+
+    async def _record_change(self, change: PresenceChange, reason: str | None) -> None:
+        duration = None if change.duration_ms is None else round(change.duration_ms / 1000, 3)
+        await self._record_presence(
+            change.agent_id,
+            change.presence,
+            reason,
+            previous=change.previous.value if change.previous else None,
+            duration_s=duration,
+        )
+
+    async def _record_presence(
+        self,
+        agent_id: int,
+        presence: Presence,
+        reason: str | None,
+        *,
+        previous: str | None = None,
+        duration_s: float | None = None,
+    ) -> None:
         async with self.db.transaction() as s:
             user = await s.get(User, agent_id)
             if user is not None:
+                if previous is None and duration_s is None:
+                    previous = user.presence.value
                 user.presence = presence
             events.append(
                 s,
-                events.PresenceChanged(presence=presence.value, reason=reason),
+                events.PresenceChanged(
+                    presence=presence.value,
+                    reason=reason,
+                    previous=previous,
+                    duration_s=duration_s,
+                ),
                 actor_kind=ActorKind.AGENT,
                 actor_id=agent_id,
             )
@@ -427,10 +481,96 @@ class InteractionService:
             agent_id, AgentNotice.PRESENCE, {"presence": presence.value, "reason": reason}
         )
 
+    # -- transfers, re-queues, escalation ----------------------------------------------------
+
+    async def transfer(
+        self,
+        agent: User,
+        interaction_id: int,
+        *,
+        to_agent_id: int | None = None,
+        to_queue: str | None = None,
+    ) -> Interaction:
+        """Warm transfer: to an agent (offered to them) or a queue (keeping its place)."""
+        async with self.db.read() as s:
+            await self._owned(s, agent, interaction_id)
+            if to_agent_id is not None:
+                target = await s.get(User, to_agent_id)
+                if target is None or not target.active:
+                    raise InteractionError("not_found", f"no agent {to_agent_id}")
+        try:
+            t = await self.router.transfer(
+                interaction_id, agent.id, to_agent_id=to_agent_id, to_queue=to_queue
+            )
+        except RouterError as exc:
+            raise InteractionError(exc.code.name.lower(), _TRANSFER_ERRORS[exc.code]) from None
+        except ValueError as exc:
+            raise InteractionError("malformed", str(exc)) from None
+        async with self.db.transaction() as s:
+            i = await self._get(s, interaction_id, lock=True)
+            if to_queue is not None:
+                i.state, i.agent_id, i.queue = S.QUEUED, None, to_queue
+            events.append(
+                s,
+                events.Transferred(
+                    from_agent_id=agent.id, to_agent_id=to_agent_id, to_queue=to_queue
+                ),
+                interaction=i,
+                actor_kind=ActorKind.AGENT,
+                actor_id=agent.id,
+            )
+        where = {"to_agent_id": to_agent_id} if to_agent_id is not None else {"to_queue": to_queue}
+        await self.bus.to_agent(
+            agent.id, AgentNotice.TRANSFERRED, {"interaction_id": i.id, **where}
+        )
+        if to_agent_id is not None and t.deadline_ms is not None:
+            await self._offered(Offer(i.id, to_agent_id, t.deadline_ms, i.queue))
+        else:
+            await self.router.dispatch(i.queue, i.channel)
+        await self.router.dispatch_agent(agent.id)
+        return i
+
+    async def requeue_agent(self, agent_id: int, reason: str) -> list[int]:
+        """Give an agent's work back to the queues at its original places (the agent is gone
+        past the grace period); returns the interaction ids."""
+        async with self.db.read() as s:
+            held = list(
+                await s.scalars(
+                    select(Interaction.id)
+                    .where(
+                        Interaction.agent_id == agent_id,
+                        Interaction.state.in_([S.ASSIGNED, S.OFFERED]),
+                    )
+                    .order_by(Interaction.id)
+                )
+            )
+        done: list[int] = []
+        for iid in held:
+            try:
+                back = await self.router.requeue(iid, agent_id)
+            except RouterError as exc:
+                log.info("re-queue of %s skipped: %s", iid, exc)
+                continue
+            async with self.db.transaction() as s:
+                i = await self._get(s, iid, lock=True)
+                i.state, i.agent_id = S.QUEUED, None
+                events.append(s, events.Requeued(reason=reason, agent_id=agent_id), interaction=i)
+            done.append(iid)
+            await self.router.dispatch(back.queue, back.channel)
+        return done
+
+    async def _escalated(self, e: Escalated) -> None:
+        async with self.db.transaction() as s:
+            i = await s.get(Interaction, e.interaction_id)
+            if i is not None:
+                events.append(s, events.Escalated(queue=e.queue, step=e.step), interaction=i)
+
     # -- recovery --------------------------------------------------------------------------
 
     async def recover(self) -> int:
-        """Put interactions the database says are waiting back into Redis, in order."""
+        """Put interactions the database says are waiting back into Redis, in order, and
+        count assigned ones in their agents' load again (capacity stays right)."""
+        await self._recover_assigned()
         async with self.db.read() as s:
             waiting = list(
                 await s.scalars(
@@ -457,6 +597,26 @@ class InteractionService:
             )
             restored += 1
         return restored
+
+    async def _recover_assigned(self) -> None:
+        async with self.db.read() as s:
+            assigned = list(
+                await s.scalars(
+                    select(Interaction).where(
+                        Interaction.state == S.ASSIGNED, Interaction.agent_id.is_not(None)
+                    )
+                )
+            )
+        for i in assigned:
+            assert i.agent_id is not None
+            await self.router.restore_assigned(
+                i.id,
+                i.agent_id,
+                queue=i.queue,
+                channel=i.channel,
+                priority=i.priority,
+                enqueued_ms=_ms(i.queued_at or i.created_at),
+            )
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -497,6 +657,13 @@ _ACCEPT_ERRORS = {
     ErrorCode.NOT_OFFERED: "this interaction is not on offer (taken or withdrawn)",
     ErrorCode.NOT_YOURS: "this offer was made to another agent",
     ErrorCode.EXPIRED: "the offer has expired",
+}
+
+_TRANSFER_ERRORS = {
+    ErrorCode.NOT_FOUND: "this interaction is no longer routed",
+    ErrorCode.NOT_ASSIGNED: "only an assigned interaction can be transferred",
+    ErrorCode.NOT_YOURS: "this interaction is not assigned to you",
+    ErrorCode.AGENT_UNAVAILABLE: "that agent is not available for this channel",
 }
 
 __all__ = ["InteractionError", "InteractionService", "interaction_json", "message_json"]

@@ -2,14 +2,18 @@
 
 Protocol (client -> server, each acknowledged with ``{"ok": true, ...}`` or an error that is
 also emitted as an ``error`` event {event, code, error}):
-  presence {presence: available|away|offline, reason?}
+  presence {presence: available|away|offline, reason?}  (away reasons: break, lunch,
+           training, missed_offers; "available" also ends a wrap-up)
   accept   {interaction_id}         -> ack {ok, interaction, messages[]}
   reject   {interaction_id}
   message  {interaction_id, text}   -> ack {ok, message_id}
   typing   {interaction_id}
   close    {interaction_id, note, disposition?}
+  insert_article {interaction_id, article_id} -> ack {ok, article{id,title,url,answer}}, logged
+  transfer {interaction_id, to_agent_id? | to_queue?}   (warm: the queue place is kept)
 Server -> client: ``hello`` {user, presence, interactions[]}, ``offer``, ``offer_withdrawn``,
-``assigned``, ``message``, ``customer_typing``, ``customer_left``, ``closed``, ``presence``.
+``assigned``, ``message``, ``customer_typing``, ``customer_left``, ``closed``, ``presence``,
+``transferred`` {interaction_id, to_agent_id? | to_queue?}.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import socketio
 from redis.asyncio import Redis
 from sqlalchemy import select
 
+from center.agent_ui.assist import Assist
 from center.agent_ui.auth import token_from_cookie_header
 from center.agent_ui.notices import AGENT_NAMESPACE, agent_room
 from center.channels.validation import (
@@ -40,7 +45,7 @@ from center.interactions import (
 )
 from center.queue.keys import Keys
 from center.records import users
-from center.records.enums import InteractionState, Presence
+from center.records.enums import AwayReason, InteractionState, Presence
 from center.records.models import Interaction, Message, User
 
 log = logging.getLogger(__name__)
@@ -48,9 +53,15 @@ log = logging.getLogger(__name__)
 
 class AgentNamespace(socketio.AsyncNamespace):
     def __init__(
-        self, service: InteractionService, redis: Redis, keys: Keys, settings: Settings
+        self,
+        service: InteractionService,
+        redis: Redis,
+        keys: Keys,
+        settings: Settings,
+        assist: Assist | None = None,
     ) -> None:
         super().__init__(AGENT_NAMESPACE)
+        self.assist = assist
         self.service = service
         self.db = service.db
         self.redis = redis
@@ -93,6 +104,8 @@ class AgentNamespace(socketio.AsyncNamespace):
         user = await users.get_user(self.db, user_id)
         if user is not None and user.presence is not Presence.OFFLINE:
             await self.service.set_presence(user, Presence.OFFLINE, "disconnected")
+        # Nobody is serving the agent's customers: back to the queues at their places.
+        await self.service.requeue_agent(user_id, "agent_disconnected")
 
     async def close(self) -> None:
         for task in list(self._grace_tasks):
@@ -106,10 +119,13 @@ class AgentNamespace(socketio.AsyncNamespace):
             try:
                 presence = Presence(raw)
             except ValueError:
-                raise PayloadError(
-                    "malformed", "presence must be available, away or offline"
-                ) from None
+                presence = None
+            if presence is None or presence is Presence.WRAP_UP:
+                raise PayloadError("malformed", "presence must be available, away or offline")
             reason = text_field(d, "reason", max_chars=40, required=False, allow_empty=True)
+            if presence is Presence.AWAY and reason and reason not in set(AwayReason):
+                codes = ", ".join(r.value for r in AwayReason)
+                raise PayloadError("malformed", f"away reason must be one of {codes}")
             await self.service.set_presence(user, presence, reason or None)
             return {"presence": presence.value}
 
@@ -148,6 +164,17 @@ class AgentNamespace(socketio.AsyncNamespace):
 
         return await self._handle(sid, "typing", data, act)
 
+    async def on_insert_article(self, sid: str, data: Any = None) -> dict[str, Any]:
+        async def act(user: User, d: dict[str, Any]) -> dict[str, Any]:
+            if self.assist is None:
+                raise PayloadError("unavailable", "no knowledge base is configured")
+            article = await self.assist.insert(
+                user, id_field(d, "interaction_id"), id_field(d, "article_id")
+            )
+            return {"article": article}
+
+        return await self._handle(sid, "insert_article", data, act)
+
     async def on_close(self, sid: str, data: Any = None) -> dict[str, Any]:
         async def act(user: User, d: dict[str, Any]) -> dict[str, Any]:
             iid = id_field(d, "interaction_id")
@@ -159,6 +186,21 @@ class AgentNamespace(socketio.AsyncNamespace):
             return {}
 
         return await self._handle(sid, "close", data, act)
+
+    async def on_transfer(self, sid: str, data: Any = None) -> dict[str, Any]:
+        async def act(user: User, d: dict[str, Any]) -> dict[str, Any]:
+            iid = id_field(d, "interaction_id")
+            if ("to_agent_id" in d) == ("to_queue" in d):
+                raise PayloadError("malformed", "give exactly one of to_agent_id or to_queue")
+            if "to_agent_id" in d:
+                to_agent = id_field(d, "to_agent_id")
+                await self.service.transfer(user, iid, to_agent_id=to_agent)
+                return {"to_agent_id": to_agent}
+            queue = text_field(d, "to_queue", max_chars=80)
+            await self.service.transfer(user, iid, to_queue=queue)
+            return {"to_queue": queue}
+
+        return await self._handle(sid, "transfer", data, act)
 
     # -- helpers ---------------------------------------------------------------------------
 

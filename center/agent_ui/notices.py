@@ -18,6 +18,7 @@ class AgentNotice(StrEnum):
     CLOSED = "closed"
     PRESENCE = "presence"
     SUGGESTIONS = "suggestions"
+    TRANSFERRED = "transferred"  # {interaction_id, to_agent_id? | to_queue?}
 
 
 AGENT_NAMESPACE = "/agent"

@@ -6,11 +6,14 @@ a single Redis Cluster slot and runs unchanged on a cluster.
     {p}:q:<queue>:<channel>   ZSET  waiting interaction ids; score = priority band + enqueue ms
     {p}:queues                SET   "<queue>:<channel>" pairs that ever held work (for sweeps)
     {p}:i:<id>                HASH  live state of one interaction: state, queue, channel,
-                                    score, enq (ms), agent, deadline (ms)
+                                    score, enq (ms), agent, deadline (ms), esc (ring level)
     {p}:i:<id>:declined       ZSET  agent id -> ms until which it is not offered again
-    {p}:a:<agent>             HASH  presence, cap:<channel>, load:<channel>, idle (ms), missed
+    {p}:a:<agent>             HASH  presence, since (ms), cap:<channel>, load:<channel>,
+                                    idle (ms), missed, skills (JSON {name: level})
     {p}:avail:<channel>       ZSET  agents with free capacity on channel; score = idle since ms
     {p}:offers                ZSET  interaction id -> offer deadline ms (swept on expiry)
+    {p}:qdefs                 HASH  queue name -> its definition as JSON (definitions.py)
+    {p}:wrapups               ZSET  agent id -> ms its wrap-up ends (swept on expiry)
     {p}:conn:chat:<customer>  SET   socket ids of a customer's open chat connections
     {p}:conn:agent:<agent>    SET   socket ids of an agent's open console connections
 
@@ -61,6 +64,14 @@ class Keys:
     @property
     def offers(self) -> str:
         return f"{self.base}offers"
+
+    @property
+    def queue_defs(self) -> str:
+        return f"{self.base}qdefs"
+
+    @property
+    def wrapups(self) -> str:
+        return f"{self.base}wrapups"
 
     def chat_connections(self, customer_id: int) -> str:
         return f"{self.base}conn:chat:{customer_id}"

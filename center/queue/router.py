@@ -1,51 +1,43 @@
 """The router: live routing state in Redis, every step one atomic Lua script.
 
 It knows nothing of channels' protocols or of the database: it moves ids between queues,
-offers and agents, and reports what happened (offers made, offers expired) to a listener,
-the interaction service, which records them and tells the consoles.
+offers and agents, and reports what happened (offers made, offers expired, escalations,
+wrap-ups ended) to listeners -- the interaction service, which records them and tells the
+consoles. Routing rules (skills, priority, aging, strategy, escalation) come from the queue
+definitions given to ``configure`` and are stored in Redis, so every process routes alike.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from center.queue import definitions
 from center.queue.clock import Clock, SystemClock
+from center.queue.handoffs import Handoffs
 from center.queue.keys import Keys, queue_score
+from center.queue.model import QueueDef
+from center.queue.results import (
+    Declined,
+    Escalated,
+    Offer,
+    PresenceChange,
+    Released,
+    Removed,
+)
 from center.queue.scripts import Scripts, check
 from center.records.enums import Channel, Presence
 
 log = logging.getLogger(__name__)
 ALL_CHANNELS = ",".join(c.value for c in Channel)
 
-
-@dataclass(frozen=True, slots=True)
-class Offer:
-    interaction_id: int
-    agent_id: int
-    deadline_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class Declined:
-    interaction_id: int
-    agent_id: int
-    queue: str
-    channel: Channel
-    missed_in_a_row: int
-    set_away: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Removed:
-    interaction_id: int
-    state_before: str
-    agent_id: int | None
+__all__ = ["Declined", "Offer", "Removed", "Router", "RouterOptions"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,13 +47,24 @@ class RouterOptions:
     max_missed: int = 3
     sweep_interval_s: float = 0.5
     scan: int = 50
+    wrap_up_ms: int = 0  # after closing, no new work for this long (0: none)
+    escalation_scan: int = 1000  # waiting interactions per queue checked for escalation
 
 
 OfferListener = Callable[[Offer], Awaitable[None]]
 TimeoutListener = Callable[[Declined], Awaitable[None]]
+EscalationListener = Callable[[Escalated], Awaitable[None]]
+PresenceListener = Callable[[PresenceChange], Awaitable[None]]
 
 
-class Router:
+def _presence(raw: str) -> Presence | None:
+    try:
+        return Presence(raw) if raw else None
+    except ValueError:
+        return None
+
+
+class Router(Handoffs):
     def __init__(
         self,
         redis: Redis,
@@ -77,6 +80,23 @@ class Router:
         self.scripts = Scripts(redis)
         self.on_offer: OfferListener | None = None
         self.on_timeout: TimeoutListener | None = None
+        self.on_escalated: EscalationListener | None = None
+        self.on_wrap_up_end: PresenceListener | None = None
+
+    # -- configuration ---------------------------------------------------------------------
+
+    async def configure(self, queues: Iterable[QueueDef]) -> None:
+        """Replace the queue definitions every process routes by (validated first)."""
+        encoded = definitions.encode(queues)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self.keys.queue_defs)
+            if encoded:
+                pipe.hset(self.keys.queue_defs, mapping=encoded)
+            await pipe.execute()
+
+    async def queue_definition(self, queue: str) -> dict | None:
+        raw = await self.redis.hget(self.keys.queue_defs, queue)
+        return json.loads(raw) if raw else None
 
     # -- steps -----------------------------------------------------------------------------
 
@@ -89,7 +109,8 @@ class Router:
         priority: int = 0,
         enqueued_ms: int | None = None,
     ) -> int:
-        """Place an interaction in its queue; returns its 1-based position."""
+        """Place an interaction in its queue; returns its 1-based position. (Never refused
+        for its channel: the record is already committed; placement picks fitting queues.)"""
         enq = enqueued_ms if enqueued_ms is not None else self.clock.now_ms()
         k = self.keys
         pos = await self.scripts.run(
@@ -101,16 +122,28 @@ class Router:
             check([pos])
         return int(pos)
 
-    async def offer_next(self, queue: str, channel: Channel) -> Offer | None:
+    async def offer_next(
+        self, queue: str, channel: Channel, *, agent_id: int | None = None
+    ) -> Offer | None:
+        """One offer on ``channel``: from ``queue`` ('' for all queues), to ``agent_id``
+        (None for the best eligible agent)."""
         k = self.keys
+        o = self.options
         res = await self.scripts.run(
             "offerNext",
-            [k.queue(queue, channel), k.available(channel), k.offers, k.base],
-            [self.clock.now_ms(), self.options.offer_timeout_ms, channel.value, self.options.scan],
+            [k.offers, k.queue_defs, k.queues, k.base],
+            [
+                self.clock.now_ms(),
+                o.offer_timeout_ms,
+                channel.value,
+                o.scan,
+                queue,
+                "" if agent_id is None else agent_id,
+            ],
         )
         if not res:
             return None
-        return Offer(int(res[0]), int(res[1]), int(res[2]))
+        return Offer(int(res[0]), int(res[1]), int(res[2]), str(res[3]))
 
     async def accept(self, interaction_id: int, agent_id: int) -> int:
         """Accept an offer; returns the interaction's enqueue time (ms). Raises RouterError."""
@@ -128,6 +161,7 @@ class Router:
         """Reject (or time out) an offer: back to its original place. Raises RouterError."""
         k = self.keys
         o = self.options
+        now = self.clock.now_ms()
         res = check(
             await self.scripts.run(
                 "decline",
@@ -135,7 +169,7 @@ class Router:
                 [
                     interaction_id,
                     agent_id,
-                    self.clock.now_ms(),
+                    now,
                     "timeout" if timeout else "reject",
                     o.decline_cooldown_ms,
                     o.max_missed,
@@ -143,21 +177,43 @@ class Router:
                 ],
             )
         )
+        since = int(res[5]) if len(res) > 5 else 0
         return Declined(
-            interaction_id, agent_id, str(res[1]), Channel(res[2]), int(res[3]), bool(res[4])
+            interaction_id,
+            agent_id,
+            str(res[1]),
+            Channel(res[2]),
+            int(res[3]),
+            bool(res[4]),
+            now - since if res[4] and since else None,
         )
 
-    async def release(self, interaction_id: int, agent_id: int) -> Channel:
+    async def release(
+        self, interaction_id: int, agent_id: int, *, wrap_up_ms: int | None = None
+    ) -> Channel:
         """The agent is done with an assigned interaction. Raises RouterError."""
+        return (await self.finish(interaction_id, agent_id, wrap_up_ms=wrap_up_ms)).channel
+
+    async def finish(
+        self, interaction_id: int, agent_id: int, *, wrap_up_ms: int | None = None
+    ) -> Released:
+        """``release`` that also reports whether the agent entered wrap-up."""
         k = self.keys
+        now = self.clock.now_ms()
+        wrap = self.options.wrap_up_ms if wrap_up_ms is None else wrap_up_ms
         res = check(
             await self.scripts.run(
                 "release",
                 [k.interaction(interaction_id), k.agent(agent_id), k.base],
-                [interaction_id, agent_id, self.clock.now_ms()],
+                [interaction_id, agent_id, now, max(0, int(wrap)), ALL_CHANNELS],
             )
         )
-        return Channel(res[1])
+        wrap_up = None
+        if int(res[2]):
+            wrap_up = PresenceChange(
+                agent_id, Presence.WRAP_UP, Presence.AVAILABLE, now - int(res[3])
+            )
+        return Released(Channel(res[1]), wrap_up)
 
     async def remove(self, interaction_id: int) -> Removed:
         """Take a queued or offered interaction out of routing. Raises RouterError."""
@@ -171,13 +227,68 @@ class Router:
         return Removed(interaction_id, str(res[1]), int(agent) if agent else None)
 
     async def set_presence(
-        self, agent_id: int, presence: Presence, capacity: dict[str, int]
+        self,
+        agent_id: int,
+        presence: Presence,
+        capacity: Mapping[str, int],
+        *,
+        skills: Mapping[str, int] | None = None,
     ) -> str:
+        """Returns the previous presence ('' if none)."""
+        change = await self.change_presence(agent_id, presence, capacity, skills=skills)
+        return change.previous.value if change.previous else ""
+
+    async def change_presence(
+        self,
+        agent_id: int,
+        presence: Presence,
+        capacity: Mapping[str, int],
+        *,
+        skills: Mapping[str, int] | None = None,
+    ) -> PresenceChange:
+        """Set presence, capacity and (when given) skills; report how long the last lasted."""
+        if presence is Presence.WRAP_UP:
+            raise ValueError("wrap-up starts by closing an interaction, not by a presence")
         k = self.keys
-        args: list[object] = [agent_id, presence.value, self.clock.now_ms()]
+        now = self.clock.now_ms()
+        encoded = ""
+        if skills is not None:
+            checked = definitions.check_skills(skills, what=f"agent {agent_id}")
+            encoded = json.dumps(checked, separators=(",", ":"), sort_keys=True)
+        args: list[object] = [agent_id, presence.value, now, encoded]
         for channel in Channel:
             args += [channel.value, int(capacity.get(channel.value, 0))]
-        return str(await self.scripts.run("setPresence", [k.agent(agent_id), k.base], args))
+        before, since = await self.scripts.run("setPresence", [k.agent(agent_id), k.base], args)
+        previous = _presence(str(before))
+        duration = now - int(since) if previous is not None and int(since) else None
+        return PresenceChange(agent_id, presence, previous, duration)
+
+    async def escalate(self) -> list[Escalated]:
+        """Raise waiting interactions to the escalation rings their wait reached."""
+        k = self.keys
+        res = await self.scripts.run(
+            "escalate",
+            [k.queue_defs, k.queues, k.base],
+            [self.clock.now_ms(), self.options.escalation_scan],
+        )
+        found = [
+            Escalated(int(res[i]), str(res[i + 2]), int(res[i + 1])) for i in range(0, len(res), 3)
+        ]
+        if self.on_escalated is not None:
+            for e in found:
+                await self.on_escalated(e)
+        return found
+
+    async def end_wrap_up(self, agent_id: int) -> PresenceChange | None:
+        """End an agent's wrap-up whose timer passed (None if it was not wrapping up)."""
+        k = self.keys
+        now = self.clock.now_ms()
+        res = await self.scripts.run(
+            "endWrapUp", [k.agent(agent_id), k.base], [agent_id, now, ALL_CHANNELS]
+        )
+        if not int(res[0]):
+            return None
+        return PresenceChange(agent_id, Presence.AVAILABLE, Presence.WRAP_UP, now - int(res[1]))
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -198,28 +309,48 @@ class Router:
                 pairs.append((queue, Channel(channel)))
         return sorted(pairs)
 
+    async def check_channel(self, queue: str, channel: Channel) -> None:
+        """Raise ValueError when a defined queue does not take this channel."""
+        d = await self.queue_definition(queue)
+        if d is not None and channel.value not in d["channels"]:
+            raise ValueError(f"queue {queue!r} does not take {channel.value} interactions")
+
     # -- driving ---------------------------------------------------------------------------
 
-    async def dispatch(self, queue: str, channel: Channel) -> list[Offer]:
-        """Offer waiting work in one queue until no agent or no work is left."""
+    async def _drain(self, queue: str, channel: Channel, agent_id: int | None) -> list[Offer]:
         offers = []
-        while (offer := await self.offer_next(queue, channel)) is not None:
+        while (offer := await self.offer_next(queue, channel, agent_id=agent_id)) is not None:
             offers.append(offer)
             if self.on_offer is not None:
                 await self.on_offer(offer)
         return offers
 
+    async def dispatch(self, queue: str, channel: Channel) -> list[Offer]:
+        """Offer waiting work in one queue until no agent or no work is left."""
+        return await self._drain(queue, channel, None)
+
     async def dispatch_all(self, channels: Iterable[Channel] | None = None) -> list[Offer]:
-        wanted = set(channels) if channels is not None else None
+        """Offer waiting work of every queue, best first across queues, per channel."""
+        wanted = set(channels) if channels is not None else set(Channel)
+        present = {channel for _, channel in await self.known_queues()}
         offers: list[Offer] = []
-        for queue, channel in await self.known_queues():
-            if wanted is None or channel in wanted:
-                offers += await self.dispatch(queue, channel)
+        for channel in Channel:
+            if channel in wanted and channel in present:
+                offers += await self._drain("", channel, None)
+        return offers
+
+    async def dispatch_agent(self, agent_id: int) -> list[Offer]:
+        """An agent freed capacity or came back: offer it the backlog at once."""
+        offers: list[Offer] = []
+        for channel in Channel:
+            offers += await self._drain("", channel, agent_id)
         return offers
 
     async def sweep(self) -> list[Declined]:
-        """Return expired offers to their queues (every process sweeps; scripts decide)."""
+        """Return expired offers to their queues and end expired wrap-ups (every process
+        sweeps; the scripts decide who wins)."""
         now = self.clock.now_ms()
+        await self._end_wrap_ups(now)
         expired = await self.redis.zrangebyscore(self.keys.offers, "-inf", now, start=0, num=200)
         results = []
         for raw in expired:
@@ -237,11 +368,19 @@ class Router:
                 await self.on_timeout(declined)
         return results
 
+    async def _end_wrap_ups(self, now: int) -> None:
+        due = await self.redis.zrangebyscore(self.keys.wrapups, "-inf", now, start=0, num=200)
+        for raw in due:
+            change = await self.end_wrap_up(int(raw))
+            if change is not None and self.on_wrap_up_end is not None:
+                await self.on_wrap_up_end(change)
+
     async def run(self) -> None:
-        """Background loop: sweep expired offers and offer any backlog, forever."""
+        """Background loop: sweep expired offers and wrap-ups, escalate, offer any backlog."""
         while True:
             try:
                 await self.sweep()
+                await self.escalate()
                 await self.dispatch_all()
             except asyncio.CancelledError:
                 raise

@@ -25,6 +25,7 @@ class ErrorCode(IntEnum):
     ALREADY_ROUTED = -6
     NOT_ASSIGNED = -7
     NOT_WAITING = -8
+    AGENT_UNAVAILABLE = -9
 
 
 class RouterError(Exception):

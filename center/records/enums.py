@@ -56,6 +56,16 @@ class Presence(StrEnum):
     AVAILABLE = "available"
     AWAY = "away"
     OFFLINE = "offline"
+    WRAP_UP = "wrap_up"  # after closing, until the agent's action or the wrap-up timer
+
+
+class AwayReason(StrEnum):
+    """Why an agent is away; reports sum time per reason."""
+
+    BREAK = "break"
+    LUNCH = "lunch"
+    TRAINING = "training"
+    MISSED_OFFERS = "missed_offers"
 
 
 class IdentityKind(StrEnum):

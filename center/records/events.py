@@ -33,6 +33,9 @@ class EventType(StrEnum):
     ABANDONED = "interaction.abandoned"
     DEFLECTED = "interaction.deflected"
     REQUEUED = "interaction.requeued"
+    ESCALATED = "interaction.escalated"
+    TRANSFERRED = "interaction.transferred"
+    QUEUE_CHANGED = "interaction.queue_changed"
     ARTICLE_SUGGESTED = "kb.articles_suggested"
     ARTICLE_VIEWED = "kb.article_viewed"
     ARTICLE_INSERTED = "kb.article_inserted"
@@ -151,6 +154,34 @@ class Deflected(Payload):
 class Requeued(Payload):
     type: ClassVar[EventType] = EventType.REQUEUED
     reason: str
+    agent_id: int | None = None  # whose hands it was taken from
+
+
+@dataclass(frozen=True, slots=True)
+class Escalated(Payload):
+    """The interaction reached an escalation ring: more agents are eligible."""
+
+    type: ClassVar[EventType] = EventType.ESCALATED
+    queue: str
+    step: int  # 1-based index into the queue's escalation steps
+
+
+@dataclass(frozen=True, slots=True)
+class Transferred(Payload):
+    type: ClassVar[EventType] = EventType.TRANSFERRED
+    from_agent_id: int
+    to_agent_id: int | None = None
+    to_queue: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueChanged(Payload):
+    """An admin deleted the queue the interaction waited in and moved it to another."""
+
+    type: ClassVar[EventType] = EventType.QUEUE_CHANGED
+    from_queue: str
+    to_queue: str
+    reason: str = "queue_deleted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +208,9 @@ class PresenceChanged(Payload):
     type: ClassVar[EventType] = EventType.PRESENCE_CHANGED
     presence: str
     reason: str | None = None
+    # The state left and how long the agent was in it, so a report can sum time per state.
+    previous: str | None = None
+    duration_s: float | None = None
 
 
 def append(

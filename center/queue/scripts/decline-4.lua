@@ -16,7 +16,8 @@
   ARGV[6] max missed offers in a row before the agent is set away (0: never)
   ARGV[7] all channel names, comma separated
 
-  Returns: {1, queue, channel, missed in a row, 1 if the agent was set away else 0}
+  Returns: {1, queue, channel, missed in a row, 1 if the agent was set away else 0,
+            ms the agent's previous presence began (when set away)}
            or {error code}: -1 NOT_FOUND, -2 NOT_OFFERED, -3 NOT_YOURS, -5 NOT_EXPIRED
 ]]
 local h = redis.call('HMGET', KEYS[1], 'state', 'agent', 'deadline', 'queue', 'channel', 'score')
@@ -41,12 +42,14 @@ if load < 0 then
 end
 local missed = 0
 local away = 0
+local since = 0
 if ARGV[4] == 'timeout' then
   missed = redis.call('HINCRBY', KEYS[3], 'missed', 1)
   local maxMissed = tonumber(ARGV[6])
   if maxMissed > 0 and missed >= maxMissed then
     away = 1
-    redis.call('HSET', KEYS[3], 'presence', 'away')
+    since = tonumber(redis.call('HGET', KEYS[3], 'since') or '0') or 0
+    redis.call('HSET', KEYS[3], 'presence', 'away', 'since', now)
     for ch in string.gmatch(ARGV[7], '[^,]+') do
       redis.call('ZREM', KEYS[4] .. 'avail:' .. ch, ARGV[2])
     end
@@ -58,4 +61,4 @@ if away == 0 then
     redis.call('ZADD', KEYS[4] .. 'avail:' .. channel, tonumber(a[3] or ARGV[3]), ARGV[2])
   end
 end
-return {1, queue, channel, missed, away}
+return {1, queue, channel, missed, away, since}
