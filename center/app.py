@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,13 +17,16 @@ import socketio
 from aiohttp import web
 
 from center.agent_ui import api as agent_api
-from center.agent_ui import auth
+from center.agent_ui import auth, queues_api
+from center.agent_ui.assist import Assist
 from center.agent_ui.namespace import AgentNamespace
 from center.agent_ui.notices import AgentBus
-from center.appkeys import DB, REDIS, ROUTER, SERVICE, SETTINGS, SIO
+from center.appkeys import DB, QUEUE_CONFIG, REDIS, ROUTER, SERVICE, SETTINGS, SIO
 from center.channels.webchat import ChatNamespace, WebChatAdapter
 from center.config import Settings
 from center.interactions import InteractionService
+from center.knowledge_base import web as kb_web
+from center.queue import config as queue_config
 from center.queue.keys import Keys
 from center.queue.router import Router, RouterOptions
 from center.records.db import Database
@@ -36,8 +40,16 @@ NAMESPACES = web.AppKey("namespaces", list)
 
 async def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
+    try:
+        queues = await queue_config.load(settings.queues_file)
+    except queue_config.ConfigError as exc:
+        # Refuse to start on a bad queue file, before anything is started: the message
+        # names the file and line; exit code 2 like a usage error.
+        print(f"center: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
     app = web.Application(client_max_size=2 * 1024 * 1024)
     app[SETTINGS] = settings
+    app[QUEUE_CONFIG] = queues
 
     redis_url = settings.redis_url
     if not redis_url:
@@ -67,10 +79,14 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     )
     service = InteractionService(db, router, AgentBus(sio))
     service.register(WebChatAdapter(sio))
+    # Knowledge base in conversations: deflection before queueing, suggestions for agents.
+    assist = Assist(db, service.bus)
+    service.listeners.append(assist.for_agent)
     namespaces = [
-        ChatNamespace(service, redis, keys, settings),
-        AgentNamespace(service, redis, keys, settings),
+        ChatNamespace(service, redis, keys, settings, suggest=assist.for_customer),
+        AgentNamespace(service, redis, keys, settings, assist=assist),
     ]
+    namespaces[0].placement = queues.rules  # where new chats wait
     for ns in namespaces:
         sio.register_namespace(ns)
     sio.attach(app)
@@ -80,6 +96,8 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     app.cleanup_ctx.append(_resources)
     app.add_routes(auth.routes)
     app.add_routes(agent_api.routes)
+    app.add_routes(queues_api.routes)
+    kb_web.setup(app)
     app.add_routes(_pages)
     _add_static(app)
     return app
@@ -94,6 +112,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     db, redis, router, service = app[DB], app[REDIS], app[ROUTER], app[SERVICE]
     await db.migrate()
     await redis.ping()
+    # File queues with the database's over them, before waiting work is re-queued.
+    await queues_api.apply(app)
     restored = await service.recover()
     if restored:
         log.info("re-queued %d waiting interactions from the database", restored)

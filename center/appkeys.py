@@ -20,3 +20,5 @@ REDIS = web.AppKey("redis", Redis)
 SIO = web.AppKey("sio", socketio.AsyncServer)
 ROUTER = web.AppKey("router", "Router")
 SERVICE = web.AppKey("service", "InteractionService")
+# The queue configuration file as loaded at start (the seed; the database overrides queues).
+QUEUE_CONFIG = web.AppKey("queue_config", "QueueConfig")

@@ -126,6 +126,12 @@ def _demo(_args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from center.queue import simulate
+
+    return simulate.run_command(args, args.redis_url or settings.redis_url)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="center", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -149,6 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--skills", help="e.g. billing=5,french=3")
     add.add_argument("--capacity", help="e.g. chat=3,voice=1 (defaults from settings)")
     add.set_defaults(func=_user_add)
+
+    from center.queue import simulate
+
+    sim = sub.add_parser("simulate", help="drive the router with simulated calls vs Erlang C")
+    simulate.add_arguments(sim)
+    sim.set_defaults(func=_simulate)
 
     try:
         from center.knowledge_base import cli as kb_cli

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     # An agent whose sockets all close goes offline after this (no offers to a ghost).
     agent_offline_grace_s: float = 15.0
     default_capacity: dict[str, int] = {"voice": 1, "chat": 3, "sms": 3, "email": 5}
+    # Queues and placement rules (YAML, see center/queue/queues.example.yaml); None: one
+    # `default` queue for every channel. Queues edited through the API are stored over it.
+    queues_file: Path | None = None
 
     @property
     def resolved_database_url(self) -> str:

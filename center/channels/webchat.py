@@ -45,6 +45,7 @@ from center.channels.validation import (
 from center.config import Settings
 from center.interactions import InteractionError, InteractionService, message_json
 from center.queue.keys import Keys
+from center.queue.placement import PlacementRules, place
 from center.records import customers
 from center.records.enums import Channel, IdentityKind, InteractionState
 from center.records.models import Interaction, Message
@@ -82,6 +83,9 @@ class WebChatAdapter:
 
 
 class ChatNamespace(socketio.AsyncNamespace):
+    # Where new chats wait (the app sets the configured rules; none: the default queue).
+    placement: PlacementRules = PlacementRules()
+
     def __init__(
         self,
         service: InteractionService,
@@ -169,7 +173,10 @@ class ChatNamespace(socketio.AsyncNamespace):
             interaction, _ = await self._open_chat(customer_id, with_messages=False)
             first = interaction is None
             if interaction is None:
-                interaction = await self.service.open(customer_id, Channel.CHAT)
+                where = place(self.placement, channel=Channel.CHAT, text=text)
+                interaction = await self.service.open(
+                    customer_id, Channel.CHAT, queue=where.queue, priority=where.priority
+                )
             stored = await self.service.inbound(interaction.id, text)
             if first:
                 deflecting = await self._offer_articles(customer_id, interaction.id, text)

@@ -1,1 +1,94 @@
-"""Knowledge-base tables (filled in by the knowledge-base work)."""
+"""Knowledge-base tables: articles (one row per slug and locale), revisions, feedback.
+
+The search structures (FTS5 table on SQLite, tsvector column + GIN on PostgreSQL) are not
+mapped here: they are dialect-specific and created by migration 0002, used via raw SQL.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from center.records.base import Base, BigId, utcnow
+
+DRAFT = "draft"
+PUBLISHED = "published"
+
+
+class Category(Base):
+    __tablename__ = "kb_categories"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(120), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class Article(Base):
+    __tablename__ = "kb_articles"
+    __table_args__ = (
+        UniqueConstraint("slug", "locale", name="uq_kb_articles_slug_locale"),
+        Index("ix_kb_articles_status_locale", "status", "locale"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(200))
+    locale: Mapped[str] = mapped_column(String(16), default="en")
+    title: Mapped[str] = mapped_column(String(300))
+    body_md: Mapped[str] = mapped_column(Text, default="")
+    # Plain text of the rendered body: what the search engines index and snippet.
+    body_text: Mapped[str] = mapped_column(Text, default="")
+    answer: Mapped[str | None] = mapped_column(String(320))
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("kb_categories.id"))
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    tags_text: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default=DRAFT)
+    ts_config: Mapped[str] = mapped_column(String(32), default="english")
+    views: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Revision(Base):
+    """Who changed what, when: a full snapshot per save (articles are small)."""
+
+    __tablename__ = "kb_revisions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("kb_articles.id"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(32))
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Attachment(Base):
+    __tablename__ = "kb_attachments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("kb_articles.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Feedback(Base):
+    __tablename__ = "kb_feedback"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("kb_articles.id"), index=True)
+    helpful: Mapped[bool]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SearchLog(Base):
+    __tablename__ = "kb_search_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    query: Mapped[str] = mapped_column(String(500))
+    hits: Mapped[int]
+    source: Mapped[str] = mapped_column(String(16), default="search")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -1,0 +1,144 @@
+"""Knowledge-base benchmark: import speed and search latency over generated articles.
+
+    /work/venv/bin/python bench/kb.py [--articles 10000] [--queries 300]
+
+Runs on a temporary SQLite file, and also on PostgreSQL when CENTER_DATABASE_URL is set
+(in a throwaway schema). Prints figures; asserts nothing about timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from sqlalchemy import text
+
+from center.knowledge_base.io import import_dir
+from center.knowledge_base.search import search
+from center.records.db import Database
+
+TOPICS = {
+    "accounts": "password login email profile security locked two-factor username account",
+    "billing": "invoice payment card refund charge subscription receipt discount declined",
+    "shipping": "delivery tracking parcel courier address customs express pickup delayed",
+    "returns": "return exchange label refund warehouse size colour damaged policy",
+    "troubleshooting": "app crash browser cache error update reinstall notification loading",
+}
+FILLER = [
+    "please",
+    "the",
+    "customer",
+    "can",
+    "you",
+    "will",
+    "our",
+    "team",
+    "when",
+    "after",
+    "before",
+    "within",
+    "days",
+    "hours",
+    "each",
+    "order",
+    "item",
+    "account",
+    "page",
+    "settings",
+    "option",
+    "button",
+    "screen",
+    "message",
+    "email",
+    "support",
+    "help",
+]
+QUERIES = [
+    "how do I reset my password",
+    "track my parcel",
+    "refund not received",
+    "pasword reset",
+    '"tracking number"',
+    "subscr*",
+    "app keeps crashing",
+    "change delivery address",
+    "charged twice",
+    "customs fees for international delivery",
+    "return label",
+    "locked out",
+]
+
+
+def _write_corpus(root: Path, count: int, seed: int = 7) -> None:
+    rng = random.Random(seed)
+    topics = list(TOPICS)
+    for i in range(count):
+        topic = topics[i % len(topics)]
+        words = TOPICS[topic].split()
+        title = " ".join(rng.sample(words, 3)).capitalize() + f" guide {i}"
+        paragraphs = [
+            " ".join(rng.choice(words if rng.random() < 0.3 else FILLER) for _ in range(60))
+            for _ in range(4)
+        ]
+        folder = root / topic
+        folder.mkdir(exist_ok=True)
+        front = f"---\nslug: {topic}-{i}\ntitle: {title}\nstatus: published\ntags: [{topic}]\n---\n"
+        (folder / f"{topic}-{i}.md").write_text(front + "\n\n".join(paragraphs))
+
+
+async def _run(url: str, schema: str | None, corpus: Path, queries: int) -> None:
+    db = Database(url, schema=schema)
+    try:
+        await db.migrate()
+        started = time.perf_counter()
+        result = await import_dir(db, corpus)
+        elapsed = time.perf_counter() - started
+        total = result.created + result.updated + result.unchanged
+        print(f"  import: {total} articles in {elapsed:.1f} s = {total / elapsed:.0f} articles/s")
+        rng = random.Random(1)
+        latencies, hits = [], 0
+        for _ in range(20):  # warm caches and the connection pool
+            await search(db, rng.choice(QUERIES), log=False)
+        for _ in range(queries):
+            started = time.perf_counter()
+            found = await search(db, rng.choice(QUERIES))
+            latencies.append((time.perf_counter() - started) * 1000)
+            hits += bool(found)
+        latencies.sort()
+        p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+        print(
+            f"  search: {queries} queries, p50 {statistics.median(latencies):.2f} ms, "
+            f"p99 {p99:.2f} ms, max {latencies[-1]:.2f} ms, {hits} with results"
+        )
+    finally:
+        if schema:
+            async with db.engine.begin() as conn:
+                await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        await db.dispose()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, default=10_000)
+    parser.add_argument("--queries", type=int, default=300)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = Path(tmp) / "corpus"
+        corpus.mkdir()
+        _write_corpus(corpus, args.articles)
+        print(f"SQLite (FTS5), {args.articles} articles")
+        await _run(f"sqlite+aiosqlite:///{tmp}/kb.db", None, corpus, args.queries)
+        if (url := os.environ.get("CENTER_DATABASE_URL", "")).startswith("postgresql"):
+            print(f"PostgreSQL (tsvector + GIN), {args.articles} articles")
+            await _run(url, f"bench_{uuid.uuid4().hex[:8]}", corpus, args.queries)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

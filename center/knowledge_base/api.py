@@ -1,0 +1,198 @@
+"""REST API for agents and admins under /api/kb: articles, revisions, attachments, search,
+reports. Writes need the admin or supervisor role; reads and search any agent role."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from center.agent_ui.auth import require_user
+from center.appkeys import DB
+from center.httpjson import error, int_param, json_body, too_large
+from center.knowledge_base import reports
+from center.knowledge_base.articles import article_json, fields_from, save_one, snapshot
+from center.knowledge_base.models import PUBLISHED, Article, Attachment, Category, Revision
+from center.knowledge_base.search import BadQuery, answer, search, suggest
+from center.records.enums import Role
+
+routes = web.RouteTableDef()
+MAX_ATTACHMENT = 5 * 1024 * 1024
+READERS = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
+EDITORS = (Role.SUPERVISOR, Role.ADMIN)
+
+
+def _too_large(size: int | None) -> web.HTTPException:
+    return too_large(MAX_ATTACHMENT, size, "attachment too large")
+
+
+async def _load(request: web.Request) -> tuple[Article, str | None]:
+    article_id = int_param(request, "article_id")
+    async with request.config_dict[DB].read() as session:
+        found = await session.get(Article, article_id)
+        category = (
+            await session.get(Category, found.category_id) if found and found.category_id else None
+        )
+    if found is None:
+        raise error(web.HTTPNotFound, "no such article", id=article_id)
+    return found, category.slug if category else None
+
+
+async def _write(request: web.Request, data: dict[str, Any]) -> web.Response:
+    user = await require_user(request, *EDITORS)
+    try:
+        fields = fields_from(data)
+    except ValueError as exc:
+        raise error(web.HTTPBadRequest, str(exc)) from None
+    found, action = await save_one(request.config_dict[DB], fields, user.id)
+    status = 201 if action == "created" else 200
+    return web.json_response(
+        {**article_json(found, fields.category), "result": action}, status=status
+    )
+
+
+@routes.get("/api/kb/articles")
+async def list_articles(request: web.Request) -> web.Response:
+    await require_user(request, *READERS)
+    async with request.config_dict[DB].read() as session:
+        rows = await session.scalars(select(Article).order_by(Article.updated_at.desc()).limit(500))
+        return web.json_response([{"id": a.id, **snapshot(a), "views": a.views} for a in rows])
+
+
+@routes.post("/api/kb/articles")
+async def create_article(request: web.Request) -> web.Response:
+    return await _write(request, await json_body(request))
+
+
+@routes.get("/api/kb/articles/{article_id}")
+async def get_article(request: web.Request) -> web.Response:
+    await require_user(request, *READERS)
+    found, category = await _load(request)
+    return web.json_response(article_json(found, category))
+
+
+@routes.patch("/api/kb/articles/{article_id}")
+async def patch_article(request: web.Request) -> web.Response:
+    await require_user(request, *EDITORS)
+    found, category = await _load(request)
+    data = {**snapshot(found), "category": category, **await json_body(request)}
+    data["slug"], data["locale"] = found.slug, found.locale  # identity never changes here
+    return await _write(request, data)
+
+
+@routes.post("/api/kb/articles/{article_id}/publish")
+async def publish(request: web.Request) -> web.Response:
+    await require_user(request, *EDITORS)
+    found, category = await _load(request)
+    return await _write(request, {**snapshot(found), "category": category, "status": PUBLISHED})
+
+
+@routes.get("/api/kb/articles/{article_id}/revisions")
+async def revisions(request: web.Request) -> web.Response:
+    await require_user(request, *READERS)
+    found, _ = await _load(request)
+    async with request.config_dict[DB].read() as session:
+        rows = await session.scalars(
+            select(Revision).where(Revision.article_id == found.id).order_by(Revision.id)
+        )
+        return web.json_response(
+            [
+                {
+                    "id": r.id,
+                    "author_id": r.author_id,
+                    "action": r.action,
+                    "created_at": r.created_at.isoformat(),
+                    "snapshot": r.snapshot,
+                }
+                for r in rows
+            ]
+        )
+
+
+@routes.post("/api/kb/articles/{article_id}/attachments")
+async def upload(request: web.Request) -> web.Response:
+    await require_user(request, *EDITORS)
+    found, _ = await _load(request)
+    if request.content_length and request.content_length > MAX_ATTACHMENT + 64 * 1024:
+        raise _too_large(request.content_length)
+    reader = await request.multipart()
+    part = await reader.next()
+    if part is None or not hasattr(part, "filename") or not part.filename:
+        raise error(web.HTTPBadRequest, "send one file in a multipart field")
+    data = bytearray()
+    while chunk := await part.read_chunk():
+        data += chunk
+        if len(data) > MAX_ATTACHMENT:
+            raise _too_large(len(data))
+    content_type = part.headers.get("Content-Type", "application/octet-stream")
+    async with request.config_dict[DB].transaction() as session:
+        row = Attachment(
+            article_id=found.id,
+            filename=part.filename[:255],
+            content_type=content_type[:100],
+            data=bytes(data),
+        )
+        session.add(row)
+        await session.flush()
+        attachment_id = row.id
+    url = f"/api/kb/attachments/{attachment_id}"
+    return web.json_response({"id": attachment_id, "url": url, "size": len(data)}, status=201)
+
+
+@routes.get("/api/kb/attachments/{attachment_id}")
+async def download(request: web.Request) -> web.Response:
+    attachment_id = int_param(request, "attachment_id")
+    async with request.config_dict[DB].read() as session:
+        row = await session.get(Attachment, attachment_id)
+    if row is None:
+        raise error(web.HTTPNotFound, "no such attachment", id=attachment_id)
+    # Served as a download unless it is an image, so uploaded HTML can never run here.
+    image = row.content_type in ("image/png", "image/jpeg", "image/gif", "image/webp")
+    headers = {"X-Content-Type-Options": "nosniff"}
+    if not image:
+        headers["Content-Disposition"] = "attachment"
+    return web.Response(
+        body=row.data,
+        content_type=row.content_type if image else "application/octet-stream",
+        headers=headers,
+    )
+
+
+def _query(request: web.Request) -> str:
+    return request.query.get("q", "")
+
+
+@routes.get("/api/kb/search")
+async def search_api(request: web.Request) -> web.Response:
+    await require_user(request, *READERS)
+    try:
+        hits = await search(
+            request.config_dict[DB],
+            _query(request),
+            locale=request.query.get("locale"),
+            include_drafts=True,
+        )
+    except BadQuery as exc:
+        raise error(web.HTTPBadRequest, str(exc)) from None
+    return web.json_response([vars(h) for h in hits])
+
+
+@routes.post("/api/kb/suggest")
+async def suggest_api(request: web.Request) -> web.Response:
+    await require_user(request, *READERS)
+    text = str((await json_body(request)).get("text", ""))
+    return web.json_response([vars(h) for h in await suggest(request.config_dict[DB], text)])
+
+
+@routes.get("/api/kb/answer")
+async def answer_api(request: web.Request) -> web.Response:
+    await require_user(request, *READERS)
+    found = await answer(request.config_dict[DB], _query(request))
+    return web.json_response(vars(found) if found else None)
+
+
+@routes.get("/api/kb/reports")
+async def reports_api(request: web.Request) -> web.Response:
+    await require_user(request, *EDITORS)
+    return web.json_response(await reports.summary(request.config_dict[DB]))

@@ -1,0 +1,130 @@
+"""Article service: create/update with a revision per change, publish, categories."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from center.knowledge_base import render
+from center.knowledge_base.models import DRAFT, PUBLISHED, Article, Category, Revision
+from center.knowledge_base.search import ts_config
+from center.records.base import utcnow
+from center.records.db import Database
+
+EDITABLE = ("title", "body_md", "answer", "tags", "status", "category")
+STATUSES = (DRAFT, PUBLISHED)
+
+
+@dataclass
+class Fields:
+    """Validated article fields (from JSON or front matter)."""
+
+    slug: str
+    title: str
+    body_md: str = ""
+    locale: str = "en"
+    answer: str | None = None
+    tags: tuple[str, ...] = ()
+    status: str = DRAFT
+    category: str | None = None
+
+
+def fields_from(data: dict[str, Any]) -> Fields:
+    """Check a dict of fields; raises ValueError with a message a user can act on."""
+    slug, title = data.get("slug"), data.get("title")
+    if not isinstance(slug, str) or not slug.strip() or len(slug) > 200:
+        raise ValueError("slug is required (a string of at most 200 characters)")
+    if not isinstance(title, str) or not title.strip() or len(title) > 300:
+        raise ValueError("title is required (a string of at most 300 characters)")
+    status = data.get("status", DRAFT)
+    if status not in STATUSES:
+        raise ValueError(f"status must be one of {', '.join(STATUSES)}")
+    tags = data.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise ValueError("tags must be a list of strings")
+    answer = data.get("answer")
+    if answer is not None and (not isinstance(answer, str) or len(answer) > 320):
+        raise ValueError("answer must be a string of at most 320 characters")
+    return Fields(
+        slug=slug.strip(),
+        title=title.strip(),
+        body_md=str(data.get("body_md") or data.get("body") or ""),
+        locale=str(data.get("locale") or "en"),
+        answer=answer,
+        tags=tuple(tags),
+        status=status,
+        category=str(data["category"]) if data.get("category") else None,
+    )
+
+
+def snapshot(article: Article) -> dict[str, Any]:
+    return {
+        "slug": article.slug,
+        "locale": article.locale,
+        "title": article.title,
+        "body_md": article.body_md,
+        "answer": article.answer,
+        "tags": list(article.tags or []),
+        "status": article.status,
+    }
+
+
+async def _category_id(session: AsyncSession, slug: str | None) -> int | None:
+    if not slug:
+        return None
+    found = await session.scalar(select(Category).where(Category.slug == slug))
+    if found is None:
+        found = Category(slug=slug, name=slug.replace("-", " ").capitalize())
+        session.add(found)
+        await session.flush()
+    return found.id
+
+
+async def save(session: AsyncSession, fields: Fields, author_id: int | None) -> tuple[Article, str]:
+    """Insert or update by (slug, locale); returns the article and created/updated/unchanged."""
+    article = await session.scalar(
+        select(Article).where(Article.slug == fields.slug, Article.locale == fields.locale)
+    )
+    action = "created" if article is None else "updated"
+    if article is None:
+        article = Article(slug=fields.slug, locale=fields.locale, views=0)
+        session.add(article)
+    before = None if action == "created" else (snapshot(article), article.category_id)
+    article.title = fields.title
+    article.body_md = fields.body_md
+    article.body_text = render.to_text(fields.body_md)
+    article.answer = fields.answer
+    article.tags = list(fields.tags)
+    article.tags_text = " ".join(fields.tags)
+    article.status = fields.status
+    article.ts_config = ts_config(fields.locale)
+    article.category_id = await _category_id(session, fields.category)
+    if before == (snapshot(article), article.category_id):
+        return article, "unchanged"
+    article.updated_at = utcnow()
+    await session.flush()
+    session.add(
+        Revision(
+            article_id=article.id, author_id=author_id, action=action, snapshot=snapshot(article)
+        )
+    )
+    return article, action
+
+
+async def save_one(db: Database, fields: Fields, author_id: int | None) -> tuple[Article, str]:
+    async with db.transaction() as session:
+        return await save(session, fields, author_id)
+
+
+def article_json(article: Article, category: str | None = None) -> dict[str, Any]:
+    return {
+        "id": article.id,
+        **snapshot(article),
+        "category": category,
+        "html": render.to_html(article.body_md),
+        "views": article.views,
+        "updated_at": article.updated_at.isoformat(),
+    }

@@ -1,0 +1,103 @@
+"""Import/export the KB as a folder of Markdown files with YAML front matter (git-friendly).
+
+File layout: ``<category>/<slug>.md`` (or any depth; the front matter wins). File reads and
+writes go through ``asyncio.to_thread`` so the event loop never blocks on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import select
+
+from center.knowledge_base.articles import fields_from, save
+from center.knowledge_base.models import Article, Category
+from center.records.db import Database
+
+SAMPLE_DIR: Path = Path(__file__).with_name("sample")
+BATCH = 500  # articles per write transaction: short transactions, few commits
+
+
+@dataclass
+class ImportResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def parse_file(raw: str) -> dict[str, Any]:
+    """Split front matter from body; raises ValueError naming the problem."""
+    if not raw.startswith("---"):
+        raise ValueError("missing YAML front matter (the file must start with ---)")
+    try:
+        _, front, body = raw.split("---", 2)
+        meta = yaml.safe_load(front) or {}
+    except (ValueError, yaml.YAMLError) as exc:
+        raise ValueError(f"bad front matter: {exc}") from None
+    if not isinstance(meta, dict):
+        raise ValueError("front matter must be a mapping")
+    return {**meta, "body": body.lstrip("\n")}
+
+
+def _read_all(path: Path) -> list[tuple[Path, str]]:
+    if not path.is_dir():
+        raise FileNotFoundError(f"not a directory: {path}")
+    return [(p, p.read_text(encoding="utf-8")) for p in sorted(path.rglob("*.md"))]
+
+
+async def import_dir(db: Database, path: Path, *, author_id: int | None = None) -> ImportResult:
+    result = ImportResult()
+    files = await asyncio.to_thread(_read_all, Path(path))
+    parsed = []
+    for file, raw in files:
+        try:
+            data = parse_file(raw)
+            data.setdefault("slug", file.stem)
+            data.setdefault("category", file.parent.name if file.parent != Path(path) else None)
+            parsed.append((file, fields_from(data)))
+        except ValueError as exc:
+            result.errors.append(f"{file}: {exc}")
+    for start in range(0, len(parsed), BATCH):
+        async with db.transaction() as session:
+            for _file, fields in parsed[start : start + BATCH]:
+                _, action = await save(session, fields, author_id)
+                setattr(result, action, getattr(result, action) + 1)
+    return result
+
+
+def _write_all(path: Path, files: list[tuple[str, str]]) -> None:
+    for name, content in files:
+        target = path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content, encoding="utf-8")
+
+
+async def export_dir(db: Database, path: Path) -> int:
+    """Write every article (all locales and states); returns the number of files."""
+    async with db.read() as session:
+        categories = {c.id: c.slug for c in await session.scalars(select(Category))}
+        articles = list(await session.scalars(select(Article).order_by(Article.id)))
+    files = []
+    for a in articles:
+        meta: dict[str, Any] = {
+            "slug": a.slug,
+            "title": a.title,
+            "locale": a.locale,
+            "status": a.status,
+            "tags": list(a.tags or []),
+        }
+        if a.answer:
+            meta["answer"] = a.answer
+        folder = categories.get(a.category_id or 0, "uncategorised")
+        if a.category_id:
+            meta["category"] = folder
+        suffix = "" if a.locale == "en" else f".{a.locale}"
+        front = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)
+        files.append((f"{folder}/{a.slug}{suffix}.md", f"---\n{front}---\n\n{a.body_md}"))
+    await asyncio.to_thread(_write_all, Path(path), files)
+    return len(files)

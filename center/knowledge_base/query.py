@@ -1,0 +1,91 @@
+"""Turning user text into safe full-text queries.
+
+User text is never passed through as engine syntax: it is split into words, "quoted
+phrases" and prefix* words made only of word characters, then rebuilt in the target
+engine's syntax. Anything else (operators, brackets, stray quotes) is dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+MAX_QUERY = 500
+
+STOPWORDS = frozenset(
+    """a an and are as at be but by can could did do does doing for from had has have how
+    i i'm if in into is it its me my no not of on or our please so some than that the their
+    them then there these they this to too up was we were what when where which who why will
+    with would you your yours hi hello thanks thank hey get got want need just am im""".split()  # noqa: SIM905
+)
+
+_TOKEN = re.compile(r'"([^"]*)"|([^\W_]+)(\*?)')
+_WORD = re.compile(r"[^\W_]+")
+
+
+class BadQuery(ValueError):
+    """A search query that cannot be run; its message is shown to the user (HTTP 400)."""
+
+
+@dataclass
+class Parsed:
+    words: list[str] = field(default_factory=list)
+    prefixes: list[str] = field(default_factory=list)
+    phrases: list[list[str]] = field(default_factory=list)
+
+    @property
+    def terms(self) -> list[str]:
+        return self.words + self.prefixes + [w for p in self.phrases for w in p]
+
+    def __bool__(self) -> bool:
+        return bool(self.words or self.prefixes or self.phrases)
+
+
+def parse(query: str) -> Parsed:
+    if not query or not query.strip():
+        raise BadQuery("empty query")
+    if len(query) > MAX_QUERY:
+        raise BadQuery(f"query too long (max {MAX_QUERY} characters)")
+    parsed = Parsed()
+    all_words: list[str] = []
+    for phrase, word, star in _TOKEN.findall(query.lower()):
+        if phrase:
+            words = _WORD.findall(phrase)
+            if len(words) > 1:
+                parsed.phrases.append(words)
+            elif words:
+                parsed.words.append(words[0])
+        elif star and len(word) >= 2:
+            parsed.prefixes.append(word)
+        elif word:
+            all_words.append(word)
+    # Natural-language questions: drop filler words, unless that leaves nothing at all.
+    content = [w for w in all_words if w not in STOPWORDS]
+    parsed.words.extend(dict.fromkeys(content or (all_words if not parsed else [])))
+    if not parsed:
+        raise BadQuery("query has no searchable words")
+    return parsed
+
+
+def key_terms(text: str, limit: int = 8) -> str:
+    """The most informative words of free conversation text, as a plain query string."""
+    words = [w for w in _WORD.findall(text.lower()[:20_000]) if w not in STOPWORDS and len(w) > 2]
+    counts = Counter(words)
+    # Longer and repeated words carry the topic; ties keep first appearance.
+    ranked = sorted(counts, key=lambda w: (-(counts[w] + len(w) / 4), words.index(w)))
+    return " ".join(ranked[:limit])
+
+
+def fts5(parsed: Parsed) -> str:
+    parts = [f'"{w}"' for w in parsed.words]
+    parts += [f'"{w}" *' for w in parsed.prefixes]
+    parts += ['"' + " ".join(p) + '"' for p in parsed.phrases]
+    return " OR ".join(parts)
+
+
+def tsquery(parsed: Parsed) -> str:
+    parts = list(parsed.words)
+    parts += [f"{w}:*" for w in parsed.prefixes]
+    parts += ["(" + " <-> ".join(p) + ")" for p in parsed.phrases]
+    return " | ".join(parts)

@@ -1,0 +1,95 @@
+"""Relevance on the sample KB: the same expectations on SQLite FTS5 and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from center.knowledge_base.articles import Fields, save_one
+from center.knowledge_base.search import BadQuery, answer, search, suggest
+from center.records.db import Database
+
+RELEVANCE = [
+    ("how do I reset my password?", "resetting-your-password"),
+    ("pasword reset", "resetting-your-password"),
+    ("forgot password", "resetting-your-password"),
+    ("pasword", "resetting-your-password"),
+    ("subscripton", "cancel-subscription"),
+    ("shiping costs", "shipping-times"),
+    ("where is my package", "package-lost"),
+    ("track my order", "tracking-your-order"),
+    ("I was charged twice for one order", "charged-twice"),
+    ("how long does shipping take", "shipping-times"),
+    ("can I return an item", "how-to-return"),
+    ("refund when", "refund-timing"),
+    ("cancel my subscription", "cancel-subscription"),
+    ("the app keeps crashing", "app-crashes"),
+    ("customs duties", "international-shipping"),
+    ("two factor", "two-factor-authentication"),
+    ("my card was declined", "payment-declined"),
+    ("exchange for a different size", "exchanges"),
+    ("delete my account", "deleting-your-account"),
+]
+
+
+@pytest.mark.parametrize(("query", "slug"), RELEVANCE)
+async def test_right_article_in_top_three(kb: Database, query: str, slug: str) -> None:
+    hits = await search(kb, query)
+    assert slug in [h.slug for h in hits[:3]], [h.slug for h in hits[:5]]
+
+
+async def test_phrase_and_prefix_queries(kb: Database) -> None:
+    hits = await search(kb, '"authorisation hold"')
+    assert [h.slug for h in hits] == ["charged-twice"]
+    hits = await search(kb, "subscri*")
+    assert hits[0].slug == "cancel-subscription"
+
+
+async def test_snippets_mark_matches_and_are_html_safe(kb: Database) -> None:
+    await save_one(
+        kb,
+        Fields(
+            slug="x", title="Widget setup", body_md="Widget <b>bold</b> & fish", status="published"
+        ),
+        None,
+    )
+    hits = await search(kb, "widget")
+    assert hits[0].slug == "x"
+    assert "<mark>" in hits[0].snippet.lower() or "widget" in hits[0].snippet.lower()
+    assert "<b>" not in hits[0].snippet and "&amp;" in hits[0].snippet
+    assert hits[0].url == "/help/articles/x"
+
+
+async def test_drafts_hidden_unless_asked(kb: Database) -> None:
+    await save_one(kb, Fields(slug="secret", title="Zebra migration plan"), None)
+    assert await search(kb, "zebra") == []
+    assert [h.slug for h in await search(kb, "zebra", include_drafts=True)] == ["secret"]
+
+
+@pytest.mark.parametrize("query", ["", "   ", "*", "-", "x" * 10_001, '"" ()', "^^ :: !!"])
+async def test_bad_queries_raise_bad_query(kb: Database, query: str) -> None:
+    with pytest.raises(BadQuery):
+        await search(kb, query)
+
+
+@pytest.mark.parametrize("query", ['"foo AND (bar', "NEAR(", "password OR", "col:title", "a'b"])
+async def test_fts_syntax_is_escaped_not_an_error(kb: Database, query: str) -> None:
+    await search(kb, query)  # no exception: operators are treated as plain words or dropped
+
+
+async def test_suggest_uses_conversation_text(kb: Database) -> None:
+    text = (
+        "Hi there! I ordered a jacket last week and the tracking has not moved for days. "
+        "The package seems lost, can you help? " * 20
+    )
+    hits = await suggest(kb, text)
+    assert "package-lost" in [h.slug for h in hits]
+    assert await suggest(kb, "") == [] and await suggest(kb, "?? !!") == []
+
+
+async def test_answer_is_short_and_confident(kb: Database) -> None:
+    result = await answer(kb, "How do I reset my password?")
+    assert result is not None
+    assert result.title == "Resetting your password"
+    assert len(result.text) <= 320 and "Forgot password" in result.text
+    assert 0.5 <= result.confidence <= 1
+    assert await answer(kb, "quantum chromodynamics lattice") is None
