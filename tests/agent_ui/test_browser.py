@@ -1,0 +1,157 @@
+"""The agent console and the chat widget in a real browser (Debian Chromium, headless).
+
+One agent signs in through the form and goes available; a customer opens the chat page in a
+separate browser context and writes; the agent accepts the offer, replies, sees the
+customer's HTML-looking message as plain text, and closes with a wrap-up note.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from tests.support import PASSWORD, Server, make_user
+
+CHROMIUM = Path("/usr/bin/chromium")
+HAVE_CHROMIUM = CHROMIUM.exists()
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 10_000
+XSS = "<img src=x onerror=alert(1)> is this safe?"
+
+pytestmark = pytest.mark.browser
+expect.set_options(timeout=TIMEOUT_MS)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    if not HAVE_CHROMIUM:
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    async with async_playwright() as pw:
+        b = await pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+def watch(page: Page, errors: list[str], dialogs: list[str]) -> None:
+    """Collect uncaught page errors and any dialog (an injected alert() would open one)."""
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    async def on_dialog(dialog):  # type: ignore[no-untyped-def]
+        dialogs.append(dialog.message)
+        await dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+
+
+async def sign_in(page: Page, url: str, username: str, password: str) -> None:
+    await page.goto(f"{url}/agent")
+    await page.fill("#username", username)
+    await page.fill("#password", password)
+    await page.click("#signin")
+
+
+async def test_agent_and_customer_chat_in_the_browser(
+    server: Server, browser: Browser, tmp_path: Path
+) -> None:
+    await make_user(server.db, "alice")
+    errors: list[str] = []
+    dialogs: list[str] = []
+    agent_ctx = await browser.new_context()
+    customer_ctx = await browser.new_context()
+    try:
+        agent = await agent_ctx.new_page()
+        agent.set_default_timeout(TIMEOUT_MS)
+        watch(agent, errors, dialogs)
+        await sign_in(agent, server.url, "alice", PASSWORD)
+        await expect(agent.locator("#login")).to_be_hidden()
+        await expect(agent.locator("#who")).to_contain_text("alice")
+        await expect(agent.locator("#presence")).to_be_enabled()
+        await agent.select_option("#presence", "available")
+        await expect(agent.locator("#presence")).to_have_value("available")
+
+        customer = await customer_ctx.new_page()
+        customer.set_default_timeout(TIMEOUT_MS)
+        watch(customer, errors, dialogs)
+        await customer.goto(f"{server.url}/chat")
+        await expect(customer.locator("#status")).to_have_text("connected")
+        await customer.fill("#text", "Hi, my parcel is late")
+        await customer.click("#send")
+        await expect(customer.locator("#log .msg.inbound")).to_have_text(["Hi, my parcel is late"])
+
+        offer = agent.locator("#offers .offer")
+        await expect(offer).to_have_count(1)
+        await expect(offer.locator(".preview")).to_contain_text("parcel is late")
+        await offer.locator(".accept").click()
+        await expect(offer).to_have_count(0)
+        pane = agent.locator("#panes .pane")
+        await expect(pane).to_have_count(1)
+        await expect(pane.locator(".log .msg.inbound")).to_have_text(["Hi, my parcel is late"])
+        await expect(customer.locator("#status")).to_have_text("with an agent")
+
+        await pane.locator(".text").fill("Sorry about that, let me check.")
+        await pane.locator(".send button").click()
+        await expect(pane.locator(".log .msg.outbound")).to_have_text(
+            ["Sorry about that, let me check."]
+        )
+        await expect(customer.locator("#log .msg.outbound")).to_have_text(
+            ["alice: Sorry about that, let me check."]
+        )
+
+        # Customer text that looks like HTML is shown as text, never parsed.
+        await customer.fill("#text", XSS)
+        await customer.click("#send")
+        hostile = pane.locator(".log .msg.inbound").nth(1)
+        await expect(hostile).to_have_text(XSS)
+        await expect(hostile).to_be_visible()
+        assert await pane.locator("img").count() == 0
+        assert await agent.locator("img").count() == 0
+        assert await customer.locator("#log img").count() == 0
+
+        await agent.screenshot(path=str(tmp_path / "agent.png"), full_page=True)
+        await pane.locator(".note").fill("parcel re-sent")
+        await pane.locator(".disposition").fill("resolved")
+        await pane.locator(".close").click()
+        await expect(customer.locator("#log")).to_contain_text(
+            "The agent closed this chat. Thank you!"
+        )
+        await expect(customer.locator("#status")).to_have_text("closed")
+        await expect(pane).to_have_count(0)
+        await expect(agent.locator("#error")).to_be_hidden()
+
+        await agent.screenshot(path=str(tmp_path / "agent-closed.png"), full_page=True)
+        await customer.screenshot(path=str(tmp_path / "customer.png"), full_page=True)
+        assert dialogs == []
+        assert errors == []
+    finally:
+        await agent_ctx.close()
+        await customer_ctx.close()
+
+
+async def test_wrong_password_shows_the_error(
+    server: Server, browser: Browser, tmp_path: Path
+) -> None:
+    await make_user(server.db, "alice")
+    ctx = await browser.new_context()
+    try:
+        page = await ctx.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        await sign_in(page, server.url, "alice", "not-the-password")
+        await expect(page.locator("#login-error")).to_have_text("invalid username or password")
+        await expect(page.locator("#login")).to_be_visible()
+        await expect(page.locator("#console")).to_be_hidden()
+        await page.screenshot(path=str(tmp_path / "login-error.png"), full_page=True)
+    finally:
+        await ctx.close()
