@@ -8,8 +8,11 @@ tests run in parallel (pytest -n).
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sys
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -26,6 +29,7 @@ from tests.support import Server
 
 DATABASE_URL = os.environ.get("CENTER_DATABASE_URL", "")
 REDIS_URL = os.environ.get("CENTER_REDIS_URL", "")
+TEARDOWN_TIMEOUT_S = 60
 
 
 @pytest.fixture(autouse=True)
@@ -89,6 +93,7 @@ async def db(settings: Settings) -> AsyncIterator[Database]:
     finally:
         if schema:
             async with database.engine.begin() as conn:
+                await conn.execute(text("SET LOCAL lock_timeout = '20s'"))
                 await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         await database.dispose()
 
@@ -105,4 +110,12 @@ async def server(settings: Settings, db: Database) -> AsyncIterator[Server]:
     try:
         yield Server(url=f"http://127.0.0.1:{port}", app=app, settings=settings, db=db)
     finally:
-        await runner.cleanup()
+        # Known open problem: under heavy parallel load a server shutdown has been seen to
+        # stall (once in several full runs). Bound it, and print every task's stack so the
+        # stall can be diagnosed instead of silently eating the CI budget.
+        try:
+            await asyncio.wait_for(runner.cleanup(), TEARDOWN_TIMEOUT_S)
+        except TimeoutError:
+            for task in asyncio.all_tasks():
+                task.print_stack(file=sys.stderr)
+            warnings.warn("server shutdown stalled; task stacks printed above", stacklevel=1)
