@@ -3,21 +3,9 @@ once, and the waiting chat reaches an agent who did not qualify at first."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
 from center.appkeys import ROUTER
 from center.queue.model import EscalationStep, QueueDef
 from tests.agent_ui.routing_support import Desk
-from tests.support import Server
-
-
-@pytest.fixture
-async def desk(server: Server) -> AsyncIterator[Desk]:
-    desk = Desk(server)
-    yield desk
-    await desk.close()
 
 
 async def test_a_waiting_chat_escalates_to_agents_without_the_skill(desk: Desk) -> None:

@@ -5,22 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
-
-import pytest
 
 from center.appkeys import REDIS, ROUTER, SERVICE
 from tests.agent_ui.routing_support import Desk
-from tests.support import Server
 
 PRESENCE = "agent.presence_changed"
-
-
-@pytest.fixture
-async def desk(server: Server) -> AsyncIterator[Desk]:
-    desk = Desk(server)
-    yield desk
-    await desk.close()
 
 
 async def test_away_needs_a_known_reason_and_events_carry_durations(desk: Desk) -> None:

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from center.config import Settings
 from center.records.models import Interaction
 from tests.agent_ui.routing_support import Desk
-from tests.support import Server
 
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"agent_offline_grace_s": 0.3})
-
-
-@pytest.fixture
-async def desk(server: Server) -> AsyncIterator[Desk]:
-    desk = Desk(server)
-    yield desk
-    await desk.close()
 
 
 async def test_transfer_to_an_agent_offers_them_the_conversation(desk: Desk) -> None:
