@@ -83,10 +83,11 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     assist = Assist(db, service.bus)
     service.listeners.append(assist.for_agent)
     namespaces = [
-        ChatNamespace(service, redis, keys, settings, suggest=assist.for_customer),
+        ChatNamespace(
+            service, redis, keys, settings, suggest=assist.for_customer, placement=queues.rules
+        ),
         AgentNamespace(service, redis, keys, settings, assist=assist),
     ]
-    namespaces[0].placement = queues.rules  # where new chats wait
     for ns in namespaces:
         sio.register_namespace(ns)
     sio.attach(app)

@@ -83,9 +83,6 @@ class WebChatAdapter:
 
 
 class ChatNamespace(socketio.AsyncNamespace):
-    # Where new chats wait (the app sets the configured rules; none: the default queue).
-    placement: PlacementRules = PlacementRules()
-
     def __init__(
         self,
         service: InteractionService,
@@ -93,8 +90,11 @@ class ChatNamespace(socketio.AsyncNamespace):
         keys: Keys,
         settings: Settings,
         suggest: SuggestFn | None = None,
+        placement: PlacementRules | None = None,
     ) -> None:
         super().__init__(NAMESPACE)
+        # Where new chats wait (configured rules; none: the default queue).
+        self.placement = placement or PlacementRules()
         self.suggest = suggest
         self.service = service
         self.db = service.db
