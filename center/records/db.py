@@ -15,7 +15,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -57,9 +57,6 @@ class Database:
     async def migrate(self) -> None:
         """Bring the schema to the newest revision (Alembic), off the event loop."""
         await asyncio.to_thread(_ensure_sqlite_dir, self.url)
-        if self.schema:
-            async with self.engine.begin() as conn:
-                await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
         await asyncio.to_thread(upgrade_in_thread, self.url, self.schema)
 
     async def dispose(self) -> None:

@@ -14,6 +14,7 @@ from center.records.base import Base
 from center.records.db import _make_engine
 
 config = context.config
+MIGRATION_LOCK = 0x63656E746572  # "center": one advisory lock id for every schema migration
 target_metadata = Base.metadata
 
 
@@ -25,6 +26,14 @@ def _run(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Many `center serve` processes start at once against one database: one migrates
+            # while the others wait here, then find nothing left to do. Without the lock two
+            # of them race on CREATE SCHEMA / CREATE EXTENSION and one fails at start-up.
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+            schema = config.attributes.get("schema")
+            if schema:
+                connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
         context.run_migrations()
 
 
