@@ -26,6 +26,7 @@ from center.channels.webchat import ChatNamespace, WebChatAdapter
 from center.config import Settings
 from center.interactions import InteractionService
 from center.knowledge_base import web as kb_web
+from center.liveness import Liveness
 from center.queue import config as queue_config
 from center.queue.keys import Keys
 from center.queue.router import Router, RouterOptions
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "agent_ui" / "static"
 EMBEDDED = web.AppKey("embedded_redis", EmbeddedRedis)
 NAMESPACES = web.AppKey("namespaces", list)
+LIVENESS = web.AppKey("liveness", Liveness)
 
 
 async def create_app(settings: Settings | None = None) -> web.Application:
@@ -75,6 +77,7 @@ async def create_app(settings: Settings | None = None) -> web.Application:
             offer_timeout_ms=int(settings.offer_timeout_s * 1000),
             max_missed=settings.max_missed_offers,
             sweep_interval_s=settings.sweep_interval_s,
+            wrap_up_ms=int(settings.wrap_up_s * 1000),
         ),
     )
     service = InteractionService(db, router, AgentBus(sio))
@@ -82,11 +85,18 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     # Knowledge base in conversations: deflection before queueing, suggestions for agents.
     assist = Assist(db, service.bus)
     service.listeners.append(assist.for_agent)
+    liveness = Liveness(redis, keys, ttl_s=settings.heartbeat_ttl_s)
     namespaces = [
         ChatNamespace(
-            service, redis, keys, settings, suggest=assist.for_customer, placement=queues.rules
+            service,
+            redis,
+            keys,
+            settings,
+            liveness,
+            suggest=assist.for_customer,
+            placement=queues.rules,
         ),
-        AgentNamespace(service, redis, keys, settings, assist=assist),
+        AgentNamespace(service, redis, keys, settings, liveness, assist=assist),
     ]
     for ns in namespaces:
         sio.register_namespace(ns)
@@ -94,6 +104,7 @@ async def create_app(settings: Settings | None = None) -> web.Application:
 
     app[DB], app[REDIS], app[SIO], app[ROUTER], app[SERVICE] = db, redis, sio, router, service
     app[NAMESPACES] = namespaces
+    app[LIVENESS] = liveness
     app.cleanup_ctx.append(_resources)
     app.add_routes(auth.routes)
     app.add_routes(agent_api.routes)
@@ -118,11 +129,18 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     restored = await service.recover()
     if restored:
         log.info("re-queued %d waiting interactions from the database", restored)
-    loop_task = asyncio.create_task(router.run(), name="router-loop")
+    liveness = app[LIVENESS]
+    tasks = [
+        asyncio.create_task(router.run(), name="router-loop"),
+        asyncio.create_task(liveness.run(), name="liveness"),
+    ]
     yield
-    loop_task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await loop_task
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    await liveness.stop()
     for ns in app[NAMESPACES]:
         await ns.close()
     await redis.aclose()

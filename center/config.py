@@ -39,11 +39,17 @@ class Settings(BaseSettings):
     # Routing.
     offer_timeout_s: float = Field(default=20.0, gt=0)
     max_missed_offers: int = 3
+    # After closing an interaction an agent gets no new work for this long (wrap-up, for
+    # notes); 0: none. Choosing "available" in the console ends it early.
+    wrap_up_s: float = Field(default=0.0, ge=0)
     sweep_interval_s: float = 0.5
     # A customer whose chat connections all close while waiting is abandoned after this.
     chat_abandon_grace_s: float = 10.0
     # An agent whose sockets all close goes offline after this (no offers to a ghost).
     agent_offline_grace_s: float = 15.0
+    # A process that has not refreshed its heartbeat for this long is dead: a survivor runs
+    # the grace checks for the customers and agents whose sockets it held.
+    heartbeat_ttl_s: float = Field(default=10.0, gt=0)
     default_capacity: dict[str, int] = {"voice": 1, "chat": 3, "sms": 3, "email": 5}
     # Queues and placement rules (YAML, see center/queue/queues.example.yaml); None: one
     # `default` queue for every channel. Queues edited through the API are stored over it.

@@ -509,7 +509,11 @@ class InteractionService:
         async with self.db.transaction() as s:
             i = await self._get(s, interaction_id, lock=True)
             if to_queue is not None:
-                i.state, i.agent_id, i.queue = S.QUEUED, None, to_queue
+                i.queue = to_queue
+                # Back in the queue in Redis already: another process may have offered it
+                # (and recorded that) before this commit. Only undo what is still ours.
+                if i.state is S.ASSIGNED and i.agent_id == agent.id:
+                    i.state, i.agent_id = S.QUEUED, None
             events.append(
                 s,
                 events.Transferred(
@@ -553,7 +557,11 @@ class InteractionService:
                 continue
             async with self.db.transaction() as s:
                 i = await self._get(s, iid, lock=True)
-                i.state, i.agent_id = S.QUEUED, None
+                # The Redis step made it offerable again; another process may already have
+                # offered, or even closed, it and recorded that. Never step back over it
+                # (found by the SIGKILL proof: a closed chat was set back to queued).
+                if i.state in (S.ASSIGNED, S.OFFERED) and i.agent_id == agent_id:
+                    i.state, i.agent_id = S.QUEUED, None
                 events.append(s, events.Requeued(reason=reason, agent_id=agent_id), interaction=i)
             done.append(iid)
             await self.router.dispatch(back.queue, back.channel)

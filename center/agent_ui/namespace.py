@@ -43,6 +43,7 @@ from center.interactions import (
     interaction_json,
     message_json,
 )
+from center.liveness import Liveness, Owner
 from center.queue.keys import Keys
 from center.records import users
 from center.records.enums import AwayReason, InteractionState, Presence
@@ -58,9 +59,13 @@ class AgentNamespace(socketio.AsyncNamespace):
         redis: Redis,
         keys: Keys,
         settings: Settings,
+        liveness: Liveness,
         assist: Assist | None = None,
     ) -> None:
         super().__init__(AGENT_NAMESPACE)
+        self.liveness = liveness
+        # A process that died held this agent's console: a survivor runs the grace check.
+        liveness.handlers[Owner.AGENT] = self._offline_after_grace
         self.assist = assist
         self.service = service
         self.db = service.db
@@ -76,7 +81,7 @@ class AgentNamespace(socketio.AsyncNamespace):
             raise ConnectionRefusedError("login required")
         await self.save_session(sid, {"user_id": user.id})
         await self.enter_room(sid, agent_room(user.id))
-        await self.redis.sadd(self.keys.agent_connections(user.id), sid)
+        await self.liveness.connected(Owner.AGENT, user.id, sid)
         await self.emit(
             "hello",
             {
@@ -91,7 +96,7 @@ class AgentNamespace(socketio.AsyncNamespace):
         user_id = (await self.get_session(sid)).get("user_id")
         if user_id is None:
             return
-        await self.redis.srem(self.keys.agent_connections(user_id), sid)
+        await self.liveness.disconnected(Owner.AGENT, user_id, sid)
         task = asyncio.create_task(self._offline_after_grace(user_id))
         self._grace_tasks.add(task)
         task.add_done_callback(self._grace_tasks.discard)
@@ -99,13 +104,14 @@ class AgentNamespace(socketio.AsyncNamespace):
     async def _offline_after_grace(self, user_id: int) -> None:
         # No offers to an agent nobody is watching; a reload within the grace keeps presence.
         await asyncio.sleep(self.settings.agent_offline_grace_s)
-        if await self.redis.scard(self.keys.agent_connections(user_id)):
+        if await self.liveness.live_count(Owner.AGENT, user_id):
             return
         user = await users.get_user(self.db, user_id)
         if user is not None and user.presence is not Presence.OFFLINE:
             await self.service.set_presence(user, Presence.OFFLINE, "disconnected")
         # Nobody is serving the agent's customers: back to the queues at their places.
         await self.service.requeue_agent(user_id, "agent_disconnected")
+        await self.liveness.settled(Owner.AGENT, user_id)
 
     async def close(self) -> None:
         for task in list(self._grace_tasks):

@@ -44,6 +44,7 @@ from center.channels.validation import (
 )
 from center.config import Settings
 from center.interactions import InteractionError, InteractionService, message_json
+from center.liveness import Liveness, Owner
 from center.queue.keys import Keys
 from center.queue.placement import PlacementRules, place
 from center.records import customers
@@ -89,10 +90,14 @@ class ChatNamespace(socketio.AsyncNamespace):
         redis: Redis,
         keys: Keys,
         settings: Settings,
+        liveness: Liveness,
         suggest: SuggestFn | None = None,
         placement: PlacementRules | None = None,
     ) -> None:
         super().__init__(NAMESPACE)
+        self.liveness = liveness
+        # A process that died held this customer's sockets: a survivor runs the grace check.
+        liveness.handlers[Owner.CHAT] = self._gone_after_grace
         # Where new chats wait (configured rules; none: the default queue).
         self.placement = placement or PlacementRules()
         self.suggest = suggest
@@ -124,7 +129,7 @@ class ChatNamespace(socketio.AsyncNamespace):
             raise ConnectionRefusedError(str(exc)) from None
         await self.save_session(sid, {"customer_id": customer.id})
         await self.enter_room(sid, customer_room(customer.id))
-        await self.redis.sadd(self.keys.chat_connections(customer.id), sid)
+        await self.liveness.connected(Owner.CHAT, customer.id, sid)
         interaction, messages = await self._open_chat(customer.id)
         await self.emit(
             "welcome",
@@ -144,7 +149,7 @@ class ChatNamespace(socketio.AsyncNamespace):
         customer_id = session.get("customer_id")
         if customer_id is None:
             return
-        await self.redis.srem(self.keys.chat_connections(customer_id), sid)
+        await self.liveness.disconnected(Owner.CHAT, customer_id, sid)
         task = asyncio.create_task(self._gone_after_grace(customer_id))
         self._grace_tasks.add(task)
         task.add_done_callback(self._grace_tasks.discard)
@@ -152,12 +157,13 @@ class ChatNamespace(socketio.AsyncNamespace):
     async def _gone_after_grace(self, customer_id: int) -> None:
         # A page reload reconnects within the grace period and is not an abandonment.
         await asyncio.sleep(self.settings.chat_abandon_grace_s)
-        if await self.redis.scard(self.keys.chat_connections(customer_id)):
+        if await self.liveness.live_count(Owner.CHAT, customer_id):
             return
         interaction, _ = await self._open_chat(customer_id, with_messages=False)
         if interaction is not None:
             with contextlib.suppress(InteractionError):
                 await self.service.customer_gone(interaction.id)
+        await self.liveness.settled(Owner.CHAT, customer_id)
 
     async def close(self) -> None:
         for task in list(self._grace_tasks):

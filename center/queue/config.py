@@ -1,16 +1,18 @@
-"""Queue configuration: queues and placement rules from a YAML file, validated.
+"""Queue configuration: queues and placement rules from a YAML or TOML file, validated.
 
 A problem anywhere raises ``ConfigError`` whose message names the file and line, e.g.
 ``queues.yaml:14: queue 'billing' requires unknown skill 'biling'``. The same checks
 validate queues edited through the admin API (``queue_from_data`` raises ``FieldError``
 naming the field). Without a file the built-in default applies: one ``default`` queue for
-every channel and no placement rules. See ``queues.example.yaml`` for the format.
+every channel and no placement rules. See ``queues.example.yaml`` (or the same in TOML,
+``queues.example.toml``) for the format; a ``.toml`` file is read as TOML.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -325,8 +327,52 @@ def _rules(raw: Any, queues: Mapping[str, QueueDef], lines: Mapping[FieldPath, i
     return PlacementRules(ivr=ivr, keywords=tuple(keywords), tiers=tiers, defaults=defaults)
 
 
+def _toml_key_parts(raw: str) -> list[str]:
+    parts = re.findall(r'"((?:[^"\\]|\\.)*)"|\'([^\']*)\'|([A-Za-z0-9_:\-]+)', raw)
+    return [a or b or c for a, b, c in parts]
+
+
+def _toml_lines(text: str) -> dict[FieldPath, int]:
+    """Map key paths to lines in a TOML document. tomllib keeps no positions, so this scans
+    table headers and ``key =`` lines (enough to point at the line of a wrong value)."""
+    out: dict[FieldPath, int] = {}
+    table: FieldPath = ()
+    arrays: dict[FieldPath, int] = {}
+    for n, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if m := re.match(r"^\[\[\s*(.+?)\s*\]\]", stripped):
+            base = tuple(_toml_key_parts(m.group(1)))
+            arrays[base] = arrays.get(base, -1) + 1
+            table = (*base, arrays[base])
+            out.setdefault(base, n)
+            out[table] = n
+        elif m := re.match(r"^\[\s*(.+?)\s*\]", stripped):
+            table = tuple(_toml_key_parts(m.group(1)))
+            out[table] = n
+        elif m := re.match(r'^((?:"[^"]*"|\'[^\']*\'|[A-Za-z0-9_:.\- ])+?)\s*=', stripped):
+            out[(*table, *_toml_key_parts(m.group(1)))] = n
+    return out
+
+
+def parse_toml(text: str, source: str) -> QueueConfig:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = re.search(r"line (\d+)", str(exc))
+        raise ConfigError(
+            f"{source}:{line.group(1) if line else 1}: not valid TOML: {exc}"
+        ) from None
+    lines = _toml_lines(text)
+    try:
+        return _build(data, source, lines)
+    except FieldError as exc:
+        raise ConfigError(f"{source}:{_line_of(lines, exc.path)}: {exc.message}") from None
+
+
 def parse(text: str, source: str) -> QueueConfig:
     """Parse and validate a configuration document; ``source`` names it in errors."""
+    if source.endswith(".toml"):
+        return parse_toml(text, source)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:

@@ -14,8 +14,11 @@ a single Redis Cluster slot and runs unchanged on a cluster.
     {p}:offers                ZSET  interaction id -> offer deadline ms (swept on expiry)
     {p}:qdefs                 HASH  queue name -> its definition as JSON (definitions.py)
     {p}:wrapups               ZSET  agent id -> ms its wrap-up ends (swept on expiry)
-    {p}:conn:chat:<customer>  SET   socket ids of a customer's open chat connections
-    {p}:conn:agent:<agent>    SET   socket ids of an agent's open console connections
+    {p}:conn:<kind>:<owner>   SET   "<instance>|<sid>" of an owner's open sockets (kind: chat
+                                    for customers, agent for consoles; center/liveness.py)
+    {p}:procs                 SET   instance ids of running processes
+    {p}:proc:<instance>       STR   a process's heartbeat; expires unless refreshed
+    {p}:proc:<instance>:owners SET  "<kind>:<owner>" with sockets in that process
 
 Scripts that must reach per-id keys receive the prefix ``{p}:`` itself as a KEYS entry and
 derive those keys from it (as BullMQ does), so the slot is still declared.
@@ -73,11 +76,18 @@ class Keys:
     def wrapups(self) -> str:
         return f"{self.base}wrapups"
 
-    def chat_connections(self, customer_id: int) -> str:
-        return f"{self.base}conn:chat:{customer_id}"
+    def connections(self, kind: str, owner_id: int) -> str:
+        return f"{self.base}conn:{kind}:{owner_id}"
 
-    def agent_connections(self, agent_id: int) -> str:
-        return f"{self.base}conn:agent:{agent_id}"
+    @property
+    def processes(self) -> str:
+        return f"{self.base}procs"
+
+    def process(self, instance: str) -> str:
+        return f"{self.base}proc:{instance}"
+
+    def process_owners(self, instance: str) -> str:
+        return f"{self.base}proc:{instance}:owners"
 
     @property
     def socketio_channel(self) -> str:

@@ -4,9 +4,8 @@ survives Redis losing its state."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 
-from center.appkeys import REDIS, ROUTER, SERVICE
+from center.appkeys import REDIS, SERVICE
 from tests.agent_ui.routing_support import Desk
 
 PRESENCE = "agent.presence_changed"
@@ -24,26 +23,6 @@ async def test_away_needs_a_known_reason_and_events_carry_durations(desk: Desk) 
     assert (went_away["presence"], went_away["reason"]) == ("away", "lunch")
     assert went_away["previous"] == "available" and went_away["duration_s"] >= 0
     assert came_back["previous"] == "away" and came_back["duration_s"] >= 0
-
-
-async def test_wrap_up_holds_new_work_until_its_timer_ends(desk: Desk) -> None:
-    router = desk.server.app[ROUTER]
-    router.options = dataclasses.replace(router.options, wrap_up_ms=700)
-    alice = await desk.agent("alice", capacity={"chat": 1})
-    iid = await desk.chat_assigned_to(alice)
-    assert (await alice.call("close", {"interaction_id": iid, "note": "done"}))["ok"]
-    wrapping = await alice.next("presence")
-    while wrapping["presence"] != "wrap_up":
-        wrapping = await alice.next("presence")
-    second = desk.customer()
-    await second.connect()
-    iid2 = (await second.say("me next"))["interaction_id"]
-    back = await alice.next("presence", timeout=5)
-    assert (back["presence"], back["reason"]) == ("available", "wrap_up_timer")
-    assert alice.pending("offer") == []  # nothing was offered during wrap-up
-    assert (await alice.next("offer", timeout=5))["id"] == iid2
-    _, ended = (await desk.events(type=PRESENCE))[-1]
-    assert ended["previous"] == "wrap_up" and ended["duration_s"] >= 0.7
 
 
 async def test_recovery_restores_the_load_of_assigned_work(desk: Desk) -> None:

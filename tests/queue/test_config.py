@@ -175,3 +175,52 @@ def test_bad_file_stops_center_serve_with_exit_code_2(tmp_path: Path) -> None:
     assert code == 2
     assert f"{bad}:6: queue 'billing' requires unknown skill 'biling'" in err
     assert "Traceback" not in err
+
+
+TOML_EXAMPLE = EXAMPLE.with_suffix(".toml")
+
+
+def test_the_toml_example_gives_the_same_configuration_as_the_yaml_one() -> None:
+    from_yaml = parse(EXAMPLE.read_text(), "queues.yaml")
+    from_toml = parse(TOML_EXAMPLE.read_text(), "queues.toml")
+    assert from_toml.queues == from_yaml.queues
+    assert from_toml.rules.ivr == from_yaml.rules.ivr
+    assert from_toml.rules.tiers == from_yaml.rules.tiers
+    assert from_toml.rules.defaults == from_yaml.rules.defaults
+    assert [k.words for k in from_toml.rules.keywords] == [
+        k.words for k in from_yaml.rules.keywords
+    ]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "skills = { billing = 3 }",
+            "skills = { biling = 3 }",
+            "queues.toml:10: queue 'billing' requires unknown skill 'biling'",
+        ),
+        ('overflow_queue = "default"', 'overflow_queue = "nowhere"', "queues.toml:24: "),
+        ("priority = 9", "priority = 12", "queues.toml:33: queue 'vip': priority must be"),
+        (
+            'queue = "tech"\npriority = 1',
+            'queue = "tek"\npriority = 1',
+            "queues.toml:45: placement sends to unknown queue",
+        ),
+        ('language = "en"', "language = ", "queues.toml:29: not valid TOML"),
+    ],
+)
+def test_toml_mistakes_are_named_with_their_line(old: str, new: str, expected: str) -> None:
+    text = TOML_EXAMPLE.read_text()
+    assert old in text
+    with pytest.raises(ConfigError) as caught:
+        parse(text.replace(old, new, 1), "queues.toml")
+    assert str(caught.value).startswith(expected), str(caught.value)
+
+
+async def test_a_toml_file_is_loaded_by_its_suffix(tmp_path: Path) -> None:
+    path = tmp_path / "queues.toml"
+    path.write_text(TOML_EXAMPLE.read_text())
+    config = await load(path)
+    assert config.source == str(path)
+    assert {"default", "billing", "tech", "vip"} == config.names()

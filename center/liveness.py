@@ -1,0 +1,146 @@
+"""Who is connected, across every ``center serve`` process, surviving a process's death.
+
+A customer is abandoned, and an agent set offline with their work re-queued, when all their
+sockets have been closed for a grace period. Sockets live in one process each, so each
+process announces itself with a heartbeat key that expires unless refreshed, and records
+its sockets as ``<instance>|<sid>`` members of the owner's connection set. A member whose
+process has no heartbeat any more is dead and is not counted.
+
+When a process dies without a word (SIGKILL, a lost machine) nobody runs its grace timers.
+Every process therefore watches its peers: the first survivor to notice a peer's heartbeat
+gone claims it (an atomic SREM from the set of processes; only one survivor gets 1) and runs
+the "gone" handler for every owner that peer held sockets for. The handlers are the same
+grace checks a normal disconnect runs, so an owner who reconnected elsewhere is left alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+
+from redis.asyncio import Redis
+
+from center.queue.keys import Keys
+
+log = logging.getLogger(__name__)
+
+
+class Owner(StrEnum):
+    CHAT = "chat"  # a web-chat customer
+    AGENT = "agent"  # an agent's console
+
+
+# Called with the owner's id when they may be gone; it waits its grace and checks again.
+GoneHandler = Callable[[int], Awaitable[None]]
+
+
+class Liveness:
+    def __init__(self, redis: Redis, keys: Keys, *, ttl_s: float = 10.0) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.instance = uuid.uuid4().hex[:12]
+        self.ttl_ms = max(300, int(ttl_s * 1000))
+        self.handlers: dict[Owner, GoneHandler] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- this process's sockets ------------------------------------------------------------
+
+    def _member(self, sid: str) -> str:
+        return f"{self.instance}|{sid}"
+
+    async def connected(self, owner: Owner, owner_id: int, sid: str) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.sadd(self.keys.connections(owner, owner_id), self._member(sid))
+            # So that a survivor knows whom to check if this process dies.
+            pipe.sadd(self.keys.process_owners(self.instance), f"{owner}:{owner_id}")
+            await pipe.execute()
+
+    async def disconnected(self, owner: Owner, owner_id: int, sid: str) -> None:
+        await self.redis.srem(self.keys.connections(owner, owner_id), self._member(sid))
+
+    async def settled(self, owner: Owner, owner_id: int) -> None:
+        """The owner's grace check ran here: a survivor need not check them again."""
+        key = self.keys.connections(owner, owner_id)
+        mine = [m for m in await self.redis.smembers(key) if m.startswith(self.instance + "|")]
+        if not mine:
+            await self.redis.srem(self.keys.process_owners(self.instance), f"{owner}:{owner_id}")
+
+    async def live_count(self, owner: Owner, owner_id: int) -> int:
+        """Open sockets of the owner in processes that are still alive (dead ones pruned)."""
+        key = self.keys.connections(owner, owner_id)
+        members: set[str] = await self.redis.smembers(key)
+        if not members:
+            return 0
+        by_instance: dict[str, list[str]] = {}
+        for m in members:
+            by_instance.setdefault(m.partition("|")[0], []).append(m)
+        peers = [i for i in by_instance if i != self.instance]
+        alive = {self.instance}
+        if peers:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for i in peers:
+                    pipe.exists(self.keys.process(i))
+                found = await pipe.execute()
+            alive |= {i for i, ok in zip(peers, found, strict=True) if ok}
+        dead = [m for i, ms in by_instance.items() if i not in alive for m in ms]
+        if dead:
+            await self.redis.srem(key, *dead)
+        return len(members) - len(dead)
+
+    # -- heartbeat and watching peers ------------------------------------------------------
+
+    async def run(self) -> None:
+        """Heartbeat, and reap dead peers; runs until cancelled."""
+        interval = self.ttl_ms / 3000
+        while True:
+            try:
+                await self._beat()
+                await self._reap()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis hiccup: try again next beat rather than die
+                log.exception("liveness beat failed")
+            await asyncio.sleep(interval)
+
+    async def _beat(self) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(self.keys.process(self.instance), "1", px=self.ttl_ms)
+            pipe.sadd(self.keys.processes, self.instance)
+            await pipe.execute()
+
+    async def _reap(self) -> None:
+        peers = [i for i in await self.redis.smembers(self.keys.processes) if i != self.instance]
+        if not peers:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for i in peers:
+                pipe.exists(self.keys.process(i))
+            found = await pipe.execute()
+        for peer, ok in zip(peers, found, strict=True):
+            if ok or not await self.redis.srem(self.keys.processes, peer):
+                continue  # alive, or another survivor claimed it first
+            owners_key = self.keys.process_owners(peer)
+            owners: set[str] = await self.redis.smembers(owners_key)
+            await self.redis.delete(owners_key)
+            log.warning("process %s stopped beating; checking %d owners", peer, len(owners))
+            for raw in owners:
+                kind, _, owner_id = raw.partition(":")
+                handler = self.handlers.get(Owner(kind))
+                if handler is not None and owner_id.isdigit():
+                    self.spawn(handler(int(owner_id)))
+
+    def spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def stop(self) -> None:
+        """Graceful stop: peers take over this process's owners at once, not after the TTL."""
+        for task in list(self._tasks):
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await self.redis.delete(self.keys.process(self.instance))

@@ -1,0 +1,107 @@
+"""Liveness across processes: a dead process's sockets stop counting, and exactly one
+survivor runs the grace checks for the customers and agents it held."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from center.liveness import Liveness, Owner
+from center.queue.keys import Keys
+from center.redisconn import client
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    r = client(redis_url, decode_responses=True)
+    yield r
+    await r.aclose()
+
+
+@pytest.fixture
+def keys() -> Keys:
+    return Keys(f"t{uuid.uuid4().hex[:10]}")
+
+
+async def _running(live: Liveness) -> asyncio.Task[None]:
+    task = asyncio.create_task(live.run())
+    await asyncio.sleep(0.05)  # first beat
+    return task
+
+
+async def _kill(task: asyncio.Task[None]) -> None:
+    # Like SIGKILL: no goodbye, the heartbeat just stops being refreshed.
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def test_sockets_of_a_dead_process_stop_counting(redis: Redis, keys: Keys) -> None:
+    a = Liveness(redis, keys, ttl_s=0.3)
+    b = Liveness(redis, keys, ttl_s=0.3)
+    ta, tb = await _running(a), await _running(b)
+    await a.connected(Owner.CHAT, 7, "sid-a")
+    await b.connected(Owner.CHAT, 7, "sid-b")
+    assert await b.live_count(Owner.CHAT, 7) == 2
+    await _kill(ta)
+    await asyncio.sleep(0.5)
+    assert await b.live_count(Owner.CHAT, 7) == 1
+    await b.disconnected(Owner.CHAT, 7, "sid-b")
+    assert await b.live_count(Owner.CHAT, 7) == 0
+    await _kill(tb)
+
+
+async def test_one_survivor_checks_each_owner_of_a_dead_process(redis: Redis, keys: Keys) -> None:
+    dead = Liveness(redis, keys, ttl_s=0.3)
+    survivors = [Liveness(redis, keys, ttl_s=0.3) for _ in range(3)]
+    checked: list[tuple[str, Owner, int]] = []
+
+    for s in survivors:
+        for kind in Owner:
+
+            async def handler(owner_id: int, s: Liveness = s, kind: Owner = kind) -> None:
+                checked.append((s.instance, kind, owner_id))
+
+            s.handlers[kind] = handler
+    t_dead = await _running(dead)
+    tasks = [await _running(s) for s in survivors]
+    await dead.connected(Owner.AGENT, 1, "x")
+    await dead.connected(Owner.CHAT, 2, "y")
+    await dead.connected(Owner.CHAT, 3, "z")
+    await _kill(t_dead)
+    for _ in range(50):
+        await asyncio.sleep(0.1)
+        if len(checked) >= 3:
+            break
+    await asyncio.sleep(0.3)  # any duplicate would arrive by now
+    for t in tasks:
+        await _kill(t)
+    assert sorted((k, o) for _, k, o in checked) == [
+        (Owner.AGENT, 1),
+        (Owner.CHAT, 2),
+        (Owner.CHAT, 3),
+    ]
+    # One survivor claimed the dead process and checked all of its owners.
+    assert len({i for i, _, _ in checked}) == 1
+
+
+async def test_a_graceful_stop_hands_over_at_once(redis: Redis, keys: Keys) -> None:
+    leaving = Liveness(redis, keys, ttl_s=30)  # its heartbeat would last 30 s
+    staying = Liveness(redis, keys, ttl_s=0.3)
+    seen: asyncio.Queue[int] = asyncio.Queue()
+
+    async def handler(owner_id: int) -> None:
+        seen.put_nowait(owner_id)
+
+    staying.handlers[Owner.AGENT] = handler
+    t_leaving, t_staying = await _running(leaving), await _running(staying)
+    await leaving.connected(Owner.AGENT, 42, "s")
+    await _kill(t_leaving)
+    await leaving.stop()
+    assert await asyncio.wait_for(seen.get(), 5) == 42
+    await _kill(t_staying)
