@@ -106,6 +106,7 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     app[NAMESPACES] = namespaces
     app[LIVENESS] = liveness
     app.cleanup_ctx.append(_resources)
+    app.on_shutdown.append(_close_sockets)
     app.add_routes(auth.routes)
     app.add_routes(agent_api.routes)
     app.add_routes(queues_api.routes)
@@ -148,6 +149,16 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     embedded = app.get(EMBEDDED)
     if embedded is not None:
         await asyncio.to_thread(embedded.stop)
+
+
+async def _close_sockets(app: web.Application) -> None:
+    """Close every socket.io connection at shutdown. aiohttp waits (60 s by default) for
+    running handlers, and a websocket's handler runs as long as its client stays; the
+    clients reconnect to another process behind the load balancer."""
+    sio = app[SIO]
+    if sio.eio.sockets:
+        await sio.eio.disconnect()
+    await sio.shutdown()
 
 
 _pages = web.RouteTableDef()

@@ -258,6 +258,15 @@ class InteractionService:
     async def _offered(self, offer: Offer) -> None:
         async with self.db.transaction() as s:
             i = await self._get(s, offer.interaction_id, lock=True)
+            if i.state is S.OFFERED and i.agent_id not in (None, offer.agent_id):
+                # The previous offer ended in Redis but its record never came: the process
+                # that ended it died between the two (seen in the SIGKILL proof). Say so
+                # rather than leave a silent gap in the timeline.
+                events.append(
+                    s,
+                    events.Requeued(reason="offer_unrecorded", agent_id=i.agent_id),
+                    interaction=i,
+                )
             i.state, i.agent_id = S.OFFERED, offer.agent_id
             timeout = self.router.options.offer_timeout_ms / 1000
             events.append(

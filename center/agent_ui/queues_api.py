@@ -18,7 +18,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from center.agent_ui.auth import require_user
-from center.appkeys import DB, QUEUE_CONFIG, ROUTER
+from center.agent_ui.notices import AgentNotice
+from center.appkeys import DB, QUEUE_CONFIG, ROUTER, SERVICE
 from center.httpjson import error, json_body
 from center.queue.config import (
     FieldError,
@@ -181,6 +182,30 @@ async def create_queue(request: web.Request) -> web.Response:
     if name in queues:
         raise error(web.HTTPConflict, "a queue with this name exists", name=name)
     q, definition = _validated(request, name, body, queues)
+    async with request.config_dict[DB].read() as s:
+        stranded = dict(
+            (
+                await s.execute(
+                    select(Interaction.channel, func.count())
+                    .where(
+                        Interaction.queue == name,
+                        Interaction.state.in_(WAITING),
+                        Interaction.channel.not_in(list(q.channels)),
+                    )
+                    .group_by(Interaction.channel)
+                )
+            ).all()
+        )
+    if stranded:
+        # They would wait forever: no agent of this queue is offered that channel any more.
+        what = ", ".join(f"{n} {c.value}" for c, n in sorted(stranded.items()))
+        raise error(
+            web.HTTPConflict,
+            f"interactions wait in this queue on channels the change drops ({what}); "
+            "move them first (DELETE with ?move_to=) or keep those channels",
+            field="channels",
+            waiting={c.value: n for c, n in stranded.items()},
+        )
     await _save(request, name, definition, removed=False, user_id=user.id)
     await apply(request.app)
     return web.json_response({"queue": _body_json(q, "database", 0)}, status=201)
@@ -194,6 +219,30 @@ async def replace_queue(request: web.Request) -> web.Response:
     if "name" in body and body["name"] != name:
         raise error(web.HTTPBadRequest, "a queue cannot be renamed", field="name")
     q, definition = _validated(request, name, body, queues)
+    async with request.config_dict[DB].read() as s:
+        stranded = dict(
+            (
+                await s.execute(
+                    select(Interaction.channel, func.count())
+                    .where(
+                        Interaction.queue == name,
+                        Interaction.state.in_(WAITING),
+                        Interaction.channel.not_in(list(q.channels)),
+                    )
+                    .group_by(Interaction.channel)
+                )
+            ).all()
+        )
+    if stranded:
+        # They would wait forever: no agent of this queue is offered that channel any more.
+        what = ", ".join(f"{n} {c.value}" for c, n in sorted(stranded.items()))
+        raise error(
+            web.HTTPConflict,
+            f"interactions wait in this queue on channels the change drops ({what}); "
+            "move them first (DELETE with ?move_to=) or keep those channels",
+            field="channels",
+            waiting={c.value: n for c, n in stranded.items()},
+        )
     await _save(request, name, definition, removed=False, user_id=user.id)
     await apply(request.app)
     async with request.config_dict[DB].read() as s:
@@ -223,9 +272,18 @@ async def delete_queue(request: web.Request) -> web.Response:
     move_to = request.query.get("move_to")
     if move_to is not None and (move_to == name or move_to not in queues):
         raise error(web.HTTPBadRequest, "move_to must name another existing queue", field="move_to")
-    moved = await _remove_and_move(request, name, move_to, queues, user.id)
+    withdrawn: dict[int, int] = {}
+    moved = await _remove_and_move(request, name, move_to, queues, user.id, withdrawn)
     await apply(request.app)
     await _requeue(request, moved, move_to)
+    bus = request.config_dict[SERVICE].bus
+    for iid, agent_id in withdrawn.items():
+        # The offered agent's console drops the offer instead of accepting a stale one.
+        await bus.to_agent(
+            agent_id,
+            AgentNotice.OFFER_WITHDRAWN,
+            {"interaction_id": iid, "reason": "queue_deleted", "to_queue": move_to},
+        )
     return web.json_response({"deleted": name, "moved": [i.id for i in moved], "move_to": move_to})
 
 
@@ -235,9 +293,11 @@ async def _remove_and_move(
     move_to: str | None,
     queues: dict[str, QueueDef],
     user_id: int,
+    withdrawn: dict[int, int],
 ) -> list[Interaction]:
     """In one transaction: move the waiting interactions (an event each) and mark the queue
-    removed; refused (409) when some wait and there is nowhere to move them."""
+    removed; refused (409) when some wait and there is nowhere to move them. Offers in
+    flight are withdrawn; ``withdrawn`` gets interaction id -> the agent it was offered to."""
     async with request.config_dict[DB].transaction() as s:
         waiting = list(
             await s.scalars(
@@ -262,6 +322,8 @@ async def _remove_and_move(
                     field="move_to",
                 )
             # An offer in flight is withdrawn: the interaction waits again in the new queue.
+            if i.state is InteractionState.OFFERED and i.agent_id is not None:
+                withdrawn[i.id] = i.agent_id
             i.queue, i.state, i.agent_id = move_to, InteractionState.QUEUED, None
             events.append(
                 s,

@@ -237,3 +237,57 @@ async def test_a_deleted_file_queue_stays_deleted(server: Server, admin: Http) -
     status, body = await admin.call("GET", "/api/queues")
     assert "tier2" not in {q["name"] for q in body["queues"]}
     assert await server.app[ROUTER].queue_definition("tier2") is None
+
+
+async def test_an_offer_in_flight_is_withdrawn_from_the_agent_when_its_queue_goes(
+    server: Server, admin: Http
+) -> None:
+    status, _ = await admin.call("POST", "/api/queues", {"name": "returns", "channels": ["chat"]})
+    assert status == 201
+    agent = await signed_in_agent(server, "bob")
+    customer = Customer(server.url)
+    welcome = await customer.connect(name="Fay")
+    service = server.app[SERVICE]
+    try:
+        opened = await service.open(welcome["customer_id"], Channel.CHAT, queue="returns")
+        await service.enqueue(opened.id)
+        assert (await agent.next("offer"))["id"] == opened.id
+
+        status, body = await admin.call("DELETE", "/api/queues/returns?move_to=support")
+        assert status == 200 and body["moved"] == [opened.id]
+        withdrawn = await agent.next("offer_withdrawn")
+        assert withdrawn == {
+            "interaction_id": opened.id,
+            "reason": "queue_deleted",
+            "to_queue": "support",
+        }
+        # Offered again from its new queue (bob serves every queue without required skills).
+        again = await agent.next("offer", timeout=10)
+        assert (again["id"], again["queue"]) == (opened.id, "support")
+    finally:
+        await customer.close()
+        await agent.close()
+
+
+async def test_a_change_that_drops_a_channel_with_waiting_work_is_refused(
+    server: Server, admin: Http
+) -> None:
+    customer = Customer(server.url)
+    welcome = await customer.connect(name="Gil")
+    service = server.app[SERVICE]
+    try:
+        opened = await service.open(welcome["customer_id"], Channel.CHAT, queue="support")
+        await service.enqueue(opened.id)
+        status, body = await admin.call("PUT", "/api/queues/support", {"channels": ["email"]})
+        assert status == 409, body
+        assert body["field"] == "channels" and body["waiting"] == {"chat": 1}
+        assert "1 chat" in body["error"]
+        status, body = await admin.call("GET", "/api/queues/support")
+        assert "chat" in body["queue"]["channels"]  # unchanged
+        # Keeping the channel is fine.
+        status, body = await admin.call(
+            "PUT", "/api/queues/support", {"channels": ["chat", "email"], "priority": 3}
+        )
+        assert status == 200 and body["queue"]["priority"] == 3
+    finally:
+        await customer.close()
