@@ -134,6 +134,53 @@ class InteractionService:
             )
         return i
 
+    async def start(
+        self,
+        customer_id: int,
+        channel: Channel,
+        body: str,
+        *,
+        queue: str = "default",
+        priority: int = 0,
+        suggested: list[int] | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> Stored:
+        """A new conversation with its first message, in one transaction: started, message
+        received, and then either the articles shown to the customer (``suggested``: the
+        chat waits for them to read or ask for an agent) or queued at once."""
+        async with self.db.transaction() as s:
+            i = Interaction(
+                customer_id=customer_id, channel=channel, state=S.NEW, queue=queue,
+                priority=priority,
+            )  # fmt: skip
+            s.add(i)
+            await s.flush()
+            events.append(
+                s,
+                events.InteractionStarted(channel=channel.value),
+                interaction=i,
+                actor_kind=ActorKind.CUSTOMER,
+            )
+            m = Message(
+                interaction_id=i.id, direction=Direction.INBOUND, body=body, meta=meta or {}
+            )
+            s.add(m)
+            await s.flush()
+            events.append(
+                s,
+                events.MessageReceived(message_id=m.id, body=body),
+                interaction=i,
+                actor_kind=ActorKind.CUSTOMER,
+            )
+            if suggested:
+                events.append(s, events.ArticlesSuggested(article_ids=suggested), interaction=i)
+            else:
+                i.state, i.queued_at = S.QUEUED, utcnow()
+                events.append(s, events.Queued(queue=i.queue, priority=i.priority), interaction=i)
+        if not suggested:
+            await self._route(i)
+        return Stored(i, m)
+
     async def inbound(
         self, interaction_id: int, body: str, meta: dict[str, Any] | None = None
     ) -> Stored:
@@ -166,6 +213,10 @@ class InteractionService:
                 raise InteractionError("bad_state", f"cannot queue from {i.state.value}")
             i.state, i.queued_at = S.QUEUED, utcnow()
             events.append(s, events.Queued(queue=i.queue, priority=i.priority), interaction=i)
+        return await self._route(i)
+
+    async def _route(self, i: Interaction) -> int:
+        """Hand a queued interaction (committed as such) to the router; its position."""
         position = await self.router.enqueue(
             i.id,
             queue=i.queue,
@@ -223,12 +274,6 @@ class InteractionService:
                 i.agent_id, AgentNotice.CUSTOMER_LEFT, {"interaction_id": interaction_id}
             )
         return i
-
-    async def suggested(self, interaction_id: int, article_ids: list[int]) -> None:
-        """Articles were shown to the customer before queueing (deflection attempt)."""
-        async with self.db.transaction() as s:
-            i = await self._get(s, interaction_id)
-            events.append(s, events.ArticlesSuggested(article_ids=article_ids), interaction=i)
 
     async def article_viewed(self, interaction_id: int, article_id: int) -> None:
         async with self.db.transaction() as s:

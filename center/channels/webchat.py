@@ -177,19 +177,33 @@ class ChatNamespace(socketio.AsyncNamespace):
             text = text_field(as_dict(data), "text", max_chars=self.settings.max_message_chars)
             customer_id = (await self.get_session(sid))["customer_id"]
             interaction, _ = await self._open_chat(customer_id, with_messages=False)
-            first = interaction is None
             if interaction is None:
+                # A new chat: articles for the first message, if any, are shown before it
+                # is queued; without any it is queued at once. One transaction either way.
+                articles = await self._articles_for(text)
                 where = place(self.placement, channel=Channel.CHAT, text=text)
-                interaction = await self.service.open(
-                    customer_id, Channel.CHAT, queue=where.queue, priority=where.priority
+                stored = await self.service.start(
+                    customer_id,
+                    Channel.CHAT,
+                    text,
+                    queue=where.queue,
+                    priority=where.priority,
+                    suggested=[a["id"] for a in articles],
                 )
-            stored = await self.service.inbound(interaction.id, text)
-            if first:
-                deflecting = await self._offer_articles(customer_id, interaction.id, text)
-            # A fresh chat without suggestions, or any further message while articles are
-            # shown ("I still need help"), goes to the queue.
-            if not deflecting and interaction.state is InteractionState.NEW:
-                await self.service.enqueue(interaction.id)
+                interaction = stored.interaction
+                if articles:
+                    deflecting = True
+                    await self.emit(
+                        "articles",
+                        {"interaction_id": interaction.id, "articles": articles},
+                        room=customer_room(customer_id),
+                    )
+            else:
+                stored = await self.service.inbound(interaction.id, text)
+                # Any further message while articles are shown ("I still need help") goes
+                # to the queue.
+                if interaction.state is InteractionState.NEW:
+                    await self.service.enqueue(interaction.id)
         except (PayloadError, InteractionError) as exc:
             return await self._refuse(sid, "message", exc)
         return {
@@ -199,23 +213,14 @@ class ChatNamespace(socketio.AsyncNamespace):
             "deflecting": deflecting,
         }
 
-    async def _offer_articles(self, customer_id: int, interaction_id: int, text: str) -> bool:
+    async def _articles_for(self, text: str) -> list[dict[str, Any]]:
         if self.suggest is None:
-            return False
+            return []
         try:
-            articles = await self.suggest(text)
+            return await self.suggest(text)
         except Exception:  # the knowledge base must never stop a customer reaching us
             log.exception("suggestions failed; queueing directly")
-            return False
-        if not articles:
-            return False
-        await self.service.suggested(interaction_id, [a["id"] for a in articles])
-        await self.emit(
-            "articles",
-            {"interaction_id": interaction_id, "articles": articles},
-            room=customer_room(customer_id),
-        )
-        return True
+            return []
 
     async def on_escalate(self, sid: str, data: Any = None) -> dict[str, Any]:
         customer_id = (await self.get_session(sid))["customer_id"]
