@@ -113,6 +113,24 @@ async def test_agent_on_a_voice_call_gets_no_other_work_until_it_ends(router: Ro
     assert sorted(pairs(await router.dispatch_agent(1))) == [(2, 1), (3, 1)]
 
 
+async def test_many_agents_on_calls_do_not_hide_a_free_agent_behind_them(
+    router: Router, clock
+) -> None:
+    # More voice-busy agents than one look at the avail list (scan = 50) covers, all idle
+    # longer than the one free agent, who must still be found.
+    busy = range(1, router.options.scan * 2 + 2)
+    for agent in busy:
+        clock.ms += 1
+        await router.set_presence(agent, AVAILABLE, {"voice": 1, "chat": 3})
+        await router.enqueue(1000 + agent, queue="q", channel=VOICE)
+        assert pairs(await router.dispatch("q", VOICE)) == [(1000 + agent, agent)]
+        await router.accept(1000 + agent, agent)
+    clock.ms += 1
+    await router.set_presence(999, AVAILABLE, {"voice": 1, "chat": 3})
+    await router.enqueue(1, queue="q", channel=CHAT)
+    assert pairs(await router.dispatch("q", CHAT)) == [(1, 999)]
+
+
 async def test_chat_work_does_not_block_a_call(router: Router) -> None:
     await router.set_presence(1, AVAILABLE, {"voice": 1, "chat": 3})
     await router.enqueue(1, queue="q", channel=CHAT)

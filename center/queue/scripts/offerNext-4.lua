@@ -22,7 +22,8 @@
   ARGV[1] now ms
   ARGV[2] offer timeout ms
   ARGV[3] channel
-  ARGV[4] how many waiting interactions per queue (and band) / agents to look at
+  ARGV[4] how many waiting interactions per queue (and band) / agents able to take work
+          to look at
   ARGV[5] only this queue ('' for every queue of the channel)
   ARGV[6] only this agent ('' for any agent)
 
@@ -35,20 +36,37 @@ local P = KEYS[4]
 local BAND = 10000000000000
 local avail = P .. 'avail:' .. channel
 
-local agentIds
+-- Agent ids in avail order, read a page of `scan` at a time as the search goes deeper.
+-- Agents on a voice call stay in avail:<channel> but cannot take other work; they do not
+-- count towards `scan`, so many of them cannot hide free agents behind them.
+local agentIds, total, removed = {}, 0, 0
 if ARGV[6] ~= '' then
   if not redis.call('ZSCORE', avail, ARGV[6]) then return false end
-  agentIds = {ARGV[6]}
+  agentIds, total = {ARGV[6]}, 1
 else
-  agentIds = redis.call('ZRANGE', avail, 0, scan - 1)
+  total = redis.call('ZCARD', avail)
 end
-if #agentIds == 0 then return false end
+if total == 0 then return false end
+local function idAt(rank)
+  if agentIds[rank] == nil then
+    -- (Earlier repairs removed members before this rank: the page starts that much lower.)
+    local start = rank - 1 - removed
+    for k, id in ipairs(redis.call('ZRANGE', avail, start, start + scan - 1)) do
+      agentIds[rank - 1 + k] = id
+    end
+  end
+  return agentIds[rank]
+end
 
 -- Agents are loaded lazily (most offers settle on the first agent looked at) and once.
 local loaded = {}
 local function agentAt(rank)
   if loaded[rank] ~= nil then return loaded[rank] end
-  local id = agentIds[rank]
+  local id = idAt(rank)
+  if id == nil then
+    loaded[rank] = false
+    return false
+  end
   local akey = P .. 'a:' .. id
   local h = redis.call('HMGET', akey, 'presence', 'cap:' .. channel, 'load:' .. channel,
     'load:voice', 'skills')
@@ -58,6 +76,7 @@ local function agentAt(rank)
   if h[1] ~= 'available' or load >= cap then
     -- Stale membership (should not happen): repair it.
     redis.call('ZREM', avail, id)
+    removed = removed + 1
   elseif channel == 'voice' or (tonumber(h[4] or '0') or 0) == 0 then
     -- (An agent on a voice call gets nothing else until it ends.)
     local ok, skills = pcall(cjson.decode, h[5] or '{}')
@@ -170,9 +189,12 @@ for _, c in ipairs(cands) do
   local esc = tonumber(redis.call('HGET', ikey, 'esc') or '0') or 0
   local leastOccupied = c.d and c.d.strategy == 'least_occupied'
   local best = nil
-  for rank = 1, #agentIds do
+  local usable = 0
+  for rank = 1, total do
     local agent = agentAt(rank)
     if agent then
+      usable = usable + 1
+      if usable > scan then break end
       local blockedUntil = redis.call('ZSCORE', declined, agent.id)
       if ((not blockedUntil) or tonumber(blockedUntil) <= now) and eligible(agent, c.d, esc)
       then
