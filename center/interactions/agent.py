@@ -1,0 +1,271 @@
+"""The agent's side: offers (the router's callbacks), accept, reject, replies, close, presence."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from center.agent_ui.notices import AgentNotice
+from center.channels.base import CustomerNotice
+from center.interactions.base import (
+    _ACCEPT_ERRORS,
+    InteractionError,
+    ServiceBase,
+    Stored,
+    _ms,
+    interaction_json,
+    message_json,
+)
+from center.queue.results import DEFAULT_CAPACITY, PresenceChange
+from center.queue.router import Declined, Offer
+from center.queue.scripts import ErrorCode, RouterError
+from center.records import events
+from center.records.base import utcnow
+from center.records.enums import (
+    ActorKind,
+    AwayReason,
+    Direction,
+    InteractionState,
+    Presence,
+)
+from center.records.models import Interaction, Message, User
+
+S = InteractionState
+
+
+class AgentSide(ServiceBase):
+    # -- router callbacks ------------------------------------------------------------------
+
+    async def _offered(self, offer: Offer) -> None:
+        async with self.db.transaction() as s:
+            i = await self._get(s, offer.interaction_id, lock=True)
+            if i.state is S.OFFERED and i.agent_id not in (None, offer.agent_id):
+                # The previous offer ended in Redis but its record never came: the process
+                # that ended it died between the two (seen in the SIGKILL proof). Say so
+                # rather than leave a silent gap in the timeline.
+                events.append(
+                    s,
+                    events.Requeued(reason="offer_unrecorded", agent_id=i.agent_id),
+                    interaction=i,
+                )
+            i.state, i.agent_id = S.OFFERED, offer.agent_id
+            timeout = self.router.options.offer_timeout_ms / 1000
+            events.append(
+                s, events.Offered(agent_id=offer.agent_id, timeout_s=timeout), interaction=i
+            )
+            preview = await s.scalar(
+                select(Message.body)
+                .where(Message.interaction_id == i.id)
+                .order_by(Message.id.desc())
+                .limit(1)
+            )
+        await self.bus.to_agent(
+            offer.agent_id,
+            AgentNotice.OFFER,
+            {
+                **interaction_json(i),
+                "deadline_ms": offer.deadline_ms,
+                "timeout_s": timeout,
+                "preview": (preview or "")[:200],
+            },
+        )
+
+    async def _timed_out(self, declined: Declined) -> None:
+        await self._declined(
+            declined,
+            events.OfferTimedOut(
+                agent_id=declined.agent_id, missed_in_a_row=declined.missed_in_a_row
+            ),
+        )
+        await self.bus.to_agent(
+            declined.agent_id,
+            AgentNotice.OFFER_WITHDRAWN,
+            {"interaction_id": declined.interaction_id, "reason": "timeout"},
+        )
+        if declined.set_away:
+            await self._record_change(
+                PresenceChange(
+                    declined.agent_id,
+                    Presence.AWAY,
+                    Presence.AVAILABLE,
+                    declined.available_ms,
+                ),
+                AwayReason.MISSED_OFFERS.value,
+            )
+
+    async def _declined(self, d: Declined, payload: events.Payload) -> None:
+        async with self.db.transaction() as s:
+            i = await self._get(s, d.interaction_id, lock=True)
+            # Another process may already have re-offered it: only undo our own offer.
+            if i.state is S.OFFERED and i.agent_id == d.agent_id:
+                i.state, i.agent_id = S.QUEUED, None
+            events.append(
+                s, payload, interaction=i, actor_kind=ActorKind.AGENT, actor_id=d.agent_id
+            )
+
+    # -- agent side ------------------------------------------------------------------------
+
+    async def accept(self, agent: User, interaction_id: int) -> tuple[Interaction, list[Message]]:
+        try:
+            enq_ms = await self.router.accept(interaction_id, agent.id)
+        except RouterError as exc:
+            raise InteractionError(exc.code.name.lower(), _ACCEPT_ERRORS[exc.code]) from None
+        async with self.db.transaction() as s:
+            i = await self._get(s, interaction_id, lock=True)
+            i.state, i.agent_id, i.assigned_at = S.ASSIGNED, agent.id, utcnow()
+            wait = max(0.0, _ms(i.assigned_at) / 1000 - enq_ms / 1000)
+            events.append(
+                s,
+                events.Accepted(agent_id=agent.id, wait_s=round(wait, 3)),
+                interaction=i,
+                actor_kind=ActorKind.AGENT,
+                actor_id=agent.id,
+            )
+            msgs = list(
+                await s.scalars(
+                    select(Message).where(Message.interaction_id == i.id).order_by(Message.id)
+                )
+            )
+        await self._notify(i, CustomerNotice.AGENT_JOINED, {"agent": agent.display_name})
+        await self.bus.to_agent(
+            agent.id,
+            AgentNotice.ASSIGNED,
+            {**interaction_json(i), "messages": [message_json(m) for m in msgs]},
+        )
+        last_inbound = next((m for m in reversed(msgs) if m.direction is Direction.INBOUND), None)
+        await self._tell_listeners(i, last_inbound)
+        return i, msgs
+
+    async def reject(self, agent: User, interaction_id: int) -> None:
+        try:
+            declined = await self.router.decline(interaction_id, agent.id, timeout=False)
+        except RouterError as exc:
+            raise InteractionError(exc.code.name.lower(), _ACCEPT_ERRORS[exc.code]) from None
+        await self._declined(declined, events.OfferRejected(agent_id=agent.id))
+        await self.router.dispatch(declined.queue, declined.channel)
+
+    async def outbound(self, agent: User, interaction_id: int, body: str) -> Stored:
+        async with self.db.transaction() as s:
+            i = await self._owned(s, agent, interaction_id)
+            m = Message(
+                interaction_id=i.id, direction=Direction.OUTBOUND, body=body, author_id=agent.id
+            )
+            s.add(m)
+            await s.flush()
+            events.append(
+                s,
+                events.MessageSent(message_id=m.id, body=body, agent_id=agent.id),
+                interaction=i,
+                actor_kind=ActorKind.AGENT,
+                actor_id=agent.id,
+            )
+        adapter = self.adapters.get(i.channel)
+        if adapter is not None:
+            await adapter.deliver(i, m, agent.display_name)
+        return Stored(i, m)
+
+    async def agent_typing(self, agent: User, interaction_id: int) -> None:
+        async with self.db.read() as s:
+            i = await self._owned(s, agent, interaction_id)
+        await self._notify(i, CustomerNotice.AGENT_TYPING, {"agent": agent.display_name})
+
+    async def close(
+        self, agent: User, interaction_id: int, *, note: str, disposition: str | None
+    ) -> Interaction:
+        async with self.db.read() as s:
+            await self._owned(s, agent, interaction_id)
+        released = None
+        try:
+            released = await self.router.finish(interaction_id, agent.id)
+        except RouterError as exc:
+            # Live state gone (Redis restarted): the record still closes.
+            if exc.code is not ErrorCode.NOT_FOUND:
+                raise InteractionError(exc.code.name.lower(), str(exc)) from None
+        async with self.db.transaction() as s:
+            i = await self._owned(s, agent, interaction_id, lock=True)
+            now = utcnow()
+            i.state, i.wrap_up_note, i.disposition = S.WRAP_UP, note, disposition
+            events.append(
+                s,
+                events.WrapUp(agent_id=agent.id, note=note, disposition=disposition),
+                interaction=i,
+                actor_kind=ActorKind.AGENT,
+                actor_id=agent.id,
+            )
+            handle = (now - i.assigned_at).total_seconds() if i.assigned_at else None
+            i.state, i.ended_at = S.CLOSED, now
+            events.append(
+                s,
+                events.Closed(handle_s=round(handle, 3) if handle else None),
+                interaction=i,
+                actor_kind=ActorKind.AGENT,
+                actor_id=agent.id,
+            )
+        await self._notify(i, CustomerNotice.CLOSED, {})
+        await self.bus.to_agent(agent.id, AgentNotice.CLOSED, {"interaction_id": i.id})
+        if released is not None and released.wrap_up is not None:
+            await self._record_change(released.wrap_up, None)
+        else:
+            # Capacity freed: offer this agent the backlog at once (event-driven).
+            await self.router.dispatch_agent(agent.id)
+        return i
+
+    async def set_presence(
+        self, agent: User, presence: Presence, reason: str | None = None
+    ) -> None:
+        if presence is Presence.WRAP_UP:
+            raise InteractionError("malformed", "wrap-up starts by closing an interaction")
+        # A user without a capacity setting is a blended agent with the default capacities.
+        capacity = agent.capacity or DEFAULT_CAPACITY
+        try:
+            change = await self.router.change_presence(
+                agent.id, presence, capacity, skills=agent.skills or {}
+            )
+        except ValueError as exc:  # e.g. a skill level outside 1..10 in the user record
+            raise InteractionError("bad_skills", str(exc)) from None
+        await self._record_change(change, reason)
+        if presence is Presence.AVAILABLE:
+            await self.router.dispatch_agent(agent.id)
+
+    async def _wrap_up_ended(self, change: PresenceChange) -> None:
+        await self._record_change(change, "wrap_up_timer")
+        await self.router.dispatch_agent(change.agent_id)
+
+    async def _record_change(self, change: PresenceChange, reason: str | None) -> None:
+        duration = None if change.duration_ms is None else round(change.duration_ms / 1000, 3)
+        await self._record_presence(
+            change.agent_id,
+            change.presence,
+            reason,
+            previous=change.previous.value if change.previous else None,
+            duration_s=duration,
+        )
+
+    async def _record_presence(
+        self,
+        agent_id: int,
+        presence: Presence,
+        reason: str | None,
+        *,
+        previous: str | None = None,
+        duration_s: float | None = None,
+    ) -> None:
+        async with self.db.transaction() as s:
+            user = await s.get(User, agent_id)
+            if user is not None:
+                if previous is None and duration_s is None:
+                    previous = user.presence.value
+                user.presence = presence
+            events.append(
+                s,
+                events.PresenceChanged(
+                    presence=presence.value,
+                    reason=reason,
+                    previous=previous,
+                    duration_s=duration_s,
+                ),
+                actor_kind=ActorKind.AGENT,
+                actor_id=agent_id,
+            )
+        await self.bus.to_agent(
+            agent_id, AgentNotice.PRESENCE, {"presence": presence.value, "reason": reason}
+        )

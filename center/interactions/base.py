@@ -1,0 +1,134 @@
+"""Shared parts of the interaction service: errors, JSON shapes, row helpers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from center.agent_ui.notices import AgentBus
+from center.channels.base import ChannelAdapter, CustomerNotice
+from center.queue.router import Router
+from center.queue.scripts import ErrorCode
+from center.records.base import utcnow
+from center.records.db import Database
+from center.records.enums import (
+    Channel,
+    InteractionState,
+)
+from center.records.models import Interaction, Message, User
+
+log = logging.getLogger(__name__)
+S = InteractionState
+
+
+class InteractionError(Exception):
+    """A refused action; ``code`` is stable for clients, the message is for people."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# Called after a customer message is stored, and when an agent accepts (with the last
+# customer message): how the knowledge base pushes suggestions without a dependency here.
+ConversationListener = Callable[[Interaction, Message | None], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    interaction: Interaction
+    message: Message
+
+
+def _ms(dt: datetime | None) -> int:
+    return int((dt or utcnow()).timestamp() * 1000)
+
+
+def message_json(m: Message) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "interaction_id": m.interaction_id,
+        "direction": m.direction.value,
+        "author_id": m.author_id,
+        "body": m.body,
+        "at": m.created_at.isoformat(),
+    }
+
+
+def interaction_json(i: Interaction) -> dict[str, Any]:
+    return {
+        "id": i.id,
+        "customer_id": i.customer_id,
+        "channel": i.channel.value,
+        "state": i.state.value,
+        "queue": i.queue,
+        "priority": i.priority,
+        "agent_id": i.agent_id,
+        "subject": i.subject,
+        "created_at": i.created_at.isoformat(),
+        "queued_at": i.queued_at.isoformat() if i.queued_at else None,
+    }
+
+
+class ServiceBase:
+    """State shared by the parts of the service, and the helpers they all use."""
+
+    db: Database
+    router: Router
+    bus: AgentBus
+    adapters: dict[Channel, ChannelAdapter]
+    listeners: list[ConversationListener]
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    async def _get(
+        self, s: AsyncSession, interaction_id: int, *, lock: bool = False
+    ) -> Interaction:
+        stmt = select(Interaction).where(Interaction.id == interaction_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        i = await s.scalar(stmt)
+        if i is None:
+            raise InteractionError("not_found", f"no interaction {interaction_id}")
+        return i
+
+    async def _owned(
+        self, s: AsyncSession, agent: User, interaction_id: int, *, lock: bool = False
+    ) -> Interaction:
+        i = await self._get(s, interaction_id, lock=lock)
+        if i.agent_id != agent.id or i.state is not S.ASSIGNED:
+            raise InteractionError("not_yours", "this interaction is not assigned to you")
+        return i
+
+    async def _tell_listeners(self, i: Interaction, m: Message | None) -> None:
+        for listener in self.listeners:
+            try:
+                await listener(i, m)
+            except Exception:  # a helper feature must never break the conversation
+                log.exception("conversation listener failed")
+
+    async def _notify(self, i: Interaction, notice: CustomerNotice, data: dict[str, Any]) -> None:
+        adapter = self.adapters.get(i.channel)
+        if adapter is not None:
+            await adapter.notify(i, notice, {"interaction_id": i.id, **data})
+
+
+_ACCEPT_ERRORS = {
+    ErrorCode.NOT_FOUND: "no such offer",
+    ErrorCode.NOT_OFFERED: "this interaction is not on offer (taken or withdrawn)",
+    ErrorCode.NOT_YOURS: "this offer was made to another agent",
+    ErrorCode.EXPIRED: "the offer has expired",
+}
+
+_TRANSFER_ERRORS = {
+    ErrorCode.NOT_FOUND: "this interaction is no longer routed",
+    ErrorCode.NOT_ASSIGNED: "only an assigned interaction can be transferred",
+    ErrorCode.NOT_YOURS: "this interaction is not assigned to you",
+    ErrorCode.AGENT_UNAVAILABLE: "that agent is not available for this channel",
+}

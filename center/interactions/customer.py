@@ -1,0 +1,226 @@
+"""The customer's side of an interaction: start, messages, queueing, leaving, articles read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from center.agent_ui.notices import AgentNotice
+from center.channels.base import CustomerNotice
+from center.interactions.base import (
+    InteractionError,
+    ServiceBase,
+    Stored,
+    _ms,
+    message_json,
+)
+from center.queue.scripts import ErrorCode, RouterError
+from center.records import events
+from center.records.base import utcnow
+from center.records.enums import (
+    ActorKind,
+    Channel,
+    Direction,
+    InteractionState,
+)
+from center.records.models import Event, Interaction, Message
+
+S = InteractionState
+
+
+class CustomerSide(ServiceBase):
+    async def open(
+        self,
+        customer_id: int,
+        channel: Channel,
+        *,
+        queue: str = "default",
+        priority: int = 0,
+        subject: str | None = None,
+        external_ref: str | None = None,
+    ) -> Interaction:
+        async with self.db.transaction() as s:
+            i = Interaction(
+                customer_id=customer_id,
+                channel=channel,
+                state=S.NEW,
+                queue=queue,
+                priority=priority,
+                subject=subject,
+                external_ref=external_ref,
+            )
+            s.add(i)
+            await s.flush()
+            events.append(
+                s,
+                events.InteractionStarted(channel=channel.value),
+                interaction=i,
+                actor_kind=ActorKind.CUSTOMER,
+            )
+        return i
+
+    async def start(
+        self,
+        customer_id: int,
+        channel: Channel,
+        body: str,
+        *,
+        queue: str = "default",
+        priority: int = 0,
+        suggested: list[int] | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> Stored:
+        """A new conversation with its first message, in one transaction: started, message
+        received, and then either the articles shown to the customer (``suggested``: the
+        chat waits for them to read or ask for an agent) or queued at once."""
+        async with self.db.transaction() as s:
+            i = Interaction(
+                customer_id=customer_id, channel=channel, state=S.NEW, queue=queue,
+                priority=priority,
+            )  # fmt: skip
+            s.add(i)
+            await s.flush()
+            events.append(
+                s,
+                events.InteractionStarted(channel=channel.value),
+                interaction=i,
+                actor_kind=ActorKind.CUSTOMER,
+            )
+            m = Message(
+                interaction_id=i.id, direction=Direction.INBOUND, body=body, meta=meta or {}
+            )
+            s.add(m)
+            await s.flush()
+            events.append(
+                s,
+                events.MessageReceived(message_id=m.id, body=body),
+                interaction=i,
+                actor_kind=ActorKind.CUSTOMER,
+            )
+            if suggested:
+                events.append(s, events.ArticlesSuggested(article_ids=suggested), interaction=i)
+            else:
+                i.state, i.queued_at = S.QUEUED, utcnow()
+                events.append(s, events.Queued(queue=i.queue, priority=i.priority), interaction=i)
+        if not suggested:
+            await self._route(i)
+        return Stored(i, m)
+
+    async def inbound(
+        self, interaction_id: int, body: str, meta: dict[str, Any] | None = None
+    ) -> Stored:
+        """Store a customer's message (durably, before anyone acknowledges it)."""
+        async with self.db.transaction() as s:
+            i = await self._get(s, interaction_id)
+            if not i.state.is_open:
+                raise InteractionError("closed", "this conversation has ended")
+            m = Message(
+                interaction_id=i.id, direction=Direction.INBOUND, body=body, meta=meta or {}
+            )
+            s.add(m)
+            await s.flush()
+            events.append(
+                s,
+                events.MessageReceived(message_id=m.id, body=body),
+                interaction=i,
+                actor_kind=ActorKind.CUSTOMER,
+            )
+        if i.agent_id is not None and i.state is S.ASSIGNED:
+            await self.bus.to_agent(i.agent_id, AgentNotice.MESSAGE, message_json(m))
+            await self._tell_listeners(i, m)
+        return Stored(i, m)
+
+    async def enqueue(self, interaction_id: int) -> int:
+        """Queue an interaction for routing; returns its position."""
+        async with self.db.transaction() as s:
+            i = await self._get(s, interaction_id, lock=True)
+            if i.state not in (S.NEW, S.IVR):
+                raise InteractionError("bad_state", f"cannot queue from {i.state.value}")
+            i.state, i.queued_at = S.QUEUED, utcnow()
+            events.append(s, events.Queued(queue=i.queue, priority=i.priority), interaction=i)
+        return await self._route(i)
+
+    async def _route(self, i: Interaction) -> int:
+        """Hand a queued interaction (committed as such) to the router; its position."""
+        position = await self.router.enqueue(
+            i.id,
+            queue=i.queue,
+            channel=i.channel,
+            priority=i.priority,
+            enqueued_ms=_ms(i.queued_at),
+        )
+        await self._notify(i, CustomerNotice.QUEUED, {"position": position})
+        await self.router.dispatch(i.queue, i.channel)
+        return position
+
+    async def customer_gone(self, interaction_id: int) -> Interaction:
+        """The customer left: abandoned if still waiting, otherwise the agent is told."""
+        try:
+            removed = await self.router.remove(interaction_id)
+        except RouterError as exc:
+            if exc.code is not ErrorCode.NOT_WAITING and exc.code is not ErrorCode.NOT_FOUND:
+                raise
+            removed = None
+        async with self.db.transaction() as s:
+            i = await self._get(s, interaction_id, lock=True)
+            viewed = await self._viewed_articles(s, i.id) if i.state is S.NEW else []
+            if viewed:
+                # Read an article before ever queueing, then left: self-service worked.
+                i.state, i.ended_at = S.DEFLECTED, utcnow()
+                events.append(
+                    s,
+                    events.Deflected(article_ids=viewed),
+                    interaction=i,
+                    actor_kind=ActorKind.CUSTOMER,
+                )
+            elif i.state.is_waiting or i.state in (S.NEW, S.IVR):
+                before = i.state
+                wait = (utcnow() - (i.queued_at or i.created_at)).total_seconds()
+                i.state, i.ended_at, i.agent_id = S.ABANDONED, utcnow(), None
+                events.append(
+                    s,
+                    events.Abandoned(wait_s=round(wait, 3), state_before=before),
+                    interaction=i,
+                    actor_kind=ActorKind.CUSTOMER,
+                )
+            elif i.state is S.ASSIGNED:
+                events.append(
+                    s, events.CustomerLeft(), interaction=i, actor_kind=ActorKind.CUSTOMER
+                )
+        if removed is not None and removed.agent_id is not None:
+            await self.bus.to_agent(
+                removed.agent_id,
+                AgentNotice.OFFER_WITHDRAWN,
+                {"interaction_id": interaction_id, "reason": "abandoned"},
+            )
+            await self.router.dispatch_all([i.channel])
+        elif i.state is S.ASSIGNED and i.agent_id is not None:
+            await self.bus.to_agent(
+                i.agent_id, AgentNotice.CUSTOMER_LEFT, {"interaction_id": interaction_id}
+            )
+        return i
+
+    async def article_viewed(self, interaction_id: int, article_id: int) -> None:
+        async with self.db.transaction() as s:
+            i = await self._get(s, interaction_id)
+            if not i.state.is_open:
+                raise InteractionError("closed", "this conversation has ended")
+            events.append(
+                s,
+                events.ArticleViewed(article_id=article_id),
+                interaction=i,
+                actor_kind=ActorKind.CUSTOMER,
+            )
+
+    async def _viewed_articles(self, s: AsyncSession, interaction_id: int) -> list[int]:
+        rows = await s.scalars(
+            select(Event.data)
+            .where(
+                Event.interaction_id == interaction_id,
+                Event.type == events.EventType.ARTICLE_VIEWED.value,
+            )
+            .order_by(Event.id)
+        )
+        return [int(d["article_id"]) for d in rows]
