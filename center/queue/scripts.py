@@ -6,6 +6,7 @@ KEYS, ARGV and return values.
 
 from __future__ import annotations
 
+import re
 from enum import IntEnum
 from pathlib import Path
 from typing import Any
@@ -34,11 +35,18 @@ class RouterError(Exception):
         self.code = code
 
 
+INCLUDE = re.compile(r"^--@include (\w+)$", re.MULTILINE)
+
+
 def _read_sources() -> dict[str, tuple[str, int]]:
+    """Each step's source, with ``--@include <name>`` lines replaced by
+    ``scripts/includes/<name>.lua`` (shared Lua functions, as BullMQ's includes)."""
+    includes = {p.stem: p.read_text() for p in (SCRIPT_DIR / "includes").glob("*.lua")}
     sources: dict[str, tuple[str, int]] = {}
     for path in sorted(SCRIPT_DIR.glob("*.lua")):
         name, _, nkeys = path.stem.rpartition("-")
-        sources[name] = (path.read_text(), int(nkeys))
+        source = INCLUDE.sub(lambda m: includes[m.group(1)], path.read_text())
+        sources[name] = (source, int(nkeys))
     return sources
 
 

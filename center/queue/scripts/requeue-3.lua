@@ -14,22 +14,14 @@
   Returns: {1, queue, channel, state before} or {error code}:
            -1 NOT_FOUND, -3 NOT_YOURS, -7 NOT_ASSIGNED
 ]]
+--@include freeCapacity
 local P = KEYS[3]
 local h = redis.call('HMGET', KEYS[1], 'state', 'agent', 'queue', 'channel', 'score')
 if not h[1] then return {-1} end
 if h[1] ~= 'assigned' and h[1] ~= 'offered' then return {-7} end
 if h[2] ~= ARGV[2] then return {-3} end
 local queue, channel = h[3], h[4]
-local akey = P .. 'a:' .. ARGV[2]
-local load = redis.call('HINCRBY', akey, 'load:' .. channel, -1)
-if load < 0 then
-  load = 0
-  redis.call('HSET', akey, 'load:' .. channel, 0)
-end
-local a = redis.call('HMGET', akey, 'presence', 'cap:' .. channel, 'idle')
-if a[1] == 'available' and load < (tonumber(a[2] or '0') or 0) then
-  redis.call('ZADD', P .. 'avail:' .. channel, tonumber(a[3] or ARGV[3]), ARGV[2])
-end
+freeCapacity(P, ARGV[2], channel, ARGV[3])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[1], 'state', 'queued', 'agent', '', 'deadline', '')
 redis.call('ZADD', P .. 'q:' .. queue .. ':' .. channel, h[5], ARGV[1])

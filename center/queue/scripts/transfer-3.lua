@@ -21,6 +21,7 @@
   Returns: {1, channel, deadline ms (to an agent) or 1-based position (to a queue)}
            or {error code}: -1 NOT_FOUND, -3 NOT_YOURS, -7 NOT_ASSIGNED, -9 AGENT_UNAVAILABLE
 ]]
+--@include freeCapacity
 local P = KEYS[3]
 local h = redis.call('HMGET', KEYS[1], 'state', 'agent', 'channel', 'score')
 if not h[1] then return {-1} end
@@ -45,16 +46,7 @@ local declined = KEYS[1] .. ':declined'
 redis.call('DEL', declined)
 redis.call('ZADD', declined, now + tonumber(ARGV[7]), ARGV[2])
 redis.call('PEXPIRE', declined, tonumber(ARGV[7]) + 1000)
-local fromKey = P .. 'a:' .. ARGV[2]
-local load = redis.call('HINCRBY', fromKey, 'load:' .. channel, -1)
-if load < 0 then
-  load = 0
-  redis.call('HSET', fromKey, 'load:' .. channel, 0)
-end
-local a = redis.call('HMGET', fromKey, 'presence', 'cap:' .. channel, 'idle')
-if a[1] == 'available' and load < (tonumber(a[2] or '0') or 0) then
-  redis.call('ZADD', P .. 'avail:' .. channel, tonumber(a[3] or ARGV[5]), ARGV[2])
-end
+freeCapacity(P, ARGV[2], channel, ARGV[5])
 
 if to ~= '' then
   local deadline = now + tonumber(ARGV[6])
