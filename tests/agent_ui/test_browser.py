@@ -90,6 +90,10 @@ async def test_agent_and_customer_chat_in_the_browser(
         await customer.fill("#text", "Hi, my parcel is late")
         await customer.click("#send")
         await expect(customer.locator("#log .msg.inbound")).to_have_text(["Hi, my parcel is late"])
+        # Their own message first, then where they are in the queue; confirmed once stored.
+        await expect(customer.locator("#log > div").first).to_have_text("Hi, my parcel is late")
+        await expect(customer.locator("#log .muted")).to_contain_text(["number 1 in the queue"])
+        await expect(customer.locator("#log .msg.pending")).to_have_count(0)
 
         offer = agent.locator("#offers .offer")
         await expect(offer).to_have_count(1)

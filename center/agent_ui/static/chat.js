@@ -13,6 +13,7 @@
     div.textContent = who ? `${who}: ${body}` : body;
     $("log").appendChild(div);
     $("log").scrollTop = $("log").scrollHeight;
+    return div;
   };
   const note = (text) => {
     const div = document.createElement("div");
@@ -83,9 +84,15 @@
     const text = $("text").value.trim();
     if (!text) return;
     $("error").textContent = "";
+    // Shown at once (so it sits above "you are number 1 in the queue"), confirmed by the
+    // acknowledgement, which comes only once the message is stored.
+    const line = add("inbound pending", text);
+    $("text").value = "";
     socket.emit("message", { text }, (ack) => {
-      if (ack && ack.ok) { add("inbound", text); $("text").value = ""; }
-      else $("error").textContent = (ack && ack.error) || "not sent";
+      if (ack && ack.ok) { line.classList.remove("pending"); return; }
+      line.classList.replace("pending", "failed");
+      $("text").value = text;
+      $("error").textContent = (ack && ack.error) || "not sent";
     });
   });
   $("leave").addEventListener("click", () => {
