@@ -86,6 +86,7 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     assist = Assist(db, service.bus)
     service.listeners.append(assist.for_agent)
     liveness = Liveness(redis, keys, ttl_s=settings.heartbeat_ttl_s)
+    liveness.on_peer_lost.append(service.reconcile)
     namespaces = [
         ChatNamespace(
             service,

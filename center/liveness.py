@@ -45,7 +45,10 @@ class Liveness:
         self.instance = uuid.uuid4().hex[:12]
         self.ttl_ms = max(300, int(ttl_s * 1000))
         self.handlers: dict[Owner, GoneHandler] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        # Run once per dead peer, after its owners' checks are started (e.g. reconciling
+        # the record with steps the peer made in Redis but never wrote down).
+        self.on_peer_lost: list[Callable[[], Awaitable[object]]] = []
+        self._tasks: set[asyncio.Future[object]] = set()
 
     # -- this process's sockets ------------------------------------------------------------
 
@@ -132,8 +135,10 @@ class Liveness:
                 handler = self.handlers.get(Owner(kind))
                 if handler is not None and owner_id.isdigit():
                     self.spawn(handler(int(owner_id)))
+            for callback in self.on_peer_lost:
+                self.spawn(callback())
 
-    def spawn(self, coro: Awaitable[None]) -> None:
+    def spawn(self, coro: Awaitable[object]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
