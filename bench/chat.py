@@ -1,6 +1,7 @@
 """End-to-end chat benchmark: the real app in-process, real socket.io websocket clients.
 
     python bench/chat.py                                   # SQLite + embedded Redis
+    python bench/chat.py --serve-processes 2               # two real `center serve` processes
     CENTER_DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test \\
     CENTER_REDIS_URL=redis://127.0.0.1:6379/0 python bench/chat.py --customers 200 --agents 50
 
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import psutil
 import socketio
 from aiohttp import web
 from sqlalchemy import text
@@ -37,6 +39,10 @@ from center.app import create_app
 from center.config import Settings
 from center.records.db import Database
 from center.records.users import create_user
+from center.redisconn import start_embedded
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.processes
+from tests.processes import ServeProcess, start_serve
 
 PASSWORD = "bench-password-123"
 STEP_TIMEOUT = float(
@@ -248,22 +254,41 @@ def peak_rss_mb() -> float:
     return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
 
 
-async def bench(customers: int, agents: int, messages: int) -> int:
+async def bench(customers: int, agents: int, messages: int, processes: int = 0) -> int:
     tag = uuid.uuid4().hex[:10]
     data_dir = Path(tempfile.mkdtemp(prefix="center-bench-"))
     settings = make_settings(data_dir, tag)
     backend = "postgresql" if settings.database_schema else "sqlite"
     backend += " + redis server" if settings.redis_url else " + embedded redis"
-    app = await create_app(settings)
-    runner = web.AppRunner(app, handle_signals=False)
+    embedded = None
+    if processes and not settings.redis_url:
+        # The processes must share one Redis: one embedded server for all of them.
+        embedded = await start_embedded(data_dir / "redis" / "bench.rdb")
+        settings = settings.model_copy(update={"redis_url": embedded.url})
+    app = await create_app(settings) if processes == 0 else None
+    runner = web.AppRunner(app, handle_signals=False) if app is not None else None
     stats = Stats()
     bench_agents: list[BenchAgent] = []
+    servers: list[ServeProcess] = []
+    rss_task: asyncio.Task[None] | None = None
     try:
-        await runner.setup()  # migrates the database, starts the router
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        url = f"http://127.0.0.1:{port}"
+        if runner is not None:
+            await runner.setup()  # migrates the database, starts the router
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            urls = [f"http://127.0.0.1:{port}"]
+        else:
+            # Real `center serve` processes sharing the database and Redis; the clients stay
+            # in this process, so the servers' CPU is their own.
+            servers = list(
+                await asyncio.gather(
+                    *(start_serve(settings, f"serve{n}", data_dir) for n in range(processes))
+                )
+            )
+            urls = [s.url for s in servers]
+            backend += f", {processes} center serve processes"
+            rss_task = asyncio.create_task(_sample_rss([s.proc.pid for s in servers]))
         db = Database(settings.resolved_database_url, schema=settings.database_schema or None)
         try:
             await asyncio.gather(
@@ -276,9 +301,11 @@ async def bench(customers: int, agents: int, messages: int) -> int:
             await db.dispose()
 
         async with aiohttp.ClientSession() as http:
-            bench_agents = [BenchAgent(url, f"agent{a}", messages, stats) for a in range(agents)]
+            bench_agents = [
+                BenchAgent(urls[a % len(urls)], f"agent{a}", messages, stats) for a in range(agents)
+            ]
             await asyncio.gather(*(a.start(http) for a in bench_agents))
-        clients = [BenchCustomer(url, i, messages, stats) for i in range(customers)]
+        clients = [BenchCustomer(urls[i % len(urls)], i, messages, stats) for i in range(customers)]
         await asyncio.gather(*(c.connect() for c in clients))
         print(f"center bench/chat: {backend}; {agents} agents, {customers} customers connected")
 
@@ -291,7 +318,11 @@ async def bench(customers: int, agents: int, messages: int) -> int:
         for a in bench_agents:
             with contextlib.suppress(Exception):
                 await a.sio.disconnect()
-        await runner.cleanup()
+        if runner is not None:
+            await runner.cleanup()
+        await asyncio.gather(*(s.stop() for s in servers))
+        if rss_task is not None:
+            rss_task.cancel()
         if settings.database_schema:
             db = Database(settings.resolved_database_url)
             try:
@@ -301,7 +332,9 @@ async def bench(customers: int, agents: int, messages: int) -> int:
                     )
             finally:
                 await db.dispose()
-        if settings.redis_url:
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
+        elif settings.redis_url:
             await _forget_keys(settings)
         shutil.rmtree(data_dir, ignore_errors=True)
 
@@ -333,7 +366,9 @@ async def bench(customers: int, agents: int, messages: int) -> int:
     )
     print(f"  chats closed             {stats.closed}")
     print(f"  wall time                {wall:.2f} s")
-    print(f"  peak RSS                 {peak_rss_mb():.0f} MiB")
+    print(f"  peak RSS                 {peak_rss_mb():.0f} MiB (this process)")
+    if SERVER_RSS:
+        print(f"  peak RSS, servers        {max(SERVER_RSS):.0f} MiB (sum of the processes)")
     for f in stats.failures[:10]:
         print(f"  FAILURE {f}")
     ok = not stats.failures and routed == customers and stats.closed == customers
@@ -346,6 +381,17 @@ async def bench(customers: int, agents: int, messages: int) -> int:
         f"rss={peak_rss_mb():.0f}MiB failures={len(stats.failures)} {'OK' if ok else 'FAILED'}"
     )
     return 0 if ok else 1
+
+
+SERVER_RSS: list[float] = []
+
+
+async def _sample_rss(pids: list[int]) -> None:
+    procs = [psutil.Process(p) for p in pids]
+    while True:
+        with contextlib.suppress(psutil.Error):
+            SERVER_RSS.append(sum(p.memory_info().rss for p in procs) / 2**20)
+        await asyncio.sleep(0.5)
 
 
 async def _forget_keys(settings: Settings) -> None:
@@ -365,8 +411,14 @@ def main() -> int:
     parser.add_argument("--customers", type=int, default=200)
     parser.add_argument("--agents", type=int, default=50)
     parser.add_argument("--messages", type=int, default=3)
+    parser.add_argument(
+        "--serve-processes",
+        type=int,
+        default=0,
+        help="run N real `center serve` processes (0: the app in this process)",
+    )
     args = parser.parse_args()
-    return asyncio.run(bench(args.customers, args.agents, args.messages))
+    return asyncio.run(bench(args.customers, args.agents, args.messages, args.serve_processes))
 
 
 if __name__ == "__main__":
