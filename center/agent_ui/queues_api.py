@@ -182,6 +182,14 @@ async def create_queue(request: web.Request) -> web.Response:
     if name in queues:
         raise error(web.HTTPConflict, "a queue with this name exists", name=name)
     q, definition = _validated(request, name, body, queues)
+    await _save(request, name, definition, removed=False, user_id=user.id)
+    await apply(request.app)
+    return web.json_response({"queue": _body_json(q, "database", 0)}, status=201)
+
+
+async def _refuse_stranding(request: web.Request, name: str, q: QueueDef) -> None:
+    """409 when the change drops a channel that interactions wait on in this queue: no agent
+    of this queue would be offered them any more, so they would wait forever."""
     async with request.config_dict[DB].read() as s:
         stranded = dict(
             (
@@ -197,7 +205,6 @@ async def create_queue(request: web.Request) -> web.Response:
             ).all()
         )
     if stranded:
-        # They would wait forever: no agent of this queue is offered that channel any more.
         what = ", ".join(f"{n} {c.value}" for c, n in sorted(stranded.items()))
         raise error(
             web.HTTPConflict,
@@ -206,9 +213,6 @@ async def create_queue(request: web.Request) -> web.Response:
             field="channels",
             waiting={c.value: n for c, n in stranded.items()},
         )
-    await _save(request, name, definition, removed=False, user_id=user.id)
-    await apply(request.app)
-    return web.json_response({"queue": _body_json(q, "database", 0)}, status=201)
 
 
 @routes.put("/api/queues/{name}")
@@ -219,30 +223,7 @@ async def replace_queue(request: web.Request) -> web.Response:
     if "name" in body and body["name"] != name:
         raise error(web.HTTPBadRequest, "a queue cannot be renamed", field="name")
     q, definition = _validated(request, name, body, queues)
-    async with request.config_dict[DB].read() as s:
-        stranded = dict(
-            (
-                await s.execute(
-                    select(Interaction.channel, func.count())
-                    .where(
-                        Interaction.queue == name,
-                        Interaction.state.in_(WAITING),
-                        Interaction.channel.not_in(list(q.channels)),
-                    )
-                    .group_by(Interaction.channel)
-                )
-            ).all()
-        )
-    if stranded:
-        # They would wait forever: no agent of this queue is offered that channel any more.
-        what = ", ".join(f"{n} {c.value}" for c, n in sorted(stranded.items()))
-        raise error(
-            web.HTTPConflict,
-            f"interactions wait in this queue on channels the change drops ({what}); "
-            "move them first (DELETE with ?move_to=) or keep those channels",
-            field="channels",
-            waiting={c.value: n for c, n in stranded.items()},
-        )
+    await _refuse_stranding(request, name, q)
     await _save(request, name, definition, removed=False, user_id=user.id)
     await apply(request.app)
     async with request.config_dict[DB].read() as s:

@@ -88,17 +88,7 @@ class CustomerSide(ServiceBase):
                 interaction=i,
                 actor_kind=ActorKind.CUSTOMER,
             )
-            m = Message(
-                interaction_id=i.id, direction=Direction.INBOUND, body=body, meta=meta or {}
-            )
-            s.add(m)
-            await s.flush()
-            events.append(
-                s,
-                events.MessageReceived(message_id=m.id, body=body),
-                interaction=i,
-                actor_kind=ActorKind.CUSTOMER,
-            )
+            m = await _store_inbound(s, i, body, meta)
             if suggested:
                 events.append(s, events.ArticlesSuggested(article_ids=suggested), interaction=i)
             else:
@@ -116,17 +106,7 @@ class CustomerSide(ServiceBase):
             i = await self._get(s, interaction_id)
             if not i.state.is_open:
                 raise InteractionError("closed", "this conversation has ended")
-            m = Message(
-                interaction_id=i.id, direction=Direction.INBOUND, body=body, meta=meta or {}
-            )
-            s.add(m)
-            await s.flush()
-            events.append(
-                s,
-                events.MessageReceived(message_id=m.id, body=body),
-                interaction=i,
-                actor_kind=ActorKind.CUSTOMER,
-            )
+            m = await _store_inbound(s, i, body, meta)
         if i.agent_id is not None and i.state is S.ASSIGNED:
             await self.bus.to_agent(i.agent_id, AgentNotice.MESSAGE, message_json(m))
             await self._tell_listeners(i, m)
@@ -224,3 +204,18 @@ class CustomerSide(ServiceBase):
             .order_by(Event.id)
         )
         return [int(d["article_id"]) for d in rows]
+
+
+async def _store_inbound(
+    s: AsyncSession, i: Interaction, body: str, meta: dict[str, Any] | None
+) -> Message:
+    m = Message(interaction_id=i.id, direction=Direction.INBOUND, body=body, meta=meta or {})
+    s.add(m)
+    await s.flush()
+    events.append(
+        s,
+        events.MessageReceived(message_id=m.id, body=body),
+        interaction=i,
+        actor_kind=ActorKind.CUSTOMER,
+    )
+    return m
