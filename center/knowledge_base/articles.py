@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from center.knowledge_base import render
+from center.knowledge_base import render, vocab
 from center.knowledge_base.models import DRAFT, PUBLISHED, Article, Category, Revision
 from center.knowledge_base.search import ts_config
 from center.records.base import utcnow
@@ -83,8 +84,16 @@ async def _category_id(session: AsyncSession, slug: str | None) -> int | None:
     return found.id
 
 
-async def save(session: AsyncSession, fields: Fields, author_id: int | None) -> tuple[Article, str]:
-    """Insert or update by (slug, locale); returns the article and created/updated/unchanged."""
+async def save(
+    session: AsyncSession,
+    fields: Fields,
+    author_id: int | None,
+    words: Counter[str] | None = None,
+) -> tuple[Article, str]:
+    """Insert or update by (slug, locale); returns the article and created/updated/unchanged.
+
+    The article's words go to the vocabulary; a bulk caller passes ``words`` to collect
+    them and writes them once per batch (vocab.add) instead of once per article."""
     article = await session.scalar(
         select(Article).where(Article.slug == fields.slug, Article.locale == fields.locale)
     )
@@ -105,6 +114,11 @@ async def save(session: AsyncSession, fields: Fields, author_id: int | None) -> 
     if before == (snapshot(article), article.category_id):
         return article, "unchanged"
     article.updated_at = utcnow()
+    found = Counter(vocab.words_of(article.title, article.tags_text, article.body_text))
+    if words is None:
+        await vocab.add(session, found)
+    else:
+        words.update(found)
     await session.flush()
     session.add(
         Revision(

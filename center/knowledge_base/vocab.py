@@ -1,0 +1,128 @@
+"""The vocabulary of the knowledge base, for typo tolerance.
+
+Every word of every saved article (title, tags, body; unstemmed, lower case) is kept in
+kb_words with a rough document count. A query word the vocabulary has never seen is
+corrected to the closest known word: candidates come from a trigram index (pg_trgm on
+PostgreSQL, an FTS5 trigram table on SQLite), then the same edit-distance rule picks one on
+both engines, so both correct a typo the same way.
+
+The counts only ever grow (an edited article counts again); they only break ties between
+equally close candidates, where "more common" is all that matters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+WORD = re.compile(r"[^\W_]+")
+MIN_WORD, MAX_WORD = 3, 40
+MIN_TYPO = 4  # shorter words have too many neighbours at distance 1 to guess safely
+CANDIDATES = 40
+MAX_FIXES = 6  # unknown words corrected per query: one index lookup each, so bound them
+
+_UPSERT = text(
+    "INSERT INTO kb_words (word, docs) VALUES (:word, :docs)"
+    " ON CONFLICT (word) DO UPDATE SET docs = kb_words.docs + excluded.docs"
+)
+
+_KNOWN = text("SELECT word FROM kb_words WHERE word IN :words").bindparams(
+    bindparam("words", expanding=True)
+)
+
+
+def words_of(*texts: str) -> set[str]:
+    return {
+        w
+        for t in texts
+        for w in WORD.findall((t or "").lower())
+        if MIN_WORD <= len(w) <= MAX_WORD and not w.isdigit()
+    }
+
+
+async def add(session: AsyncSession, counts: Counter[str]) -> None:
+    """Upsert words with how many of the saved articles contain them (one batch)."""
+    if counts:
+        await session.execute(_UPSERT, [{"word": w, "docs": n} for w, n in sorted(counts.items())])
+
+
+def distance(a: str, b: str, limit: int) -> int:
+    """Optimal-string-alignment edit distance (a swap of two letters counts as one edit);
+    returns limit + 1 as soon as the distance is known to exceed limit."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        row = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            row[j] = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                row[j] = min(row[j], prev2[j - 2] + 1)
+        if min(row) > limit:
+            return limit + 1
+        prev2, prev = prev, row
+    return prev[-1]
+
+
+def max_edits(word: str) -> int:
+    return 0 if len(word) < MIN_TYPO else 1 if len(word) < 8 else 2
+
+
+def closest(word: str, candidates: Iterable[tuple[str, int]]) -> str | None:
+    """The nearest candidate within the allowed edits; ties go to the more common word."""
+    limit = max_edits(word)
+    best: tuple[int, int, str] | None = None
+    for cand, docs in candidates:
+        d = distance(word, cand, limit)
+        if d <= limit and cand != word and (best is None or (d, -docs, cand) < best):
+            best = (d, -docs, cand)
+    return best[2] if best else None
+
+
+async def _candidates(session: AsyncSession, dialect: str, word: str) -> list[tuple[str, int]]:
+    if dialect == "postgresql":
+        # Low threshold: short words share few trigrams with their typos ("refnd"/"refund"
+        # share 4 of 9); the edit-distance rule does the real filtering.
+        await session.execute(text("SET LOCAL pg_trgm.similarity_threshold = 0.3"))
+        sql = (
+            "SELECT word, docs FROM kb_words WHERE word % :w"
+            " ORDER BY similarity(word, :w) DESC, docs DESC LIMIT :n"
+        )
+        params: dict[str, object] = {"w": word, "n": CANDIDATES}
+    else:
+        grams = {word[i : i + 3] for i in range(len(word) - 2)}
+        sql = (
+            "SELECT w.word, w.docs FROM kb_words_tri t JOIN kb_words w ON w.rowid = t.rowid"
+            " WHERE kb_words_tri MATCH :q ORDER BY t.rank LIMIT :n"
+        )
+        params = {"q": " OR ".join(f'"{g}"' for g in sorted(grams)), "n": CANDIDATES}
+    return [(r[0], r[1]) for r in await session.execute(text(sql), params)]
+
+
+async def corrections(
+    session: AsyncSession, dialect: str, words: list[str]
+) -> dict[str, str | None]:
+    """For each query word the vocabulary does not know: its correction, or None.
+
+    Known words are left out of the result. Words with digits or shorter than MIN_TYPO
+    are never corrected (order numbers, abbreviations)."""
+    if not words:
+        return {}
+    rows = await session.execute(_KNOWN, {"words": words})
+    known = {r[0] for r in rows}
+    result: dict[str, str | None] = {}
+    lookups = 0
+    for word in words:
+        if word in known:
+            continue
+        result[word] = None
+        plain = len(word) <= MAX_WORD and not any(c.isdigit() for c in word)
+        if plain and max_edits(word) and lookups < MAX_FIXES:
+            lookups += 1
+            result[word] = closest(word, await _candidates(session, dialect, word))
+    return result
