@@ -94,6 +94,9 @@ async def save(
 
     The article's words go to the vocabulary; a bulk caller passes ``words`` to collect
     them and writes them once per batch (vocab.add) instead of once per article."""
+    # The category first: its lookup autoflushes, and a new article flushed half-filled
+    # would be written twice (an INSERT, then an UPDATE re-running the search triggers).
+    category_id = await _category_id(session, fields.category)
     article = await session.scalar(
         select(Article).where(Article.slug == fields.slug, Article.locale == fields.locale)
     )
@@ -110,7 +113,7 @@ async def save(
     article.tags_text = " ".join(fields.tags)
     article.status = fields.status
     article.ts_config = ts_config(fields.locale)
-    article.category_id = await _category_id(session, fields.category)
+    article.category_id = category_id
     if before == (snapshot(article), article.category_id):
         return article, "unchanged"
     article.updated_at = utcnow()

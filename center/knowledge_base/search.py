@@ -93,7 +93,8 @@ def _filter(t: str) -> str:
 # Rank first, snippet after: bm25 needs only the FTS index, but snippet() reads and
 # re-tokenises the body, so it runs for the returned page only. The filter joins the
 # covering index (id, status, locale): status sits behind the body columns, and reading
-# it from the table meant following overflow pages for every match.
+# it from the table meant following overflow pages for every match. CROSS JOIN fixes the
+# join order: the page drives, else SQLite scans every match again to find the page's rows.
 _SQLITE = f"""
 WITH top AS (
   SELECT kb_fts.rowid AS id, bm25(kb_fts, 10.0, 4.0, 1.0) AS rank
@@ -102,8 +103,9 @@ WITH top AS (
   ORDER BY rank LIMIT :limit)
 SELECT a.id, a.slug, a.title, a.answer, -top.rank AS score,
        snippet(kb_fts, 2, char(2), char(3), '…', 16) AS snippet
-FROM top JOIN kb_fts ON kb_fts.rowid = top.id JOIN kb_articles a ON a.id = top.id
-WHERE kb_fts MATCH :q ORDER BY top.rank, top.id"""
+FROM top CROSS JOIN kb_fts CROSS JOIN kb_articles a
+WHERE kb_fts MATCH :q AND kb_fts.rowid = top.id AND a.id = top.id
+ORDER BY top.rank, top.id"""
 
 # kb_search is narrow (id, status, locale, inline tsvector), so ranking never touches the
 # wide article rows. At most CANDIDATES matches are ranked (bounded cost for queries of
