@@ -154,7 +154,7 @@ async def _search(
         sql = _POSTGRES
         params.update(config=ts_config(locale), candidates=CANDIDATES)
     async with db.read() as session:
-        fixes = await vocab.corrections(session, db.dialect, parsed.words)
+        fixes = await vocab.corrections(session, db.dialect, parsed.words, params.get("config", ""))
         rows: list[Any] = []
         for q in _queries(parsed, fixes, db.dialect):
             rows = list(await session.execute(text(sql), {**params, "q": q}))

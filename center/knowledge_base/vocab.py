@@ -1,10 +1,11 @@
 """The vocabulary of the knowledge base, for typo tolerance.
 
 Every word of every saved article (title, tags, body; unstemmed, lower case) is kept in
-kb_words with a rough document count. A query word the vocabulary has never seen is
-corrected to the closest known word: candidates come from a trigram index (pg_trgm on
-PostgreSQL, an FTS5 trigram table on SQLite), then the same edit-distance rule picks one on
-both engines, so both correct a typo the same way.
+kb_words with a rough document count. A query word that neither the vocabulary nor the
+search index knows is corrected to the closest known word: candidates come from a trigram
+index (pg_trgm on PostgreSQL, an FTS5 trigram table on SQLite), then the same edit-distance
+rule picks one on both engines, so both correct a typo the same way. The correction is
+searched alongside the word as typed, never instead of it.
 
 The counts only ever grow (an edited article counts again); they only break ties between
 equally close candidates, where "more common" is all that matters.
@@ -104,13 +105,29 @@ async def _candidates(session: AsyncSession, dialect: str, word: str) -> list[tu
     return [(r[0], r[1]) for r in await session.execute(text(sql), params)]
 
 
-async def corrections(
-    session: AsyncSession, dialect: str, words: list[str]
-) -> dict[str, str | None]:
-    """For each query word the vocabulary does not know: its correction, or None.
+async def _indexed(session: AsyncSession, dialect: str, word: str, config: str) -> bool:
+    """Whether the search index matches the word as the engine sees it (stemmed): the
+    vocabulary is unstemmed, so "crashing" may be missing while "crashes" matches it."""
+    if dialect == "postgresql":
+        sql = (
+            "SELECT 1 FROM kb_search WHERE tsv @@"
+            " (SELECT to_tsquery(CAST(:config AS regconfig), :q)) LIMIT 1"
+        )
+        params = {"q": word, "config": config}
+    else:
+        sql, params = "SELECT 1 FROM kb_fts WHERE kb_fts MATCH :q LIMIT 1", {"q": f'"{word}"'}
+    return (await session.execute(text(sql), params)).first() is not None
 
-    Known words are left out of the result. Words with digits or shorter than MIN_TYPO
-    are never corrected (order numbers, abbreviations)."""
+
+async def corrections(
+    session: AsyncSession, dialect: str, words: list[str], config: str = "english"
+) -> dict[str, str | None]:
+    """For each query word the search index cannot match: its correction, or None.
+
+    Words the index matches are left out of the result (they need no correction, and
+    correcting "change" to "charge" because only "changes" was indexed would add noise).
+    Words with digits or shorter than MIN_TYPO are never corrected (order numbers,
+    abbreviations); at most MAX_FIXES words are looked at."""
     if not words:
         return {}
     rows = await session.execute(_KNOWN, {"words": words})
@@ -118,11 +135,10 @@ async def corrections(
     result: dict[str, str | None] = {}
     lookups = 0
     for word in words:
-        if word in known:
-            continue
-        result[word] = None
         plain = len(word) <= MAX_WORD and not any(c.isdigit() for c in word)
-        if plain and max_edits(word) and lookups < MAX_FIXES:
-            lookups += 1
+        if word in known or not plain or not max_edits(word) or lookups >= MAX_FIXES:
+            continue  # left to the engine as typed
+        lookups += 1
+        if not await _indexed(session, dialect, word, config):
             result[word] = closest(word, await _candidates(session, dialect, word))
     return result

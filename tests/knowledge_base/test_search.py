@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from center.knowledge_base import vocab
 from center.knowledge_base.articles import Fields, save_one
-from center.knowledge_base.search import BadQuery, answer, search, suggest
+from center.knowledge_base.search import BadQuery, answer, search, suggest, ts_config
 from center.knowledge_base.vocab import closest, distance
 from center.records.db import Database
 
@@ -62,6 +63,16 @@ async def test_typo_correction_does_not_invent_matches(kb: Database) -> None:
         None,
     )
     assert [h.slug for h in await search(kb, "kiosck")] == ["kiosk"]
+
+
+async def test_only_words_the_index_cannot_match_are_corrected(kb: Database) -> None:
+    # "crashing" is not in the vocabulary (only "crashes" is) but the stemmed index matches
+    # it, so it is left alone; "refnd" is corrected; "xylophone" has no close word.
+    async with kb.read() as session:
+        fixes = await vocab.corrections(
+            session, kb.dialect, ["crashing", "refnd", "xylophone", "password"], ts_config("en")
+        )
+    assert fixes == {"refnd": "refund", "xylophone": None}
 
 
 def test_edit_distance_rule() -> None:
