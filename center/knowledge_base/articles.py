@@ -117,17 +117,19 @@ async def save(
     if before == (snapshot(article), article.category_id):
         return article, "unchanged"
     article.updated_at = utcnow()
-    found = Counter(vocab.words_of(article.title, article.tags_text, article.body_text))
-    if words is None:
-        await vocab.add(session, found)
-    else:
-        words.update(found)
     await session.flush()
     session.add(
         Revision(
             article_id=article.id, author_id=author_id, action=action, snapshot=snapshot(article)
         )
     )
+    # Words after the article, as a bulk import does: the same lock order everywhere (and
+    # vocab.add sorts), so concurrent saves cannot deadlock on kb_words rows.
+    found = Counter(vocab.words_of(article.title, article.tags_text, article.body_text))
+    if words is None:
+        await vocab.add(session, found)
+    else:
+        words.update(found)
     return article, action
 
 

@@ -17,22 +17,18 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 WORD = re.compile(r"[^\W_]+")
 MIN_WORD, MAX_WORD = 3, 40
 MIN_TYPO = 4  # shorter words have too many neighbours at distance 1 to guess safely
 CANDIDATES = 40
-MAX_FIXES = 6  # unknown words corrected per query: one index lookup each, so bound them
+MAX_CHECKED = 8  # words per query checked for typos (each adds to the lookup statements)
 
 _UPSERT = text(
     "INSERT INTO kb_words (word, docs) VALUES (:word, :docs)"
     " ON CONFLICT (word) DO UPDATE SET docs = kb_words.docs + excluded.docs"
-)
-
-_KNOWN = text("SELECT word FROM kb_words WHERE word IN :words").bindparams(
-    bindparam("words", expanding=True)
 )
 
 
@@ -85,38 +81,66 @@ def closest(word: str, candidates: Iterable[tuple[str, int]]) -> str | None:
     return best[2] if best else None
 
 
-async def _candidates(session: AsyncSession, dialect: str, word: str) -> list[tuple[str, int]]:
+# One statement per step, one branch per word (UNION ALL): a search makes at most two
+# extra round trips for typo handling, however many words it has.
+
+
+async def _unmatched(
+    session: AsyncSession, dialect: str, words: list[str], config: str
+) -> list[str]:
+    """The words neither the vocabulary nor the search index knows. The index is asked
+    too, as the engine sees words (stemmed): the vocabulary is unstemmed, so "crashing"
+    may be missing from it while the index matches it through "crashes"."""
+    if dialect == "postgresql":
+        probe = (
+            "SELECT 1 FROM kb_search WHERE tsv @@"
+            " (SELECT to_tsquery(CAST(:config AS regconfig), :w{i})) LIMIT 1"
+        )
+    else:
+        probe = "SELECT 1 FROM kb_fts WHERE kb_fts MATCH :m{i} LIMIT 1"
+    branch = (
+        "SELECT CAST(:w{i} AS VARCHAR) AS word"
+        " WHERE NOT EXISTS (SELECT 1 FROM kb_words WHERE word = :w{i})"
+        f" AND NOT EXISTS ({probe})"
+    )
+    sql = " UNION ALL ".join(branch.format(i=i) for i in range(len(words)))
+    params: dict[str, object] = {f"w{i}": w for i, w in enumerate(words)}
+    if dialect == "postgresql":
+        params["config"] = config
+    else:
+        params.update({f"m{i}": f'"{w}"' for i, w in enumerate(words)})
+    return [r[0] for r in await session.execute(text(sql), params)]
+
+
+async def _candidates(
+    session: AsyncSession, dialect: str, words: list[str]
+) -> dict[str, list[tuple[str, int]]]:
+    """Up to CANDIDATES indexed words sharing the most trigrams with each word."""
     if dialect == "postgresql":
         # % uses pg_trgm's default similarity threshold, 0.3: low, because short words
         # share few trigrams with their typos ("refnd"/"refund" share 4 of 9); the
         # edit-distance rule does the real filtering.
-        sql = (
-            "SELECT word, docs FROM kb_words WHERE word % :w"
-            " ORDER BY similarity(word, :w) DESC, docs DESC LIMIT :n"
+        branch = (
+            "SELECT CAST(:w{i} AS VARCHAR) AS q, c.word, c.docs FROM (SELECT word, docs"
+            " FROM kb_words WHERE word % :w{i}"
+            " ORDER BY similarity(word, :w{i}) DESC, docs DESC LIMIT :n) c"
         )
-        params: dict[str, object] = {"w": word, "n": CANDIDATES}
     else:
-        grams = {word[i : i + 3] for i in range(len(word) - 2)}
-        sql = (
-            "SELECT w.word, w.docs FROM kb_words_tri t JOIN kb_words w ON w.rowid = t.rowid"
-            " WHERE kb_words_tri MATCH :q ORDER BY t.rank LIMIT :n"
+        branch = (
+            "SELECT :w{i} AS q, c.word, c.docs FROM (SELECT w.word, w.docs"
+            " FROM kb_words_tri t JOIN kb_words w ON w.rowid = t.rowid"
+            " WHERE kb_words_tri MATCH :g{i} ORDER BY t.rank LIMIT :n) c"
         )
-        params = {"q": " OR ".join(f'"{g}"' for g in sorted(grams)), "n": CANDIDATES}
-    return [(r[0], r[1]) for r in await session.execute(text(sql), params)]
-
-
-async def _indexed(session: AsyncSession, dialect: str, word: str, config: str) -> bool:
-    """Whether the search index matches the word as the engine sees it (stemmed): the
-    vocabulary is unstemmed, so "crashing" may be missing while "crashes" matches it."""
-    if dialect == "postgresql":
-        sql = (
-            "SELECT 1 FROM kb_search WHERE tsv @@"
-            " (SELECT to_tsquery(CAST(:config AS regconfig), :q)) LIMIT 1"
-        )
-        params = {"q": word, "config": config}
-    else:
-        sql, params = "SELECT 1 FROM kb_fts WHERE kb_fts MATCH :q LIMIT 1", {"q": f'"{word}"'}
-    return (await session.execute(text(sql), params)).first() is not None
+    sql = " UNION ALL ".join(branch.format(i=i) for i in range(len(words)))
+    params: dict[str, object] = {"n": CANDIDATES}
+    for i, word in enumerate(words):
+        params[f"w{i}"] = word
+        grams = sorted({word[j : j + 3] for j in range(len(word) - 2)})
+        params[f"g{i}"] = " OR ".join(f'"{g}"' for g in grams)
+    found: dict[str, list[tuple[str, int]]] = {w: [] for w in words}
+    for q, word, docs in await session.execute(text(sql), params):
+        found[q].append((word, docs))
+    return found
 
 
 async def corrections(
@@ -127,18 +151,14 @@ async def corrections(
     Words the index matches are left out of the result (they need no correction, and
     correcting "change" to "charge" because only "changes" was indexed would add noise).
     Words with digits or shorter than MIN_TYPO are never corrected (order numbers,
-    abbreviations); at most MAX_FIXES words are looked at."""
-    if not words:
+    abbreviations); at most MAX_CHECKED words per query are looked at."""
+    todo = [
+        w
+        for w in dict.fromkeys(words)
+        if max_edits(w) and len(w) <= MAX_WORD and not any(c.isdigit() for c in w)
+    ][:MAX_CHECKED]
+    unknown = await _unmatched(session, dialect, todo, config) if todo else []
+    if not unknown:
         return {}
-    rows = await session.execute(_KNOWN, {"words": words})
-    known = {r[0] for r in rows}
-    result: dict[str, str | None] = {}
-    lookups = 0
-    for word in words:
-        plain = len(word) <= MAX_WORD and not any(c.isdigit() for c in word)
-        if word in known or not plain or not max_edits(word) or lookups >= MAX_FIXES:
-            continue  # left to the engine as typed
-        lookups += 1
-        if not await _indexed(session, dialect, word, config):
-            result[word] = closest(word, await _candidates(session, dialect, word))
-    return result
+    candidates = await _candidates(session, dialect, unknown)
+    return {w: closest(w, candidates[w]) for w in unknown}
