@@ -123,7 +123,21 @@ async def test_bad_queries_raise_bad_query(kb: Database, query: str) -> None:
         await search(kb, query)
 
 
-@pytest.mark.parametrize("query", ['"foo AND (bar', "NEAR(", "password OR", "col:title", "a'b"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        '"foo AND (bar',
+        "NEAR(",
+        "password OR",
+        "col:title",
+        "a'b",
+        # Through the typo path: non-ASCII, over-long words, many unknown words, digits.
+        "ñandú pasword Straße",
+        "x" * 45 + " refnd",
+        " ".join("qwzx" + "abcdefghij"[i % 10] * (i // 10 + 1) for i in range(40)),
+        "ordr 12345 a1b2c3d4",
+    ],
+)
 async def test_fts_syntax_is_escaped_not_an_error(kb: Database, query: str) -> None:
     await search(kb, query)  # no exception: operators are treated as plain words or dropped
 
