@@ -150,15 +150,14 @@ async def corrections(
 
     Words the index matches are left out of the result (they need no correction, and
     correcting "change" to "charge" because only "changes" was indexed would add noise).
-    Words with digits or shorter than MIN_TYPO are never corrected (order numbers,
-    abbreviations); at most MAX_CHECKED words per query are looked at."""
+    Words with digits are left to the engine (order numbers); words shorter than MIN_TYPO
+    are never corrected (abbreviations); at most MAX_CHECKED words per query are looked at."""
     todo = [
-        w
-        for w in dict.fromkeys(words)
-        if max_edits(w) and len(w) <= MAX_WORD and not any(c.isdigit() for c in w)
-    ][:MAX_CHECKED]
-    unknown = await _unmatched(session, dialect, todo, config) if todo else []
-    if not unknown:
-        return {}
-    candidates = await _candidates(session, dialect, unknown)
-    return {w: closest(w, candidates[w]) for w in unknown}
+        w for w in dict.fromkeys(words) if len(w) <= MAX_WORD and not any(c.isdigit() for c in w)
+    ]
+    unknown = await _unmatched(session, dialect, todo[:MAX_CHECKED], config) if todo else []
+    # Short unknown words are reported too (uncorrected): the AND pass then leaves them out
+    # instead of running a query that cannot match.
+    fixable = [w for w in unknown if max_edits(w)]
+    candidates = await _candidates(session, dialect, fixable) if fixable else {}
+    return {w: closest(w, candidates[w]) if w in candidates else None for w in unknown}
