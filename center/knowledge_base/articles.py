@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from center.knowledge_base import render
+from center.knowledge_base import render, vocab
 from center.knowledge_base.models import DRAFT, PUBLISHED, Article, Category, Revision
 from center.knowledge_base.search import ts_config
 from center.records.base import utcnow
@@ -83,8 +84,19 @@ async def _category_id(session: AsyncSession, slug: str | None) -> int | None:
     return found.id
 
 
-async def save(session: AsyncSession, fields: Fields, author_id: int | None) -> tuple[Article, str]:
-    """Insert or update by (slug, locale); returns the article and created/updated/unchanged."""
+async def save(
+    session: AsyncSession,
+    fields: Fields,
+    author_id: int | None,
+    words: Counter[str] | None = None,
+) -> tuple[Article, str]:
+    """Insert or update by (slug, locale); returns the article and created/updated/unchanged.
+
+    The article's words go to the vocabulary; a bulk caller passes ``words`` to collect
+    them and writes them once per batch (vocab.add) instead of once per article."""
+    # The category first: its lookup autoflushes, and a new article flushed half-filled
+    # would be written twice (an INSERT, then an UPDATE re-running the search triggers).
+    category_id = await _category_id(session, fields.category)
     article = await session.scalar(
         select(Article).where(Article.slug == fields.slug, Article.locale == fields.locale)
     )
@@ -101,7 +113,7 @@ async def save(session: AsyncSession, fields: Fields, author_id: int | None) -> 
     article.tags_text = " ".join(fields.tags)
     article.status = fields.status
     article.ts_config = ts_config(fields.locale)
-    article.category_id = await _category_id(session, fields.category)
+    article.category_id = category_id
     if before == (snapshot(article), article.category_id):
         return article, "unchanged"
     article.updated_at = utcnow()
@@ -111,6 +123,13 @@ async def save(session: AsyncSession, fields: Fields, author_id: int | None) -> 
             article_id=article.id, author_id=author_id, action=action, snapshot=snapshot(article)
         )
     )
+    # Words after the article, as a bulk import does: the same lock order everywhere (and
+    # vocab.add sorts), so concurrent saves cannot deadlock on kb_words rows.
+    found = Counter(vocab.words_of(article.title, article.tags_text, article.body_text))
+    if words is None:
+        await vocab.add(session, found)
+    else:
+        words.update(found)
     return article, action
 
 

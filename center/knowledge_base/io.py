@@ -7,13 +7,15 @@ writes go through ``asyncio.to_thread`` so the event loop never blocks on disk.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import select, text
 
+from center.knowledge_base import vocab
 from center.knowledge_base.articles import fields_from, save
 from center.knowledge_base.models import Article, Category
 from center.records.db import Database
@@ -64,9 +66,20 @@ async def import_dir(db: Database, path: Path, *, author_id: int | None = None) 
             result.errors.append(f"{file}: {exc}")
     for start in range(0, len(parsed), BATCH):
         async with db.transaction() as session:
+            words: Counter[str] = Counter()
             for _file, fields in parsed[start : start + BATCH]:
-                _, action = await save(session, fields, author_id)
+                _, action = await save(session, fields, author_id, words)
                 setattr(result, action, getattr(result, action) + 1)
+            await vocab.add(session, words)
+    if result.created + result.updated and db.dialect == "postgresql":
+        # A bulk load leaves the new index entries in the GIN pending list, which every
+        # search then scans linearly (measured: 10,000 articles, 2 ms -> 18 ms a search):
+        # merge it now rather than at the next autovacuum. Fresh statistics for the
+        # planner too.
+        async with db.transaction() as session:
+            await session.execute(text("SELECT gin_clean_pending_list('ix_kb_search_tsv')"))
+            await session.execute(text("ANALYZE kb_search"))
+            await session.execute(text("ANALYZE kb_words"))
     return result
 
 

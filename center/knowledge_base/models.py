@@ -1,7 +1,8 @@
 """Knowledge-base tables: articles (one row per slug and locale), revisions, feedback.
 
-The search structures (FTS5 table on SQLite, tsvector column + GIN on PostgreSQL) are not
-mapped here: they are dialect-specific and created by migration 0002, used via raw SQL.
+The search structures (FTS5 tables on SQLite; the kb_search table with its tsvector + GIN on
+PostgreSQL) are not mapped here: they are dialect-specific and created by migrations 0002
+and 0004, used via raw SQL.
 """
 
 from __future__ import annotations
@@ -92,3 +93,12 @@ class SearchLog(Base):
     hits: Mapped[int]
     source: Mapped[str] = mapped_column(String(16), default="search")
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Word(Base):
+    """A word seen in some article (see vocab.py): the vocabulary for typo correction."""
+
+    __tablename__ = "kb_words"
+
+    word: Mapped[str] = mapped_column(String(64), primary_key=True)
+    docs: Mapped[int] = mapped_column(default=0)

@@ -77,15 +77,36 @@ def key_terms(text: str, limit: int = 8) -> str:
     return " ".join(ranked[:limit])
 
 
-def fts5(parsed: Parsed) -> str:
-    parts = [f'"{w}"' for w in parsed.words]
+Fixes = dict[str, str | None]
+"""Query words the index does not know, each with its typo correction or None."""
+
+
+def _words(parsed: Parsed, fixes: Fixes, op: str) -> list[list[str]]:
+    """Each word with its correction as alternatives. For AND, unknown words without a
+    correction are left out: they match nothing and would empty the whole result."""
+    groups = []
+    for word in parsed.words:
+        fix = fixes.get(word)
+        if word in fixes and fix is None and op == "AND":
+            continue
+        groups.append([word, fix] if fix else [word])
+    return groups
+
+
+def fts5(parsed: Parsed, fixes: Fixes | None = None, op: str = "OR") -> str:
+    parts = [
+        "(" + " OR ".join(f'"{w}"' for w in g) + ")" if len(g) > 1 else f'"{g[0]}"'
+        for g in _words(parsed, fixes or {}, op)
+    ]
     parts += [f'"{w}" *' for w in parsed.prefixes]
     parts += ['"' + " ".join(p) + '"' for p in parsed.phrases]
-    return " OR ".join(parts)
+    return f" {op} ".join(parts)
 
 
-def tsquery(parsed: Parsed) -> str:
-    parts = list(parsed.words)
+def tsquery(parsed: Parsed, fixes: Fixes | None = None, op: str = "OR") -> str:
+    parts = [
+        "(" + " | ".join(g) + ")" if len(g) > 1 else g[0] for g in _words(parsed, fixes or {}, op)
+    ]
     parts += [f"{w}:*" for w in parsed.prefixes]
     parts += ["(" + " <-> ".join(p) + ")" for p in parsed.phrases]
-    return " | ".join(parts)
+    return (" & " if op == "AND" else " | ").join(parts)

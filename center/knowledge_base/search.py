@@ -1,5 +1,5 @@
-"""Full-text search behind one interface: PostgreSQL tsvector/GIN (+ pg_trgm typo fallback)
-or SQLite FTS5 bm25 (+ vocabulary-based typo fallback).
+"""Full-text search behind one interface: PostgreSQL tsvector/GIN or SQLite FTS5 bm25, with
+the same typo correction on both (vocab.py).
 
 Both engines get the same parsed query (see query.py) and return the same SearchHit rows.
 Snippets come back with \x02/\x03 around matches; we HTML-escape and then turn those
@@ -8,15 +8,24 @@ into <mark>, so article text can never inject markup into a results page.
 
 from __future__ import annotations
 
-import difflib
 import html
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
 
+from center.knowledge_base import vocab
 from center.knowledge_base.models import PUBLISHED, SearchLog
-from center.knowledge_base.query import MAX_QUERY, BadQuery, Parsed, fts5, key_terms, parse, tsquery
+from center.knowledge_base.query import (
+    MAX_QUERY,
+    BadQuery,
+    Fixes,
+    Parsed,
+    fts5,
+    key_terms,
+    parse,
+    tsquery,
+)
 from center.records.db import Database
 
 __all__ = ["Answer", "BadQuery", "SearchHit", "answer", "search", "suggest", "ts_config"]
@@ -74,84 +83,60 @@ def _hit(row: Any) -> SearchHit:
     )
 
 
-_FILTER = (
-    "(CAST(:drafts AS BOOLEAN) OR a.status = :published)"
-    " AND (CAST(:locale AS VARCHAR) IS NULL OR a.locale = :locale)"
-)
+def _filter(t: str) -> str:
+    return (
+        f"(CAST(:drafts AS BOOLEAN) OR {t}.status = :published)"
+        f" AND (CAST(:locale AS VARCHAR) IS NULL OR {t}.locale = :locale)"
+    )
 
+
+# Rank first, snippet after: bm25 needs only the FTS index, but snippet() reads and
+# re-tokenises the body, so it runs for the returned page only. The filter joins the
+# covering index (id, status, locale): status sits behind the body columns, and reading
+# it from the table meant following overflow pages for every match. CROSS JOIN fixes the
+# join order: the page drives, else SQLite scans every match again to find the page's rows.
 _SQLITE = f"""
-SELECT a.id, a.slug, a.title, a.answer, -bm25(kb_fts, 10.0, 4.0, 1.0) AS score,
+WITH top AS (
+  SELECT kb_fts.rowid AS id, bm25(kb_fts, 10.0, 4.0, 1.0) AS rank
+  FROM kb_fts JOIN kb_articles f INDEXED BY ix_kb_articles_search ON f.id = kb_fts.rowid
+  WHERE kb_fts MATCH :q AND {_filter("f")}
+  ORDER BY rank LIMIT :limit)
+SELECT a.id, a.slug, a.title, a.answer, -top.rank AS score,
        snippet(kb_fts, 2, char(2), char(3), '…', 16) AS snippet
-FROM kb_fts JOIN kb_articles a ON a.id = kb_fts.rowid
-WHERE kb_fts MATCH :q AND {_FILTER}
-ORDER BY bm25(kb_fts, 10.0, 4.0, 1.0) LIMIT :limit"""
+FROM top CROSS JOIN kb_fts CROSS JOIN kb_articles a
+WHERE kb_fts MATCH :q AND kb_fts.rowid = top.id AND a.id = top.id
+ORDER BY top.rank, top.id"""
 
-# Rank first, headline after: ts_headline re-parses the body, so only run it on the page.
+# kb_search is narrow (id, status, locale, inline tsvector), so ranking never touches the
+# wide article rows. At most CANDIDATES matches are ranked (bounded cost for queries of
+# very common words); ts_headline re-parses the body, so it runs on the page only.
+# The tsquery is a scalar subquery (an InitPlan, computed once): asyncpg prepares the
+# statement, and in PostgreSQL's generic plan a bare to_tsquery($1, $2) is re-parsed for
+# every row, 4-10x slower. The InitPlan also keeps the planner on the GIN index: with a
+# constant query it prices the bitmap heap scan at random-I/O cost and prefers a seq scan
+# that evaluates @@ on every row once a few thousand rows match.
+_TSQ = "(SELECT to_tsquery(CAST(:config AS regconfig), :q))"
 _POSTGRES = f"""
-WITH q AS (SELECT to_tsquery(CAST(:config AS regconfig), :q) AS q),
-top AS (
-  SELECT a.id, a.slug, a.title, a.answer, a.body_text, ts_rank(a.tsv, q.q) AS score
-  FROM kb_articles a, q
-  WHERE a.tsv @@ q.q AND {_FILTER}
-  ORDER BY score DESC, a.id LIMIT :limit)
-SELECT top.id, top.slug, top.title, top.answer, top.score,
-       ts_headline(CAST(:config AS regconfig), top.body_text, q.q,
+SELECT a.id, a.slug, a.title, a.answer, top.score,
+       ts_headline(CAST(:config AS regconfig), a.body_text, {_TSQ},
          'StartSel=' || chr(2) || ', StopSel=' || chr(3) || ', MaxWords=30, MinWords=12')
          AS snippet
-FROM top, q ORDER BY top.score DESC, top.id"""
+FROM (
+  SELECT c.id, ts_rank(c.tsv, {_TSQ}) AS score
+  FROM (SELECT s.id, s.tsv FROM kb_search s
+        WHERE s.tsv @@ {_TSQ} AND {_filter("s")} LIMIT :candidates) c
+  ORDER BY score DESC, c.id LIMIT :limit) top
+JOIN kb_articles a ON a.id = top.id
+ORDER BY top.score DESC, top.id"""
+CANDIDATES = 5000
 
 
-def _postgres_fuzzy(words: list[str]) -> tuple[str, dict[str, str]]:
-    """Typo fallback on PostgreSQL: per-word trigram similarity to titles (GIN trigram
-    index via <%); whole-query similarity is too diluted by the correctly spelt words."""
-    params = {f"w{i}": w for i, w in enumerate(words[:8])}
-    match = " OR ".join(f":{k} <% a.title" for k in params)
-    score = " + ".join(f"word_similarity(:{k}, a.title)" for k in params)
-    sql = f"""
-SELECT a.id, a.slug, a.title, a.answer, {score} AS score, left(a.body_text, 160) AS snippet
-FROM kb_articles a
-WHERE ({match}) AND {_FILTER}
-ORDER BY score DESC, a.id LIMIT :limit"""
-    return sql, params
-
-
-async def _run(db: Database, sql: str, params: dict[str, Any]) -> list[SearchHit]:
-    async with db.read() as session:
-        if db.dialect == "postgresql":
-            await session.execute(text("SET LOCAL pg_trgm.word_similarity_threshold = 0.6"))
-        rows = (await session.execute(text(sql), params)).all()
-    return [_hit(r) for r in rows]
-
-
-async def _sqlite_corrected(db: Database, parsed: Parsed) -> Parsed | None:
-    """Replace words the index has never seen by their closest indexed term.
-
-    Candidates share the word's first letter (typos rarely hit it), which keeps the
-    vocabulary scan a small range query on fts5vocab instead of the whole index."""
-    changed = False
-    words = []
-    async with db.read() as session:
-        for word in parsed.words:
-            if len(word) > 3 and not word.isdigit():
-                rows = await session.execute(
-                    text(
-                        "SELECT term FROM kb_fts_vocab WHERE term >= :lo AND term < :hi"
-                        " AND length(term) BETWEEN :short AND :long"
-                    ),
-                    {
-                        "lo": word[0],
-                        "hi": chr(ord(word[0]) + 1),
-                        "short": len(word) - 3,
-                        "long": len(word) + 2,
-                    },
-                )
-                vocab = [r[0] for r in rows]
-                if word not in vocab:
-                    close = difflib.get_close_matches(word, vocab, n=1, cutoff=0.75)
-                    if close:
-                        word, changed = close[0], True
-            words.append(word)
-    return Parsed(words, parsed.prefixes, parsed.phrases) if changed else None
+def _queries(parsed: Parsed, fixes: Fixes, dialect: str) -> list[str]:
+    """The engine queries to try in turn: all words required (cheap: a small candidate
+    set, and the best matches anyway), then any word when that finds too few."""
+    build = fts5 if dialect == "sqlite" else tsquery
+    every, required = build(parsed, fixes, "OR"), build(parsed, fixes, "AND")
+    return [every] if not required or required == every else [required, every]
 
 
 async def _search(
@@ -164,16 +149,18 @@ async def _search(
         "published": PUBLISHED,
     }
     if db.dialect == "sqlite":
-        hits = await _run(db, _SQLITE, {**params, "q": fts5(parsed)})
-        if not hits and (fixed := await _sqlite_corrected(db, parsed)):
-            hits = await _run(db, _SQLITE, {**params, "q": fts5(fixed)})
-        return hits
-    config = ts_config(locale)
-    hits = await _run(db, _POSTGRES, {**params, "q": tsquery(parsed), "config": config})
-    if not hits and (words := [w for w in parsed.words if len(w) > 3]):
-        sql, fuzzy = _postgres_fuzzy(words)
-        hits = await _run(db, sql, {**params, **fuzzy})
-    return hits
+        sql = _SQLITE
+    else:
+        sql = _POSTGRES
+        params.update(config=ts_config(locale), candidates=CANDIDATES)
+    async with db.read() as session:
+        fixes = await vocab.corrections(session, db.dialect, parsed.words, params.get("config", ""))
+        rows: list[Any] = []
+        for q in _queries(parsed, fixes, db.dialect):
+            rows = list(await session.execute(text(sql), {**params, "q": q}))
+            if len(rows) >= params["limit"]:
+                break
+    return [_hit(r) for r in rows]
 
 
 async def _log(db: Database, query: str, hits: int, source: str) -> None:

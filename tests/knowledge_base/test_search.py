@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from center.knowledge_base import vocab
 from center.knowledge_base.articles import Fields, save_one
-from center.knowledge_base.search import BadQuery, answer, search, suggest
+from center.knowledge_base.search import BadQuery, answer, search, suggest, ts_config
+from center.knowledge_base.vocab import closest, distance
 from center.records.db import Database
 
 RELEVANCE = [
@@ -31,10 +33,60 @@ RELEVANCE = [
 ]
 
 
-@pytest.mark.parametrize(("query", "slug"), RELEVANCE)
+# Short queries with typos: every word misspelt, a letter missing, doubled or swapped.
+TYPOS = [
+    ("pasword resett", "resetting-your-password"),
+    ("refnd", "refund-timing"),
+    ("shiping adress", "change-shipping-address"),
+    ("cancle subscription", "cancel-subscription"),
+    ("trakcing", "tracking-your-order"),
+    ("damagd item", "damaged-item"),
+    ("two factr authentication", "two-factor-authentication"),
+    ("notifcations", "notifications-not-working"),
+]
+
+
+@pytest.mark.parametrize(("query", "slug"), RELEVANCE + TYPOS)
 async def test_right_article_in_top_three(kb: Database, query: str, slug: str) -> None:
     hits = await search(kb, query)
     assert slug in [h.slug for h in hits[:3]], [h.slug for h in hits[:5]]
+
+
+async def test_typo_correction_does_not_invent_matches(kb: Database) -> None:
+    # Unknown words far from every indexed word stay unknown: no results rather than noise.
+    assert await search(kb, "xylophone") == []
+    assert await search(kb, "zzzz qqqq") == []
+    # An article saved later extends the vocabulary at once (no rebuild step).
+    await save_one(
+        kb,
+        Fields(slug="kiosk", title="Kiosk mode", body_md="Kiosk setup.", status="published"),
+        None,
+    )
+    assert [h.slug for h in await search(kb, "kiosck")] == ["kiosk"]
+
+
+async def test_only_words_the_index_cannot_match_are_corrected(kb: Database) -> None:
+    # "crashing" is not in the vocabulary (only "crashes" is) but the stemmed index matches
+    # it, so it is left alone; "refnd" is corrected; "xylophone" has no close word.
+    async with kb.read() as session:
+        fixes = await vocab.corrections(
+            session, kb.dialect, ["crashing", "refnd", "xylophone", "password"], ts_config("en")
+        )
+    assert fixes == {"refnd": "refund", "xylophone": None}
+
+
+def test_edit_distance_rule() -> None:
+    assert distance("pasword", "password", 2) == 1
+    assert distance("trakcing", "tracking", 2) == 1  # a swap is one edit
+    assert distance("refnd", "refund", 1) == 1
+    assert distance("abc", "xyz", 1) == 2  # capped at limit + 1
+    # The nearest word wins, ties go to the more common; short words get one edit, long two.
+    assert closest("subscripton", [("subscriptions", 50), ("subscription", 1)]) == "subscription"
+    assert closest("adress", [("address", 3), ("adrest", 1)]) == "address"
+    assert closest("adress", [("address", 5), ("adresss", 9)]) == "adresss"
+    assert closest("colr", [("colour", 9)]) is None
+    assert closest("subscripton", [("subscription", 1)]) == "subscription"
+    assert closest("sbscriptn", [("subscription", 1)]) is None
 
 
 async def test_phrase_and_prefix_queries(kb: Database) -> None:
@@ -71,7 +123,21 @@ async def test_bad_queries_raise_bad_query(kb: Database, query: str) -> None:
         await search(kb, query)
 
 
-@pytest.mark.parametrize("query", ['"foo AND (bar', "NEAR(", "password OR", "col:title", "a'b"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        '"foo AND (bar',
+        "NEAR(",
+        "password OR",
+        "col:title",
+        "a'b",
+        # Through the typo path: non-ASCII, over-long words, many unknown words, digits.
+        "ñandú pasword Straße",
+        "x" * 45 + " refnd",
+        " ".join("qwzx" + "abcdefghij"[i % 10] * (i // 10 + 1) for i in range(40)),
+        "ordr 12345 a1b2c3d4",
+    ],
+)
 async def test_fts_syntax_is_escaped_not_an_error(kb: Database, query: str) -> None:
     await search(kb, query)  # no exception: operators are treated as plain words or dropped
 
