@@ -1,0 +1,304 @@
+"""Live queue statistics for supervisors: what waits now (Redis) and how today went (database).
+
+Per queue and channel: waiting, longest wait, offers in flight, service level and abandon
+rate today, arrival rate and handle time, and the Erlang C staffing advice at those figures.
+Per agent: presence (and away reason), time in state, load and capacity per channel.
+
+Definitions (stated once, used everywhere; "today" is the UTC day):
+
+* entered today  -- interactions whose ``queued_at`` is today (the contacts offered to the
+  queue, in contact-center terms), attributed to the queue they are in now.
+* service level  -- answered within the queue's ``sl_seconds`` ÷ (answered + abandoned), the
+  Genesys Cloud default (abandons count against the service level, short ones too);
+  ``None`` before anything was answered or abandoned. Still-waiting work is not counted.
+* abandon rate   -- abandoned ÷ entered today.
+* arrival rate   -- interactions queued in the last hour, per hour.
+* handle time    -- mean of (ended - assigned) over interactions closed after being queued
+  today; ``DEFAULT_AHT_S`` while there are none (``aht_default`` says so).
+* Erlang C       -- ``center.queue.erlang.agents_needed`` for the queue's target at the
+  arrival rate and handle time above (0 without arrivals). It assumes one contact per agent
+  at a time: for chat with concurrency it overstates the need.
+* staffed        -- agents signed in (not offline) with capacity on the channel; skills are
+  not checked, so this is an upper bound on who can take the queue's work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from redis.asyncio import Redis
+from sqlalchemy import select
+from sqlalchemy.orm import aliased
+
+from center.queue import erlang
+from center.queue.keys import BAND, Keys
+from center.queue.model import QueueDef
+from center.queue.scripts import SOURCES
+from center.records.db import Database
+from center.records.enums import Channel, InteractionState, Presence
+from center.records.events import EventType
+from center.records.models import Event, Interaction, User
+
+DEFAULT_AHT_S = 300.0
+ARRIVAL_WINDOW = timedelta(hours=1)
+# Queue definitions used for statistics of queues that are not (or no longer) defined.
+FALLBACK = QueueDef(name="")
+
+
+@dataclass(slots=True)
+class QueueStats:
+    queue: str
+    channel: str
+    waiting: int = 0
+    offers: int = 0  # offered to an agent, not yet accepted (the customer still waits)
+    longest_wait_s: float | None = None  # oldest of waiting and offered; None when none
+    oldest_enqueued_ms: int | None = None  # so a console can tick the longest wait itself
+    entered_today: int = 0
+    answered_today: int = 0
+    answered_in_sl_today: int = 0
+    abandoned_today: int = 0
+    service_level: float | None = None
+    sl_target: float = FALLBACK.sl_target
+    sl_seconds: float = FALLBACK.sl_seconds
+    abandon_rate: float | None = None
+    arrivals_per_hour: float = 0.0
+    aht_s: float = DEFAULT_AHT_S
+    aht_default: bool = True
+    agents_staffed: int = 0
+    agents_needed: int | None = None  # Erlang C advice; None when it cannot be computed
+
+
+@dataclass(slots=True)
+class AgentStats:
+    id: int
+    username: str
+    display_name: str
+    role: str
+    presence: str
+    away_reason: str | None = None
+    since_ms: int | None = None  # when the current presence began (None: unknown)
+    time_in_state_s: float | None = None
+    load: dict[str, int] = field(default_factory=dict)
+    capacity: dict[str, int] = field(default_factory=dict)
+    missed: int = 0
+
+
+@dataclass(slots=True)
+class Snapshot:
+    at_ms: int
+    queues: list[QueueStats]
+    agents: list[AgentStats]
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "at_ms": self.at_ms,
+            "queues": [asdict(q) for q in self.queues],
+            "agents": [asdict(a) for a in self.agents],
+        }
+
+
+# -- live state (Redis) --------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Live:
+    waiting: dict[tuple[str, str], tuple[int, int | None]]  # -> (count, oldest enqueue ms)
+    offers: dict[tuple[str, str], list[int]]  # -> enqueue ms of each offer in flight
+    agents: dict[int, dict[str, str]]
+
+
+class _LiveReader:
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self.keys = keys
+        self.script = redis.register_script(SOURCES["liveStats"][0])
+
+    async def read(self, agent_ids: Sequence[int]) -> _Live:
+        k = self.keys
+        queues, offers, agents = await self.script(
+            keys=[k.queues, k.offers, k.base], args=[str(i) for i in agent_ids]
+        )
+        live = _Live({}, {}, {})
+        for row in queues:
+            heads = [int(float(s)) % BAND for s in row[3:]]
+            live.waiting[(str(row[0]), str(row[1]))] = (int(row[2]), min(heads, default=None))
+        for _id, queue, channel, _agent, enq in offers:
+            live.offers.setdefault((str(queue), str(channel)), []).append(
+                int(enq) if str(enq).isdigit() else 0
+            )
+        for agent_id, flat in agents:
+            live.agents[int(agent_id)] = dict(zip(flat[::2], flat[1::2], strict=True))
+        return live
+
+
+# -- today (database) ----------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Row:
+    queue: str
+    channel: str
+    state: InteractionState
+    queued_at: datetime
+    assigned_at: datetime | None
+    ended_at: datetime | None
+
+
+def day_start(now: datetime) -> datetime:
+    return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+async def _recent_rows(db: Database, now: datetime) -> list[_Row]:
+    """Interactions queued today or within the arrival window (the index on queued_at keeps
+    this a range scan of today's rows)."""
+    since = min(day_start(now), now - ARRIVAL_WINDOW)
+    i = Interaction
+    stmt = select(i.queue, i.channel, i.state, i.queued_at, i.assigned_at, i.ended_at).where(
+        i.queued_at >= since
+    )
+    async with db.read() as s:
+        return [_Row(r[0], r[1].value, *r[2:]) for r in await s.execute(stmt)]
+
+
+def _apply_history(q: QueueStats, rows: list[_Row], now: datetime) -> None:
+    start, window = day_start(now), now - ARRIVAL_WINDOW
+    handle: list[float] = []
+    for r in rows:
+        if r.queued_at >= window:
+            q.arrivals_per_hour += 1
+        if r.queued_at < start:
+            continue
+        q.entered_today += 1
+        if r.assigned_at is not None:
+            q.answered_today += 1
+            if (r.assigned_at - r.queued_at).total_seconds() <= q.sl_seconds:
+                q.answered_in_sl_today += 1
+            if r.state is InteractionState.CLOSED and r.ended_at is not None:
+                handle.append(max(0.0, (r.ended_at - r.assigned_at).total_seconds()))
+        elif r.state is InteractionState.ABANDONED:
+            q.abandoned_today += 1
+    q.arrivals_per_hour *= timedelta(hours=1) / ARRIVAL_WINDOW
+    counted = q.answered_today + q.abandoned_today
+    q.service_level = q.answered_in_sl_today / counted if counted else None
+    q.abandon_rate = q.abandoned_today / q.entered_today if q.entered_today else None
+    if handle:
+        q.aht_s, q.aht_default = sum(handle) / len(handle), False
+
+
+def advice(q: QueueStats) -> int | None:
+    """Erlang C: the fewest agents meeting the queue's target at its current load."""
+    if q.arrivals_per_hour <= 0:
+        return 0
+    try:
+        return erlang.agents_needed(
+            q.arrivals_per_hour,
+            q.aht_s,
+            target_s=q.sl_seconds,
+            service_level=q.sl_target,
+        )
+    except ValueError:  # e.g. a 100 % target, which no finite staffing meets
+        return None
+
+
+# -- agents ----------------------------------------------------------------------------------
+
+
+async def _agents(db: Database) -> list[User]:
+    async with db.read() as s:
+        return list(await s.scalars(select(User).where(User.active.is_(True)).order_by(User.id)))
+
+
+async def _away_reasons(db: Database, agent_ids: list[int]) -> dict[int, str | None]:
+    """The reason of each agent's newest presence event (index on actor_id, id)."""
+    if not agent_ids:
+        return {}
+    e = aliased(Event)
+    newest = (
+        select(e.id)
+        .where(e.actor_id == User.id, e.type == EventType.PRESENCE_CHANGED.value)
+        .order_by(e.id.desc())
+        .limit(1)
+        .correlate(User)
+        .scalar_subquery()
+    )
+    stmt = select(User.id, Event.data).join(Event, Event.id == newest)
+    async with db.read() as s:
+        rows = await s.execute(stmt.where(User.id.in_(agent_ids)))
+        return {int(uid): (data or {}).get("reason") for uid, data in rows}
+
+
+def _per_channel(h: Mapping[str, str], prefix: str) -> dict[str, int]:
+    out = {}
+    for channel in Channel:
+        raw = h.get(prefix + channel.value)
+        if raw is not None and raw.lstrip("-").isdigit():
+            out[channel.value] = int(raw)
+    return out
+
+
+def _agent_stats(user: User, h: Mapping[str, str], now_ms: int) -> AgentStats:
+    presence = h.get("presence") or user.presence.value
+    since = int(h["since"]) if h.get("since", "").isdigit() else None
+    return AgentStats(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        role=user.role.value,
+        presence=presence,
+        since_ms=since,
+        time_in_state_s=max(0.0, (now_ms - since) / 1000) if since else None,
+        load={c: n for c, n in _per_channel(h, "load:").items() if n > 0},
+        capacity=_per_channel(h, "cap:"),
+        missed=int(h["missed"]) if h.get("missed", "").isdigit() else 0,
+    )
+
+
+# -- the snapshot ----------------------------------------------------------------------------
+
+
+class StatsService:
+    """Computes a ``Snapshot``; cheap enough to run every second (one Redis round trip, two
+    or three bounded queries)."""
+
+    def __init__(self, db: Database, redis: Redis, keys: Keys) -> None:
+        self.db = db
+        self.live = _LiveReader(redis, keys)
+
+    async def snapshot(self, defs: Mapping[str, QueueDef], now_ms: int) -> Snapshot:
+        now = datetime.fromtimestamp(now_ms / 1000, UTC)
+        users = await _agents(self.db)
+        live = await self.live.read([u.id for u in users])
+        rows = await _recent_rows(self.db, now)
+
+        agents = [_agent_stats(u, live.agents.get(u.id, {}), now_ms) for u in users]
+        away = [a.id for a in agents if a.presence == Presence.AWAY.value]
+        for agent_id, reason in (await _away_reasons(self.db, away)).items():
+            next(a for a in agents if a.id == agent_id).away_reason = reason
+
+        pairs = {(q.name, c.value) for q in defs.values() for c in q.channels}
+        pairs |= set(live.waiting) | set(live.offers) | {(r.queue, r.channel) for r in rows}
+        by_pair: dict[tuple[str, str], list[_Row]] = {}
+        for r in rows:
+            by_pair.setdefault((r.queue, r.channel), []).append(r)
+        queues = []
+        for name, channel in sorted(pairs):
+            d = defs.get(name, FALLBACK)
+            q = QueueStats(name, channel, sl_target=d.sl_target, sl_seconds=d.sl_seconds)
+            q.waiting, oldest = live.waiting.get((name, channel), (0, None))
+            offered = live.offers.get((name, channel), [])
+            q.offers = len(offered)
+            enqueued = [ms for ms in [oldest, *offered] if ms]
+            if enqueued:
+                q.oldest_enqueued_ms = min(enqueued)
+                q.longest_wait_s = max(0.0, (now_ms - q.oldest_enqueued_ms) / 1000)
+            _apply_history(q, by_pair.get((name, channel), []), now)
+            q.agents_staffed = sum(
+                1
+                for a in agents
+                if a.presence != Presence.OFFLINE.value and a.capacity.get(channel, 0) > 0
+            )
+            q.agents_needed = advice(q)
+            queues.append(q)
+        return Snapshot(now_ms, queues, agents)
