@@ -18,8 +18,8 @@ Definitions (stated once, used everywhere; "today" is the UTC day):
 * Erlang C       -- ``center.queue.erlang.agents_needed`` for the queue's target at the
   arrival rate and handle time above (0 without arrivals). It assumes one contact per agent
   at a time: for chat with concurrency it overstates the need.
-* staffed        -- agents signed in (not offline) with capacity on the channel; skills are
-  not checked, so this is an upper bound on who can take the queue's work.
+* staffed        -- agents available or in wrap-up (not away, not offline) with capacity on
+  the channel; skills are not checked, so this is an upper bound on who can take the work.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ DEFAULT_AHT_S = 300.0
 ARRIVAL_WINDOW = timedelta(hours=1)
 # Queue definitions used for statistics of queues that are not (or no longer) defined.
 FALLBACK = QueueDef(name="")
+STAFFED = frozenset({Presence.AVAILABLE.value, Presence.WRAP_UP.value})
 
 
 @dataclass(slots=True)
@@ -295,9 +296,7 @@ class StatsService:
                 q.longest_wait_s = max(0.0, (now_ms - q.oldest_enqueued_ms) / 1000)
             _apply_history(q, by_pair.get((name, channel), []), now)
             q.agents_staffed = sum(
-                1
-                for a in agents
-                if a.presence != Presence.OFFLINE.value and a.capacity.get(channel, 0) > 0
+                1 for a in agents if a.presence in STAFFED and a.capacity.get(channel, 0) > 0
             )
             q.agents_needed = advice(q)
             queues.append(q)

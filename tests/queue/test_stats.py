@@ -1,0 +1,98 @@
+"""Supervisor statistics: the live read from Redis and the definitions of today's figures."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from center.queue import erlang
+from center.queue.router import Router
+from center.queue.stats import QueueStats, _apply_history, _LiveReader, _Row, advice
+from center.records.enums import Channel, InteractionState, Presence
+from tests.queue.conftest import FakeClock
+
+S = InteractionState
+
+
+async def test_longest_wait_is_the_oldest_across_priority_bands(
+    router: Router, clock: FakeClock
+) -> None:
+    t0 = clock.ms
+    # The queue's head is the newest (highest priority); the oldest waits in a lower band.
+    await router.enqueue(1, queue="default", channel=Channel.CHAT, priority=0, enqueued_ms=t0 + 2)
+    await router.enqueue(2, queue="default", channel=Channel.CHAT, priority=5, enqueued_ms=t0)
+    await router.enqueue(3, queue="default", channel=Channel.CHAT, priority=9, enqueued_ms=t0 + 3)
+    await router.enqueue(4, queue="sales", channel=Channel.EMAIL, enqueued_ms=t0 + 9)
+    reader = _LiveReader(router.redis, router.keys)
+
+    live = await reader.read([7])
+    assert live.waiting[("default", "chat")] == (3, t0)
+    assert live.waiting[("sales", "email")] == (1, t0 + 9)
+    assert live.offers == {}
+    assert live.agents == {7: {}}  # never seen: an empty hash
+
+    await router.set_presence(7, Presence.AVAILABLE, {"chat": 1})
+    offer = await router.offer_next("default", Channel.CHAT)
+    assert offer is not None and offer.interaction_id == 3
+
+    live = await reader.read([7])
+    assert live.waiting[("default", "chat")] == (2, t0)
+    # An offer in flight still has a waiting customer: its enqueue time is reported.
+    assert live.offers == {("default", "chat"): [t0 + 3]}
+    assert live.agents[7]["presence"] == "available"
+    assert live.agents[7]["load:chat"] == "1" and live.agents[7]["cap:chat"] == "1"
+
+
+NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
+
+
+def _row(
+    state: InteractionState,
+    queued_ago_s: float,
+    *,
+    answered_after_s: float | None = None,
+    ended_after_s: float | None = None,
+) -> _Row:
+    queued = NOW - timedelta(seconds=queued_ago_s)
+    assigned = (
+        queued + timedelta(seconds=answered_after_s) if answered_after_s is not None else None
+    )
+    ended = (assigned or queued) + timedelta(seconds=ended_after_s) if ended_after_s else None
+    return _Row("default", "chat", state, queued, assigned, ended)
+
+
+def test_todays_figures_follow_the_stated_definitions() -> None:
+    q = QueueStats("default", "chat", sl_target=0.8, sl_seconds=20)
+    rows = [
+        _row(S.CLOSED, 600, answered_after_s=5, ended_after_s=100),  # in SL, handled 100 s
+        _row(S.CLOSED, 500, answered_after_s=50, ended_after_s=300),  # late, handled 300 s
+        _row(S.ASSIGNED, 400, answered_after_s=10),  # in SL, still being handled
+        _row(S.ABANDONED, 300, ended_after_s=3),  # a short abandon counts against SL too
+        _row(S.QUEUED, 30),  # still waiting: neither answered nor abandoned
+        _row(S.CLOSED, 4 * 3600, answered_after_s=1, ended_after_s=60),  # today, not last hour
+        _row(S.ABANDONED, 10 * 3600, ended_after_s=99),  # yesterday (UTC): arrivals? no
+    ]
+    _apply_history(q, rows, NOW)
+    assert q.entered_today == 6
+    assert (q.answered_today, q.answered_in_sl_today, q.abandoned_today) == (4, 3, 1)
+    assert q.service_level == 3 / 5
+    assert q.abandon_rate == 1 / 6
+    assert q.arrivals_per_hour == 5
+    assert (q.aht_s, q.aht_default) == ((100 + 300 + 60) / 3, False)
+
+
+def test_yesterdays_last_hour_counts_in_the_arrival_rate_only() -> None:
+    just_after_midnight = datetime(2026, 11, 25, 0, 10, tzinfo=UTC)
+    q = QueueStats("default", "chat")
+    queued = just_after_midnight - timedelta(minutes=30)
+    _apply_history(q, [_Row("default", "chat", S.QUEUED, queued, None, None)], just_after_midnight)
+    assert (q.arrivals_per_hour, q.entered_today) == (1, 0)
+    assert q.service_level is None and q.abandon_rate is None and q.aht_default
+
+
+def test_erlang_advice() -> None:
+    q = QueueStats("default", "voice", sl_target=0.8, sl_seconds=20, aht_s=180)
+    assert advice(q) == 0  # no arrivals, nobody needed
+    q.arrivals_per_hour = 100
+    assert advice(q) == erlang.agents_needed(100, 180, target_s=20, service_level=0.8) == 8
+    q.sl_target = 1.0  # no finite staffing answers everyone within the threshold
+    assert advice(q) is None
