@@ -18,12 +18,14 @@ Definitions (stated once, used everywhere; "today" is the UTC day):
 * Erlang C       -- ``center.queue.erlang.agents_needed`` for the queue's target at the
   arrival rate and handle time above (0 without arrivals). It assumes one contact per agent
   at a time: for chat with concurrency it overstates the need.
-* staffed        -- agents available or in wrap-up (not away, not offline) with capacity on
-  the channel; skills are not checked, so this is an upper bound on who can take the work.
+* agents         -- per presence, the agents who could take the queue's work: capacity on the
+  channel and the queue's required skills (and language) at their base levels (escalation
+  rings are not applied). Staffed = available + in wrap-up among them.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -34,8 +36,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from center.queue import erlang
+from center.queue.definitions import required_skills
 from center.queue.keys import BAND, Keys
 from center.queue.model import QueueDef
+from center.queue.results import DEFAULT_CAPACITY
 from center.queue.scripts import SOURCES
 from center.records.db import Database
 from center.records.enums import Channel, InteractionState, Presence
@@ -68,6 +72,7 @@ class QueueStats:
     arrivals_per_hour: float = 0.0
     aht_s: float = DEFAULT_AHT_S
     aht_default: bool = True
+    agents_by_presence: dict[str, int] = field(default_factory=dict)
     agents_staffed: int = 0
     agents_needed: int | None = None  # Erlang C advice; None when it cannot be computed
 
@@ -239,6 +244,23 @@ def _per_channel(h: Mapping[str, str], prefix: str) -> dict[str, int]:
     return out
 
 
+def _skills(user: User, h: Mapping[str, str]) -> dict[str, Any]:
+    # The live copy (what the router routes by) when the agent has been seen, else the record.
+    try:
+        live = json.loads(h["skills"]) if h.get("skills") else None
+    except ValueError:
+        live = None
+    return live if isinstance(live, dict) else dict(user.skills or {})
+
+
+def _meets(skills: Mapping[str, Any], needs: Mapping[str, int]) -> bool:
+    def level(name: str) -> int:
+        value = skills.get(name, 0)
+        return value if isinstance(value, int) else 0
+
+    return all(level(name) >= need for name, need in needs.items())
+
+
 def _agent_stats(user: User, h: Mapping[str, str], now_ms: int) -> AgentStats:
     presence = h.get("presence") or user.presence.value
     since = int(h["since"]) if h.get("since", "").isdigit() else None
@@ -251,7 +273,9 @@ def _agent_stats(user: User, h: Mapping[str, str], now_ms: int) -> AgentStats:
         since_ms=since,
         time_in_state_s=max(0.0, (now_ms - since) / 1000) if since else None,
         load={c: n for c, n in _per_channel(h, "load:").items() if n > 0},
-        capacity=_per_channel(h, "cap:"),
+        # An agent not seen since Redis started has its record's capacity (as set_presence
+        # would give it: none set means the blended default).
+        capacity=_per_channel(h, "cap:") or dict(user.capacity or DEFAULT_CAPACITY),
         missed=int(h["missed"]) if h.get("missed", "").isdigit() else 0,
     )
 
@@ -274,6 +298,7 @@ class StatsService:
         rows = await _recent_rows(self.db, now)
 
         agents = [_agent_stats(u, live.agents.get(u.id, {}), now_ms) for u in users]
+        skills = {u.id: _skills(u, live.agents.get(u.id, {})) for u in users}
         away = [a.id for a in agents if a.presence == Presence.AWAY.value]
         for agent_id, reason in (await _away_reasons(self.db, away)).items():
             next(a for a in agents if a.id == agent_id).away_reason = reason
@@ -295,9 +320,11 @@ class StatsService:
                 q.oldest_enqueued_ms = min(enqueued)
                 q.longest_wait_s = max(0.0, (now_ms - q.oldest_enqueued_ms) / 1000)
             _apply_history(q, by_pair.get((name, channel), []), now)
-            q.agents_staffed = sum(
-                1 for a in agents if a.presence in STAFFED and a.capacity.get(channel, 0) > 0
-            )
+            needs = required_skills(d)
+            for a in agents:
+                if a.capacity.get(channel, 0) > 0 and _meets(skills[a.id], needs):
+                    q.agents_by_presence[a.presence] = q.agents_by_presence.get(a.presence, 0) + 1
+            q.agents_staffed = sum(q.agents_by_presence.get(p, 0) for p in STAFFED)
             q.agents_needed = advice(q)
             queues.append(q)
         return Snapshot(now_ms, queues, agents)

@@ -16,14 +16,17 @@ from center.config import Settings
 from center.queue import erlang
 from center.records.enums import Role
 from center.records.models import Interaction
+from center.records.users import create_user
 from tests.agent_ui.routing_support import Desk
-from tests.support import CONNECT_TIMEOUT_S, Agent, Server, make_user
+from tests.support import CONNECT_TIMEOUT_S, PASSWORD, Agent, Server, make_user
 
 # One queue with a generous threshold: whether an answer is "within the service level" then
 # never depends on how fast the test machine is.
 QUEUES = """\
+skills: [billing]
 queues:
   default: {sl_target: 0.8, sl_seconds: 3600}
+  billing: {channels: [chat], skills: {billing: 3}}
 """
 
 
@@ -209,7 +212,9 @@ async def test_answered_and_closed_chats_feed_service_level_and_erlang_advice(
     q = row(await eventually(supervisor.stats, lambda s: not row(s)["aht_default"]))
     assert q["aht_default"] is False and q["aht_s"] >= 0
     assert q["arrivals_per_hour"] == 1.0
+    # (sue the supervisor is offline; she has chat capacity too)
     assert q["agents_staffed"] == 1
+    assert q["agents_by_presence"] == {"available": 1, "offline": 1}
     # The advice is Erlang C's answer for exactly the figures shown beside it.
     expected = erlang.agents_needed(
         q["arrivals_per_hour"],
@@ -221,7 +226,7 @@ async def test_answered_and_closed_chats_feed_service_level_and_erlang_advice(
 
 
 async def test_agents_list_shows_presence_and_away_reason(
-    desk: Desk, supervisor: Supervisor
+    server: Server, desk: Desk, supervisor: Supervisor
 ) -> None:
     ann = await desk.agent("ann")
     await desk.agent("bob", available=False)
@@ -233,6 +238,20 @@ async def test_agents_list_shows_presence_and_away_reason(
     assert agents["ann"]["time_in_state_s"] >= 0
     assert agents["bob"]["presence"] == "offline" and agents["bob"]["away_reason"] is None
     assert agents["sue"]["role"] == "supervisor"
+
+    # Per queue: only agents with the queue's skills and capacity on the channel count.
+    await create_user(server.db, "bill", PASSWORD, skills={"billing": 4}, capacity={"chat": 1})
+    bill = Agent(server.url)
+    desk.clients.append(bill)
+    assert (await bill.login("bill")).status == 200
+    await bill.connect()
+    await bill.available()
+    stats = await supervisor.stats()
+    # (ann away, bob and sue offline, bill available: the default queue needs no skills)
+    assert row(stats)["agents_by_presence"] == {"available": 1, "away": 1, "offline": 2}
+    assert row(stats, "billing")["agents_by_presence"] == {"available": 1}
+    assert row(stats, "billing")["agents_staffed"] == 1
+    assert row(stats, channel="voice")["agents_by_presence"] == {}  # chat-only capacities
 
 
 async def test_one_push_per_interval_across_processes(server: Server) -> None:

@@ -62,7 +62,17 @@
       cell(tr, q.arrivals_per_hour ? q.arrivals_per_hour.toFixed(0) : "0", "num");
       const aht = cell(tr, duration(q.aht_s) + (q.aht_default ? " (default)" : ""), "num");
       if (q.aht_default) aht.classList.add("muted");
-      cell(tr, String(q.agents_staffed), "num");
+      const staffed = cell(tr, String(q.agents_staffed), "num");
+      const others = ["away", "offline"].filter((p) => q.agents_by_presence[p])
+        .map((p) => `${q.agents_by_presence[p]} ${p}`);
+      if (others.length) {
+        const span = document.createElement("span");
+        span.className = "muted small";
+        span.textContent = ` (${others.join(", ")})`;
+        staffed.appendChild(span);
+      }
+      staffed.title = Object.entries(q.agents_by_presence)
+        .map(([p, n]) => `${n} ${PRESENCE_LABEL[p] || p}`).join(", ") || "no agent can take this work";
       const need = cell(tr, q.agents_needed === null ? "–" : String(q.agents_needed), "num");
       if (q.agents_needed !== null && q.agents_needed > q.agents_staffed) {
         need.classList.add("bad");
