@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 import socketio
+from aiohttp import web
 
-from center.app import NAMESPACES
+from center.app import NAMESPACES, create_app
 from center.config import Settings
 from center.queue import erlang
 from center.records.enums import Role
@@ -274,3 +275,35 @@ async def test_the_page_is_served(server: Server) -> None:
             assert r.status == 200
     finally:
         await page.close()
+
+
+@pytest.fixture
+async def second_server(settings: Settings, server: Server) -> AsyncIterator[Server]:
+    """Another process's app on the same database and Redis key prefix (behind a balancer)."""
+    app = await create_app(settings)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield Server(url=f"http://127.0.0.1:{port}", app=app, settings=settings, db=server.db)
+    finally:
+        await runner.cleanup()
+
+
+async def test_supervisors_on_two_processes_get_the_same_pushes(
+    server: Server, second_server: Server, supervisor: Supervisor
+) -> None:
+    other = Supervisor(second_server.url)
+    other.cookie = supervisor.cookie  # the session is in the shared database
+    try:
+        await supervisor.connect()
+        await other.connect()
+        here = [(await supervisor.next("stats", timeout=15))["at_ms"] for _ in range(4)]
+        there = [(await other.next("stats", timeout=15))["at_ms"] for _ in range(4)]
+    finally:
+        await other.close()
+    # Both processes publish, but one computes each second and every supervisor gets it.
+    assert len(set(here) & set(there)) >= 3, (here, there)
+    assert min(b - a for a, b in itertools.pairwise(here)) >= 900, here
