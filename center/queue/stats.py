@@ -28,12 +28,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from redis.asyncio import Redis
 from sqlalchemy import select
-from sqlalchemy.orm import aliased
 
 from center.queue import erlang
 from center.queue.definitions import required_skills
@@ -41,13 +40,13 @@ from center.queue.keys import BAND, Keys
 from center.queue.model import QueueDef
 from center.queue.results import DEFAULT_CAPACITY
 from center.queue.scripts import SOURCES
+from center.queue.today import Today, today
 from center.records.db import Database
-from center.records.enums import Channel, InteractionState, Presence
+from center.records.enums import Channel, Presence
 from center.records.events import EventType
-from center.records.models import Event, Interaction, User
+from center.records.models import Event, User
 
 DEFAULT_AHT_S = 300.0
-ARRIVAL_WINDOW = timedelta(hours=1)
 # Queue definitions used for statistics of queues that are not (or no longer) defined.
 FALLBACK = QueueDef(name="")
 STAFFED = frozenset({Presence.AVAILABLE.value, Presence.WRAP_UP.value})
@@ -142,55 +141,15 @@ class _LiveReader:
 # -- today (database) ----------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class _Row:
-    queue: str
-    channel: str
-    state: InteractionState
-    queued_at: datetime
-    assigned_at: datetime | None
-    ended_at: datetime | None
-
-
-def day_start(now: datetime) -> datetime:
-    return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-async def _recent_rows(db: Database, now: datetime) -> list[_Row]:
-    """Interactions queued today or within the arrival window (the index on queued_at keeps
-    this a range scan of today's rows)."""
-    since = min(day_start(now), now - ARRIVAL_WINDOW)
-    i = Interaction
-    stmt = select(i.queue, i.channel, i.state, i.queued_at, i.assigned_at, i.ended_at).where(
-        i.queued_at >= since
-    )
-    async with db.read() as s:
-        return [_Row(r[0], r[1].value, *r[2:]) for r in await s.execute(stmt)]
-
-
-def _apply_history(q: QueueStats, rows: list[_Row], now: datetime) -> None:
-    start, window = day_start(now), now - ARRIVAL_WINDOW
-    handle: list[float] = []
-    for r in rows:
-        if r.queued_at >= window:
-            q.arrivals_per_hour += 1
-        if r.queued_at < start:
-            continue
-        q.entered_today += 1
-        if r.assigned_at is not None:
-            q.answered_today += 1
-            if (r.assigned_at - r.queued_at).total_seconds() <= q.sl_seconds:
-                q.answered_in_sl_today += 1
-            if r.state is InteractionState.CLOSED and r.ended_at is not None:
-                handle.append(max(0.0, (r.ended_at - r.assigned_at).total_seconds()))
-        elif r.state is InteractionState.ABANDONED:
-            q.abandoned_today += 1
-    q.arrivals_per_hour *= timedelta(hours=1) / ARRIVAL_WINDOW
-    counted = q.answered_today + q.abandoned_today
-    q.service_level = q.answered_in_sl_today / counted if counted else None
-    q.abandon_rate = q.abandoned_today / q.entered_today if q.entered_today else None
-    if handle:
-        q.aht_s, q.aht_default = sum(handle) / len(handle), False
+def apply_today(q: QueueStats, t: Today) -> None:
+    q.entered_today, q.answered_today = t.entered, t.answered
+    q.answered_in_sl_today, q.abandoned_today = t.answered_in_sl, t.abandoned
+    q.arrivals_per_hour = t.arrivals_per_hour
+    counted = t.answered + t.abandoned
+    q.service_level = t.answered_in_sl / counted if counted else None
+    q.abandon_rate = t.abandoned / t.entered if t.entered else None
+    if t.handled:
+        q.aht_s, q.aht_default = t.handle_s_total / t.handled, False
 
 
 def advice(q: QueueStats) -> int | None:
@@ -217,22 +176,26 @@ async def _agents(db: Database) -> list[User]:
 
 
 async def _away_reasons(db: Database, agent_ids: list[int]) -> dict[int, str | None]:
-    """The reason of each agent's newest presence event (index on actor_id, id)."""
+    """The reason of each agent's newest presence event: per agent, a backward scan of the
+    index on (actor_id, id) to its first presence event; then those rows by primary key."""
     if not agent_ids:
         return {}
-    e = aliased(Event)
     newest = (
-        select(e.id)
-        .where(e.actor_id == User.id, e.type == EventType.PRESENCE_CHANGED.value)
-        .order_by(e.id.desc())
+        select(Event.id)
+        .where(Event.actor_id == User.id, Event.type == EventType.PRESENCE_CHANGED.value)
+        .order_by(Event.id.desc())
         .limit(1)
         .correlate(User)
         .scalar_subquery()
     )
-    stmt = select(User.id, Event.data).join(Event, Event.id == newest)
     async with db.read() as s:
-        rows = await s.execute(stmt.where(User.id.in_(agent_ids)))
-        return {int(uid): (data or {}).get("reason") for uid, data in rows}
+        ids = {
+            eid: int(uid)
+            for uid, eid in await s.execute(select(User.id, newest).where(User.id.in_(agent_ids)))
+            if eid is not None
+        }
+        rows = await s.execute(select(Event.id, Event.data).where(Event.id.in_(list(ids))))
+        return {ids[eid]: (data or {}).get("reason") for eid, data in rows}
 
 
 def _per_channel(h: Mapping[str, str], prefix: str) -> dict[str, int]:
@@ -295,7 +258,7 @@ class StatsService:
         now = datetime.fromtimestamp(now_ms / 1000, UTC)
         users = await _agents(self.db)
         live = await self.live.read([u.id for u in users])
-        rows = await _recent_rows(self.db, now)
+        history = await today(self.db, defs, FALLBACK.sl_seconds, now)
 
         agents = [_agent_stats(u, live.agents.get(u.id, {}), now_ms) for u in users]
         skills = {u.id: _skills(u, live.agents.get(u.id, {})) for u in users}
@@ -304,10 +267,7 @@ class StatsService:
             next(a for a in agents if a.id == agent_id).away_reason = reason
 
         pairs = {(q.name, c.value) for q in defs.values() for c in q.channels}
-        pairs |= set(live.waiting) | set(live.offers) | {(r.queue, r.channel) for r in rows}
-        by_pair: dict[tuple[str, str], list[_Row]] = {}
-        for r in rows:
-            by_pair.setdefault((r.queue, r.channel), []).append(r)
+        pairs |= set(live.waiting) | set(live.offers) | set(history)
         queues = []
         for name, channel in sorted(pairs):
             d = defs.get(name, FALLBACK)
@@ -319,7 +279,7 @@ class StatsService:
             if enqueued:
                 q.oldest_enqueued_ms = min(enqueued)
                 q.longest_wait_s = max(0.0, (now_ms - q.oldest_enqueued_ms) / 1000)
-            _apply_history(q, by_pair.get((name, channel), []), now)
+            apply_today(q, history.get((name, channel), Today()))
             needs = required_skills(d)
             for a in agents:
                 if a.capacity.get(channel, 0) > 0 and _meets(skills[a.id], needs):
