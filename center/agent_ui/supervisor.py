@@ -92,6 +92,10 @@ class SupervisorNamespace(socketio.AsyncNamespace):
         self._token = secrets.token_hex(8)  # names this process as the lock's holder
         self._local: set[str] = set()  # supervisors' sockets on this process
         self._publisher: asyncio.Task[None] | None = None
+        # The last snapshot this process computed, and when (loop time): a console that
+        # connects within the interval gets it instead of a computation of its own, so a
+        # wave of reconnects after a deploy does not compute once per console.
+        self._last: tuple[float, dict[str, Any]] | None = None
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         token = token_from_cookie_header(environ.get("HTTP_COOKIE"))
@@ -104,10 +108,16 @@ class SupervisorNamespace(socketio.AsyncNamespace):
         await self.enter_room(sid, ROOM)
         self._local.add(sid)
         self._start()
-        await self.emit("stats", (await self.snapshot()).json(), to=sid)
+        await self.emit("stats", await self._recent(), to=sid)
 
     async def on_disconnect(self, sid: str, *_reason: Any) -> None:
         self._local.discard(sid)
+
+    async def _recent(self) -> dict[str, Any]:
+        now = asyncio.get_running_loop().time()
+        if self._last is None or now - self._last[0] >= self.interval_s:
+            self._last = (now, (await self.snapshot()).json())
+        return self._last[1]
 
     def _start(self) -> None:
         # Started by the first supervisor on this process; idles while none is connected.
@@ -141,8 +151,9 @@ class SupervisorNamespace(socketio.AsyncNamespace):
         if not await self.redis.set(lock, self._token, nx=True, px=COMPUTE_BUDGET_MS):
             return False
         try:
-            snap = await self.snapshot()
-            await self.emit("stats", snap.json(), room=ROOM)
+            snap = (await self.snapshot()).json()
+            self._last = (asyncio.get_running_loop().time(), snap)
+            await self.emit("stats", snap, room=ROOM)
         finally:
             await self.redis.pexpire(lock, max(1, int(self.interval_s * 1000)))
         return True

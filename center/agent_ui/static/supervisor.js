@@ -176,7 +176,10 @@
     $("console").hidden = false;
     socket = io("/supervisor", { transports: ["websocket"] });
     socket.on("connect", () => showError(""));
-    socket.on("connect_error", (err) => showError(`Not connected: ${err.message}`));
+    socket.on("connect_error", (err) => {
+      if (err.message === "login required") location.reload();  // session ended: sign in
+      else showError(`Not connected: ${err.message}`);
+    });
     socket.on("disconnect", () => { $("live").textContent = "disconnected — reconnecting…"; });
     socket.on("stats", onStats);
     setInterval(tick, 1000);
