@@ -247,8 +247,8 @@ def _agent_stats(user: User, h: Mapping[str, str], now_ms: int) -> AgentStats:
 
 
 class StatsService:
-    """Computes a ``Snapshot``; cheap enough to run every second (one Redis round trip, two
-    or three bounded queries)."""
+    """Computes a ``Snapshot``; cheap enough to run every second: one Redis round trip and
+    a few bounded queries (see bench/supervisor.py)."""
 
     def __init__(self, db: Database, redis: Redis, keys: Keys) -> None:
         self.db = db
@@ -267,7 +267,9 @@ class StatsService:
             next(a for a in agents if a.id == agent_id).away_reason = reason
 
         pairs = {(q.name, c.value) for q in defs.values() for c in q.channels}
-        pairs |= set(live.waiting) | set(live.offers) | set(history)
+        # ({p}:queues remembers every pair that ever held work: only busy ones are shown.)
+        pairs |= {pair for pair, (n, _) in live.waiting.items() if n}
+        pairs |= set(live.offers) | set(history)
         queues = []
         for name, channel in sorted(pairs):
             d = defs.get(name, FALLBACK)

@@ -10,7 +10,7 @@ import pytest
 from center.queue import erlang
 from center.queue.model import QueueDef
 from center.queue.router import Router
-from center.queue.stats import QueueStats, _LiveReader, advice, apply_today
+from center.queue.stats import QueueStats, StatsService, _LiveReader, advice, apply_today
 from center.queue.today import Today, today
 from center.records.db import Database
 from center.records.enums import Channel, InteractionState, Presence
@@ -137,3 +137,18 @@ def test_erlang_advice() -> None:
     assert advice(q) == erlang.agents_needed(100, 180, target_s=20, service_level=0.8) == 8
     q.sl_target = 1.0  # no finite staffing answers everyone within the threshold
     assert advice(q) is None
+
+
+async def test_only_defined_or_busy_queues_are_listed(
+    db: Database, router: Router, clock: FakeClock
+) -> None:
+    await router.enqueue(1, queue="gone", channel=Channel.SMS, enqueued_ms=clock.ms)
+    await router.enqueue(2, queue="gone", channel=Channel.EMAIL, enqueued_ms=clock.ms)
+    await router.remove(1)  # {p}:queues still remembers gone:sms
+    service = StatsService(db, router.redis, router.keys)
+    snap = await service.snapshot(
+        {"default": QueueDef("default", channels=frozenset({Channel.CHAT}))}, clock.ms
+    )
+    assert [(q.queue, q.channel) for q in snap.queues] == [("default", "chat"), ("gone", "email")]
+    [gone] = [q for q in snap.queues if q.queue == "gone"]
+    assert (gone.waiting, gone.longest_wait_s, gone.sl_seconds) == (1, 0.0, 20.0)
