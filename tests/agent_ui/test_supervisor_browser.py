@@ -65,6 +65,13 @@ async def test_supervisor_watches_queues_and_agents(
         await expect(hostile).to_contain_text("chat 1/2")
         assert await page.locator("img").count() == 0
 
+        # Idle channels are hidden until asked for (the default queue takes all four).
+        await expect(page.locator("#queues tbody tr")).to_have_count(1)
+        await page.check("#show-idle")
+        await expect(page.locator("#queues tbody tr")).to_have_count(4)
+        await expect(page.locator("#queues tbody tr.idle", has_text="voice")).to_have_count(1)
+        await expect(row.locator("td").nth(4)).not_to_have_text("")  # re-drawn at once
+
         await page.screenshot(path=str(tmp_path / "supervisor.png"), full_page=True)
         assert dialogs == [] and errors == []
     finally:

@@ -186,7 +186,12 @@
   }
 
   $("login").addEventListener("submit", login);
-  $("show-idle").addEventListener("change", () => { if (snap) renderQueues(); });
+  // The board's one setting survives a reload.
+  $("show-idle").checked = localStorage.getItem("supervisor.showIdle") === "1";
+  $("show-idle").addEventListener("change", () => {
+    localStorage.setItem("supervisor.showIdle", $("show-idle").checked ? "1" : "0");
+    if (snap) { renderQueues(); tick(); }
+  });
   $("logout").addEventListener("click", async () => {
     await fetch("/api/logout", { method: "POST" });
     location.reload();
