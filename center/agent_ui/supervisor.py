@@ -104,11 +104,12 @@ class SupervisorNamespace(socketio.AsyncNamespace):
             raise ConnectionRefusedError("login required")
         if user.role not in SUPERVISOR_ROLES:
             raise ConnectionRefusedError("supervisors only")
+        snap = await self._recent()  # (first: a failure here leaves nothing to undo)
         await self.save_session(sid, {"user_id": user.id})
         await self.enter_room(sid, ROOM)
         self._local.add(sid)
         self._start()
-        await self.emit("stats", await self._recent(), to=sid)
+        await self.emit("stats", snap, to=sid)
 
     async def on_disconnect(self, sid: str, *_reason: Any) -> None:
         self._local.discard(sid)
