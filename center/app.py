@@ -17,11 +17,11 @@ import socketio
 from aiohttp import web
 
 from center.agent_ui import api as agent_api
-from center.agent_ui import auth, queues_api
+from center.agent_ui import auth, queues_api, supervisor
 from center.agent_ui.assist import Assist
 from center.agent_ui.namespace import AgentNamespace
 from center.agent_ui.notices import AgentBus
-from center.appkeys import DB, QUEUE_CONFIG, REDIS, ROUTER, SERVICE, SETTINGS, SIO
+from center.appkeys import DB, QUEUE_CONFIG, REDIS, ROUTER, SERVICE, SETTINGS, SIO, STATS
 from center.channels.webchat import ChatNamespace, WebChatAdapter
 from center.config import Settings
 from center.interactions import InteractionService
@@ -30,6 +30,7 @@ from center.liveness import Liveness
 from center.queue import config as queue_config
 from center.queue.keys import Keys
 from center.queue.router import Router, RouterOptions
+from center.queue.stats import StatsService
 from center.records.db import Database
 from center.redisconn import CLIENT_OPTIONS, EmbeddedRedis, client, start_embedded
 
@@ -98,6 +99,7 @@ async def create_app(settings: Settings | None = None) -> web.Application:
             placement=queues.rules,
         ),
         AgentNamespace(service, redis, keys, settings, liveness, assist=assist),
+        supervisor.SupervisorNamespace(supervisor.snapshot_source(app), db, redis, keys),
     ]
     for ns in namespaces:
         sio.register_namespace(ns)
@@ -106,11 +108,13 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     app[DB], app[REDIS], app[SIO], app[ROUTER], app[SERVICE] = db, redis, sio, router, service
     app[NAMESPACES] = namespaces
     app[LIVENESS] = liveness
+    app[STATS] = StatsService(db, redis, keys)
     app.cleanup_ctx.append(_resources)
     app.on_shutdown.append(_close_sockets)
     app.add_routes(auth.routes)
     app.add_routes(agent_api.routes)
     app.add_routes(queues_api.routes)
+    app.add_routes(supervisor.routes)
     kb_web.setup(app)
     app.add_routes(_pages)
     _add_static(app)
@@ -177,6 +181,11 @@ async def index(_request: web.Request) -> web.Response:
 @_pages.get("/agent")
 async def agent_page(_request: web.Request) -> web.FileResponse:
     return _page("agent.html")
+
+
+@_pages.get("/supervisor")
+async def supervisor_page(_request: web.Request) -> web.FileResponse:
+    return _page("supervisor.html")
 
 
 @_pages.get("/chat")

@@ -20,5 +20,6 @@ REDIS = web.AppKey("redis", Redis)
 SIO = web.AppKey("sio", socketio.AsyncServer)
 ROUTER = web.AppKey("router", "Router")
 SERVICE = web.AppKey("service", "InteractionService")
+STATS = web.AppKey("stats", "StatsService")  # the supervisor's live statistics
 # The queue configuration file as loaded at start (the seed; the database overrides queues).
 QUEUE_CONFIG = web.AppKey("queue_config", "QueueConfig")

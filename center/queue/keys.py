@@ -19,6 +19,8 @@ a single Redis Cluster slot and runs unchanged on a cluster.
     {p}:procs                 SET   instance ids of running processes
     {p}:proc:<instance>       STR   a process's heartbeat; expires unless refreshed
     {p}:proc:<instance>:owners SET  "<kind>:<owner>" with sockets in that process
+    {p}:lock:stats            STR   held (SET NX PX) by the one process that computes and
+                                    pushes the supervisors' statistics this second
 
 Scripts that must reach per-id keys receive the prefix ``{p}:`` itself as a KEYS entry and
 derive those keys from it (as BullMQ does), so the slot is still declared.
@@ -88,6 +90,10 @@ class Keys:
 
     def process_owners(self, instance: str) -> str:
         return f"{self.base}proc:{instance}:owners"
+
+    @property
+    def stats_lock(self) -> str:
+        return f"{self.base}lock:stats"
 
     @property
     def socketio_channel(self) -> str:

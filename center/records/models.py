@@ -100,7 +100,10 @@ class Ticket(Base):
 
 class Interaction(Base):
     __tablename__ = "interactions"
-    __table_args__ = (Index("ix_interactions_state_queue", "state", "queue"),)
+    __table_args__ = (
+        Index("ix_interactions_state_queue", "state", "queue"),
+        Index("ix_interactions_queued_at", "queued_at"),  # supervisor stats: today's rows
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
@@ -142,7 +145,10 @@ class Event(Base):
     """Append-only log row. The customer's timeline is their events ordered by id."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_customer_id_id", "customer_id", "id"),)
+    __table_args__ = (
+        Index("ix_events_customer_id_id", "customer_id", "id"),
+        Index("ix_events_actor_id_id", "actor_id", "id"),  # an agent's newest presence event
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))

@@ -1,0 +1,201 @@
+// Supervisor console: live queue board and agents list from the /supervisor namespace.
+// The server pushes a `stats` snapshot at connect and then at most once a second; waits and
+// times in state tick locally between pushes. All text is set with textContent (never
+// innerHTML): queue and agent names are data.
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const PRESENCE_ORDER = { available: 0, wrap_up: 1, away: 2, offline: 3 };
+  const PRESENCE_LABEL = { available: "Available", wrap_up: "Wrap-up", away: "Away", offline: "Offline" };
+  const STALE_MS = 5000;  // no push for this long: say so (the figures are frozen)
+  let socket = null;
+  let snap = null;        // the last snapshot
+  let offset = 0;         // local clock minus server clock, measured at each push
+  let receivedAt = 0;
+
+  const showError = (text) => { $("error").hidden = !text; $("error").textContent = text || ""; };
+  const serverNow = () => Date.now() - offset;
+
+  function duration(s) {
+    if (s === null || s === undefined || !isFinite(s)) return "–";
+    s = Math.max(0, Math.floor(s));
+    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+    const mm = h ? String(m).padStart(2, "0") : String(m);
+    return `${h ? h + ":" : ""}${mm}:${String(sec).padStart(2, "0")}`;
+  }
+  const pct = (x) => (x === null || x === undefined ? "–" : `${Math.round(x * 100)}%`);
+
+  function cell(tr, text, cls) {
+    const td = document.createElement("td");
+    td.textContent = text;
+    if (cls) td.className = cls;
+    tr.appendChild(td);
+    return td;
+  }
+
+  function isIdle(q) {
+    return !q.waiting && !q.offers && !q.entered_today && !q.arrivals_per_hour;
+  }
+
+  function renderQueues() {
+    const body = $("queues").tBodies[0];
+    body.replaceChildren();
+    const showIdle = $("show-idle").checked;
+    const rows = snap.queues.filter((q) => showIdle || !isIdle(q));
+    $("no-queues").hidden = rows.length > 0;
+    for (const q of rows) {
+      const tr = document.createElement("tr");
+      if (isIdle(q)) tr.className = "idle";
+      cell(tr, q.queue);
+      cell(tr, q.channel);
+      cell(tr, String(q.waiting), "num" + (q.waiting ? " warn" : ""));
+      cell(tr, String(q.offers), "num");
+      const wait = cell(tr, "", "num");
+      wait.dataset.oldest = q.oldest_enqueued_ms ?? "";
+      wait.dataset.sl = q.sl_seconds;
+      const sl = cell(tr, "", "num");
+      sl.textContent = `${pct(q.service_level)} · target ${pct(q.sl_target)} in ${q.sl_seconds}s`;
+      sl.title = `${q.answered_in_sl_today} of ${q.answered_today} answered within ${q.sl_seconds}s; ` +
+        `${q.abandoned_today} abandoned`;
+      if (q.service_level !== null) sl.classList.add(q.service_level >= q.sl_target ? "good" : "bad");
+      const ab = cell(tr, `${pct(q.abandon_rate)} (${q.abandoned_today} of ${q.entered_today})`, "num");
+      if (q.abandon_rate) ab.classList.add("warn");
+      cell(tr, q.arrivals_per_hour ? q.arrivals_per_hour.toFixed(0) : "0", "num");
+      const aht = cell(tr, duration(q.aht_s) + (q.aht_default ? " (default)" : ""), "num");
+      if (q.aht_default) aht.classList.add("muted");
+      const staffed = cell(tr, String(q.agents_staffed), "num");
+      const others = ["away", "offline"].filter((p) => q.agents_by_presence[p])
+        .map((p) => `${q.agents_by_presence[p]} ${p}`);
+      if (others.length) {
+        const span = document.createElement("span");
+        span.className = "muted small";
+        span.textContent = ` (${others.join(", ")})`;
+        staffed.appendChild(span);
+      }
+      staffed.title = Object.entries(q.agents_by_presence)
+        .map(([p, n]) => `${n} ${PRESENCE_LABEL[p] || p}`).join(", ") || "no agent can take this work";
+      const need = cell(tr, q.agents_needed === null ? "–" : String(q.agents_needed), "num");
+      if (q.agents_needed !== null && q.agents_needed > q.agents_staffed) {
+        need.classList.add("bad");
+        need.textContent += ` (+${q.agents_needed - q.agents_staffed})`;
+        need.title = "Short of agents for the service-level target";
+      }
+      body.appendChild(tr);
+    }
+  }
+
+  function renderAgents() {
+    const body = $("agents").tBodies[0];
+    body.replaceChildren();
+    const agents = [...snap.agents].sort((a, b) =>
+      (PRESENCE_ORDER[a.presence] ?? 9) - (PRESENCE_ORDER[b.presence] ?? 9) ||
+      a.display_name.localeCompare(b.display_name));
+    const counts = {};
+    for (const a of agents) {
+      counts[a.presence] = (counts[a.presence] || 0) + 1;
+      const tr = document.createElement("tr");
+      const name = cell(tr, a.display_name);
+      name.title = `${a.username} (${a.role})`;
+      const p = cell(tr, "");
+      const pill = document.createElement("span");
+      pill.className = `pill ${a.presence}`;
+      pill.textContent = PRESENCE_LABEL[a.presence] || a.presence;
+      p.appendChild(pill);
+      if (a.away_reason) {
+        const reason = document.createElement("span");
+        reason.className = "muted";
+        reason.textContent = ` ${a.away_reason.replace(/_/g, " ")}`;
+        p.appendChild(reason);
+      }
+      const t = cell(tr, "", "num");
+      t.dataset.since = a.since_ms ?? "";
+      const loads = Object.entries(a.capacity)
+        .filter(([, cap]) => cap > 0)
+        .map(([ch, cap]) => `${ch} ${a.load[ch] || 0}/${cap}`);
+      cell(tr, loads.join(" · ") || "–");
+      cell(tr, String(a.missed), "num" + (a.missed ? " warn" : ""));
+      body.appendChild(tr);
+    }
+    $("agent-counts").textContent = Object.keys(PRESENCE_ORDER)
+      .filter((k) => counts[k]).map((k) => `${counts[k]} ${PRESENCE_LABEL[k].toLowerCase()}`).join(" · ");
+  }
+
+  // Once a second: waits and times in state move on between pushes; flag a silent server.
+  function tick() {
+    if (!snap) return;
+    const now = serverNow();
+    for (const td of document.querySelectorAll("#queues td[data-oldest]")) {
+      const oldest = Number(td.dataset.oldest);
+      const s = td.dataset.oldest ? (now - oldest) / 1000 : null;
+      td.textContent = duration(s);
+      td.classList.toggle("bad", s !== null && s > Number(td.dataset.sl));
+    }
+    for (const td of document.querySelectorAll("#agents td[data-since]")) {
+      td.textContent = td.dataset.since ? duration((now - Number(td.dataset.since)) / 1000) : "–";
+    }
+    const age = Date.now() - receivedAt;
+    $("live").textContent = age > STALE_MS
+      ? `no update for ${duration(age / 1000)} — reconnecting…`
+      : `live · ${new Date(snap.at_ms).toLocaleTimeString()}`;
+    $("live").classList.toggle("stale", age > STALE_MS);
+  }
+
+  function onStats(s) {
+    snap = s;
+    receivedAt = Date.now();
+    offset = receivedAt - s.at_ms;
+    renderQueues();
+    renderAgents();
+    tick();
+  }
+
+  async function login(ev) {
+    ev.preventDefault();
+    $("login-error").textContent = "";
+    const res = await fetch("/api/login", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ username: $("username").value, password: $("password").value }),
+    });
+    const body = await res.json().catch(() => ({}));
+    if (!res.ok) {
+      $("login-error").textContent = body.error || "sign-in failed";
+      return;
+    }
+    start(body.user);
+  }
+
+  function start(user) {
+    $("who").textContent = `${user.display_name} (${user.role})`;
+    $("logout").hidden = false;
+    if (user.role !== "supervisor" && user.role !== "admin") {
+      $("login").hidden = true;
+      $("console").hidden = false;
+      showError("This console is for supervisors. Agents work in the agent console (/agent).");
+      return;
+    }
+    $("login").hidden = true;
+    $("console").hidden = false;
+    socket = io("/supervisor", { transports: ["websocket"] });
+    socket.on("connect", () => showError(""));
+    socket.on("connect_error", (err) => {
+      if (err.message === "login required") location.reload();  // session ended: sign in
+      else showError(`Not connected: ${err.message}`);
+    });
+    socket.on("disconnect", () => { $("live").textContent = "disconnected — reconnecting…"; });
+    socket.on("stats", onStats);
+    setInterval(tick, 1000);
+  }
+
+  $("login").addEventListener("submit", login);
+  // The board's one setting survives a reload.
+  $("show-idle").checked = localStorage.getItem("supervisor.showIdle") === "1";
+  $("show-idle").addEventListener("change", () => {
+    localStorage.setItem("supervisor.showIdle", $("show-idle").checked ? "1" : "0");
+    if (snap) { renderQueues(); tick(); }
+  });
+  $("logout").addEventListener("click", async () => {
+    await fetch("/api/logout", { method: "POST" });
+    location.reload();
+  });
+  // Already signed in (cookie)? Then go straight to the board.
+  fetch("/api/me").then(async (r) => { if (r.ok) start((await r.json()).user); });
+})();

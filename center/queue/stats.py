@@ -1,0 +1,292 @@
+"""Live queue statistics for supervisors: what waits now (Redis) and how today went (database).
+
+Per queue and channel: waiting, longest wait, offers in flight, service level and abandon
+rate today, arrival rate and handle time, and the Erlang C staffing advice at those figures.
+Per agent: presence (and away reason), time in state, load and capacity per channel.
+
+Definitions (stated once, used everywhere; "today" is the UTC day):
+
+* entered today  -- interactions whose ``queued_at`` is today (the contacts offered to the
+  queue, in contact-center terms), attributed to the queue they are in now.
+* service level  -- answered within the queue's ``sl_seconds`` ÷ (answered + abandoned), the
+  Genesys Cloud default (abandons count against the service level, short ones too);
+  ``None`` before anything was answered or abandoned. Still-waiting work is not counted.
+* abandon rate   -- abandoned ÷ entered today.
+* arrival rate   -- interactions queued in the last hour, per hour.
+* handle time    -- mean of (ended - assigned) over interactions closed after being queued
+  today; ``DEFAULT_AHT_S`` while there are none (``aht_default`` says so).
+* Erlang C       -- ``center.queue.erlang.agents_needed`` for the queue's target at the
+  arrival rate and handle time above (0 without arrivals). It assumes one contact per agent
+  at a time: for chat with concurrency it overstates the need.
+* agents         -- per presence, the agents who could take the queue's work: capacity on the
+  channel and the queue's required skills (and language) at their base levels (escalation
+  rings are not applied). Staffed = available + in wrap-up among them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from redis.asyncio import Redis
+from sqlalchemy import select
+
+from center.queue import erlang
+from center.queue.definitions import required_skills
+from center.queue.keys import BAND, Keys
+from center.queue.model import QueueDef
+from center.queue.results import DEFAULT_CAPACITY
+from center.queue.scripts import SOURCES
+from center.queue.today import Today, today
+from center.records.db import Database
+from center.records.enums import Channel, Presence
+from center.records.events import EventType
+from center.records.models import Event, User
+
+DEFAULT_AHT_S = 300.0
+# Queue definitions used for statistics of queues that are not (or no longer) defined.
+FALLBACK = QueueDef(name="")
+STAFFED = frozenset({Presence.AVAILABLE.value, Presence.WRAP_UP.value})
+
+
+@dataclass(slots=True)
+class QueueStats:
+    queue: str
+    channel: str
+    waiting: int = 0
+    offers: int = 0  # offered to an agent, not yet accepted (the customer still waits)
+    longest_wait_s: float | None = None  # oldest of waiting and offered; None when none
+    oldest_enqueued_ms: int | None = None  # so a console can tick the longest wait itself
+    entered_today: int = 0
+    answered_today: int = 0
+    answered_in_sl_today: int = 0
+    abandoned_today: int = 0
+    service_level: float | None = None
+    sl_target: float = FALLBACK.sl_target
+    sl_seconds: float = FALLBACK.sl_seconds
+    abandon_rate: float | None = None
+    arrivals_per_hour: float = 0.0
+    aht_s: float = DEFAULT_AHT_S
+    aht_default: bool = True
+    agents_by_presence: dict[str, int] = field(default_factory=dict)
+    agents_staffed: int = 0
+    agents_needed: int | None = None  # Erlang C advice; None when it cannot be computed
+
+
+@dataclass(slots=True)
+class AgentStats:
+    id: int
+    username: str
+    display_name: str
+    role: str
+    presence: str
+    away_reason: str | None = None
+    since_ms: int | None = None  # when the current presence began (None: unknown)
+    time_in_state_s: float | None = None
+    load: dict[str, int] = field(default_factory=dict)
+    capacity: dict[str, int] = field(default_factory=dict)
+    missed: int = 0
+
+
+@dataclass(slots=True)
+class Snapshot:
+    at_ms: int
+    queues: list[QueueStats]
+    agents: list[AgentStats]
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "at_ms": self.at_ms,
+            "queues": [asdict(q) for q in self.queues],
+            "agents": [asdict(a) for a in self.agents],
+        }
+
+
+# -- live state (Redis) --------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Live:
+    waiting: dict[tuple[str, str], tuple[int, int | None]]  # -> (count, oldest enqueue ms)
+    offers: dict[tuple[str, str], list[int]]  # -> enqueue ms of each offer in flight
+    agents: dict[int, dict[str, str]]
+
+
+class _LiveReader:
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self.keys = keys
+        self.script = redis.register_script(SOURCES["liveStats"][0])
+
+    async def read(self, agent_ids: Sequence[int]) -> _Live:
+        k = self.keys
+        queues, offers, agents = await self.script(
+            keys=[k.queues, k.offers, k.base], args=[str(i) for i in agent_ids]
+        )
+        live = _Live({}, {}, {})
+        for row in queues:
+            heads = [int(float(s)) % BAND for s in row[3:]]
+            live.waiting[(str(row[0]), str(row[1]))] = (int(row[2]), min(heads, default=None))
+        for _id, queue, channel, _agent, enq in offers:
+            live.offers.setdefault((str(queue), str(channel)), []).append(
+                int(enq) if str(enq).isdigit() else 0
+            )
+        for agent_id, flat in agents:
+            live.agents[int(agent_id)] = dict(zip(flat[::2], flat[1::2], strict=True))
+        return live
+
+
+# -- today (database) ----------------------------------------------------------------------
+
+
+def apply_today(q: QueueStats, t: Today) -> None:
+    q.entered_today, q.answered_today = t.entered, t.answered
+    q.answered_in_sl_today, q.abandoned_today = t.answered_in_sl, t.abandoned
+    q.arrivals_per_hour = t.arrivals_per_hour
+    counted = t.answered + t.abandoned
+    q.service_level = t.answered_in_sl / counted if counted else None
+    q.abandon_rate = t.abandoned / t.entered if t.entered else None
+    if t.handled:
+        q.aht_s, q.aht_default = t.handle_s_total / t.handled, False
+
+
+def advice(q: QueueStats) -> int | None:
+    """Erlang C: the fewest agents meeting the queue's target at its current load."""
+    if q.arrivals_per_hour <= 0:
+        return 0
+    try:
+        return erlang.agents_needed(
+            q.arrivals_per_hour,
+            q.aht_s,
+            target_s=q.sl_seconds,
+            service_level=q.sl_target,
+        )
+    except ValueError:  # e.g. a 100 % target, which no finite staffing meets
+        return None
+
+
+# -- agents ----------------------------------------------------------------------------------
+
+
+async def _agents(db: Database) -> list[User]:
+    async with db.read() as s:
+        return list(await s.scalars(select(User).where(User.active.is_(True)).order_by(User.id)))
+
+
+async def _away_reasons(db: Database, agent_ids: list[int]) -> dict[int, str | None]:
+    """The reason of each agent's newest presence event: per agent, a backward scan of the
+    index on (actor_id, id) to its first presence event; then those rows by primary key."""
+    if not agent_ids:
+        return {}
+    newest = (
+        select(Event.id)
+        .where(Event.actor_id == User.id, Event.type == EventType.PRESENCE_CHANGED.value)
+        .order_by(Event.id.desc())
+        .limit(1)
+        .correlate(User)
+        .scalar_subquery()
+    )
+    async with db.read() as s:
+        ids = {
+            eid: int(uid)
+            for uid, eid in await s.execute(select(User.id, newest).where(User.id.in_(agent_ids)))
+            if eid is not None
+        }
+        rows = await s.execute(select(Event.id, Event.data).where(Event.id.in_(list(ids))))
+        return {ids[eid]: (data or {}).get("reason") for eid, data in rows}
+
+
+def _per_channel(h: Mapping[str, str], prefix: str) -> dict[str, int]:
+    out = {}
+    for channel in Channel:
+        raw = h.get(prefix + channel.value)
+        if raw is not None and raw.lstrip("-").isdigit():
+            out[channel.value] = int(raw)
+    return out
+
+
+def _skills(user: User, h: Mapping[str, str]) -> dict[str, Any]:
+    # The live copy (what the router routes by) when the agent has been seen, else the record.
+    try:
+        live = json.loads(h["skills"]) if h.get("skills") else None
+    except ValueError:
+        live = None
+    return live if isinstance(live, dict) else dict(user.skills or {})
+
+
+def _meets(skills: Mapping[str, Any], needs: Mapping[str, int]) -> bool:
+    def level(name: str) -> int:
+        value = skills.get(name, 0)
+        return value if isinstance(value, int) else 0
+
+    return all(level(name) >= need for name, need in needs.items())
+
+
+def _agent_stats(user: User, h: Mapping[str, str], now_ms: int) -> AgentStats:
+    presence = h.get("presence") or user.presence.value
+    since = int(h["since"]) if h.get("since", "").isdigit() else None
+    return AgentStats(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        role=user.role.value,
+        presence=presence,
+        since_ms=since,
+        time_in_state_s=max(0.0, (now_ms - since) / 1000) if since else None,
+        load={c: n for c, n in _per_channel(h, "load:").items() if n > 0},
+        # An agent not seen since Redis started has its record's capacity (as set_presence
+        # would give it: none set means the blended default).
+        capacity=_per_channel(h, "cap:") or dict(user.capacity or DEFAULT_CAPACITY),
+        missed=int(h["missed"]) if h.get("missed", "").isdigit() else 0,
+    )
+
+
+# -- the snapshot ----------------------------------------------------------------------------
+
+
+class StatsService:
+    """Computes a ``Snapshot``; cheap enough to run every second: one Redis round trip and
+    a few bounded queries (see bench/supervisor.py)."""
+
+    def __init__(self, db: Database, redis: Redis, keys: Keys) -> None:
+        self.db = db
+        self.live = _LiveReader(redis, keys)
+
+    async def snapshot(self, defs: Mapping[str, QueueDef], now_ms: int) -> Snapshot:
+        now = datetime.fromtimestamp(now_ms / 1000, UTC)
+        users = await _agents(self.db)
+        live = await self.live.read([u.id for u in users])
+        history = await today(self.db, defs, FALLBACK.sl_seconds, now)
+
+        agents = [_agent_stats(u, live.agents.get(u.id, {}), now_ms) for u in users]
+        skills = {u.id: _skills(u, live.agents.get(u.id, {})) for u in users}
+        away = [a.id for a in agents if a.presence == Presence.AWAY.value]
+        for agent_id, reason in (await _away_reasons(self.db, away)).items():
+            next(a for a in agents if a.id == agent_id).away_reason = reason
+
+        pairs = {(q.name, c.value) for q in defs.values() for c in q.channels}
+        # ({p}:queues remembers every pair that ever held work: only busy ones are shown.)
+        pairs |= {pair for pair, (n, _) in live.waiting.items() if n}
+        pairs |= set(live.offers) | set(history)
+        queues = []
+        for name, channel in sorted(pairs):
+            d = defs.get(name, FALLBACK)
+            q = QueueStats(name, channel, sl_target=d.sl_target, sl_seconds=d.sl_seconds)
+            q.waiting, oldest = live.waiting.get((name, channel), (0, None))
+            offered = live.offers.get((name, channel), [])
+            q.offers = len(offered)
+            enqueued = [ms for ms in [oldest, *offered] if ms]
+            if enqueued:
+                q.oldest_enqueued_ms = min(enqueued)
+                q.longest_wait_s = max(0.0, (now_ms - q.oldest_enqueued_ms) / 1000)
+            apply_today(q, history.get((name, channel), Today()))
+            needs = required_skills(d)
+            for a in agents:
+                if a.capacity.get(channel, 0) > 0 and _meets(skills[a.id], needs):
+                    q.agents_by_presence[a.presence] = q.agents_by_presence.get(a.presence, 0) + 1
+            q.agents_staffed = sum(q.agents_by_presence.get(p, 0) for p in STAFFED)
+            q.agents_needed = advice(q)
+            queues.append(q)
+        return Snapshot(now_ms, queues, agents)
