@@ -1,7 +1,7 @@
 """indexes for the supervisor's live statistics
 
-Revision ID: 0004
-Revises: 0002
+Revision ID: 0005
+Revises: 0004
 
 Today's queue statistics read interactions by ``queued_at`` (a bounded range scan, not the
 whole history); an away agent's reason is its newest presence event (``actor_id``, newest
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0004"
-down_revision = "0002"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
