@@ -29,7 +29,7 @@ from tests.support import Server
 
 DATABASE_URL = os.environ.get("CENTER_DATABASE_URL", "")
 REDIS_URL = os.environ.get("CENTER_REDIS_URL", "")
-TEARDOWN_TIMEOUT_S = 60
+TEARDOWN_TIMEOUT_S = 20
 
 
 @pytest.fixture(autouse=True)
@@ -116,6 +116,10 @@ async def server(settings: Settings, db: Database) -> AsyncIterator[Server]:
         try:
             await asyncio.wait_for(runner.cleanup(), TEARDOWN_TIMEOUT_S)
         except TimeoutError:
+            with open(f"/tmp/stall-{os.getpid()}.txt", "a") as out:  # noqa: ASYNC230
+                for task in asyncio.all_tasks():
+                    out.write(f"--- {task!r}\n")
+                    task.print_stack(file=out)
             for task in asyncio.all_tasks():
                 task.print_stack(file=sys.stderr)
             warnings.warn("server shutdown stalled; task stacks printed above", stacklevel=1)
