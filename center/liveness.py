@@ -24,6 +24,7 @@ from enum import StrEnum
 
 from redis.asyncio import Redis
 
+from center.loops import pause, stopping
 from center.queue.keys import Keys
 
 log = logging.getLogger(__name__)
@@ -106,8 +107,10 @@ class Liveness:
             except asyncio.CancelledError:
                 raise
             except Exception:  # Redis hiccup: try again next beat rather than die
+                if stopping():
+                    raise asyncio.CancelledError from None
                 log.exception("liveness beat failed")
-            await asyncio.sleep(interval)
+            await pause(interval)
 
     async def _beat(self) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:

@@ -30,6 +30,7 @@ from redis.asyncio import Redis
 from center.agent_ui import queues_api
 from center.agent_ui.auth import require_user, token_from_cookie_header
 from center.appkeys import DB, QUEUE_CONFIG, ROUTER, STATS
+from center.loops import pause, stopping
 from center.queue.keys import Keys
 from center.queue.stats import Snapshot
 from center.records import users
@@ -136,7 +137,7 @@ class SupervisorNamespace(socketio.AsyncNamespace):
         # Polls the lock four times an interval, so a push follows soon after the window
         # reopens without any process waiting on another.
         while True:
-            await asyncio.sleep(self.interval_s / 4)
+            await pause(self.interval_s / 4)
             if not self._local:
                 continue
             try:
@@ -144,6 +145,8 @@ class SupervisorNamespace(socketio.AsyncNamespace):
             except asyncio.CancelledError:
                 raise
             except Exception:
+                if stopping():
+                    raise asyncio.CancelledError from None
                 log.exception("supervisor statistics push failed")
 
     async def publish_once(self) -> bool:

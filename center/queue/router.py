@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from center.loops import pause, stopping
 from center.queue import definitions
 from center.queue.clock import Clock, SystemClock
 from center.queue.handoffs import Handoffs
@@ -361,6 +362,8 @@ class Router(Handoffs):
             try:
                 declined = await self.decline(interaction_id, int(agent), timeout=True)
             except Exception as exc:  # another process got there first
+                if stopping():
+                    raise asyncio.CancelledError from None
                 log.debug("sweep of %s skipped: %s", interaction_id, exc)
                 continue
             results.append(declined)
@@ -385,5 +388,7 @@ class Router(Handoffs):
             except asyncio.CancelledError:
                 raise
             except Exception:
+                if stopping():
+                    raise asyncio.CancelledError from None
                 log.exception("router loop step failed")
-            await asyncio.sleep(self.options.sweep_interval_s)
+            await pause(self.options.sweep_interval_s)
