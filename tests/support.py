@@ -91,6 +91,7 @@ class Customer(Client):
 
 class Agent(Client):
     namespace = "/agent"
+    greeting = "hello"  # the first event the server sends a console on this namespace
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
@@ -115,7 +116,7 @@ class Agent(Client):
             headers={"Cookie": self.cookie} if self.cookie else {},
             wait_timeout=CONNECT_TIMEOUT_S,
         )
-        return await self.next("hello")
+        return await self.next(self.greeting)
 
     async def available(self) -> None:
         ack = await self.call("presence", {"presence": "available"})

@@ -19,7 +19,7 @@ from center.records.enums import Role
 from center.records.models import Interaction
 from center.records.users import create_user
 from tests.agent_ui.routing_support import Desk
-from tests.support import CONNECT_TIMEOUT_S, PASSWORD, Agent, Server, make_user
+from tests.support import PASSWORD, Agent, Server, make_user
 
 # One queue with a generous threshold: whether an answer is "within the service level" then
 # never depends on how fast the test machine is.
@@ -42,16 +42,7 @@ class Supervisor(Agent):
     """A signed-in supervisor's console: REST with its cookie, socket on /supervisor."""
 
     namespace = "/supervisor"
-
-    async def connect(self) -> dict[str, Any]:
-        await self.sio.connect(
-            self.url,
-            namespaces=[self.namespace],
-            transports=["websocket"],
-            headers={"Cookie": self.cookie} if self.cookie else {},
-            wait_timeout=CONNECT_TIMEOUT_S,
-        )
-        return await self.next("stats")
+    greeting = "stats"
 
     async def stats(self) -> dict[str, Any]:
         status, body = await self.get("/api/supervisor/stats")
