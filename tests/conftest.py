@@ -8,28 +8,22 @@ tests run in parallel (pytest -n).
 
 from __future__ import annotations
 
-import asyncio
 import os
-import sys
 import uuid
-import warnings
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 from blockbuster import BlockBuster, blockbuster_ctx
 from sqlalchemy import text
 
-from center.app import create_app
 from center.config import Settings
 from center.records.db import Database
 from center.redisconn import EmbeddedRedis
-from tests.support import Server
+from tests.support import Server, serve_app
 
 DATABASE_URL = os.environ.get("CENTER_DATABASE_URL", "")
 REDIS_URL = os.environ.get("CENTER_REDIS_URL", "")
-TEARDOWN_TIMEOUT_S = 20
 
 
 @pytest.fixture(autouse=True)
@@ -101,25 +95,5 @@ async def db(settings: Settings) -> AsyncIterator[Database]:
 @pytest.fixture
 async def server(settings: Settings, db: Database) -> AsyncIterator[Server]:
     """The real application on a loopback port (its own schema/file and key prefix)."""
-    app = await create_app(settings)
-    runner = web.AppRunner(app, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield Server(url=f"http://127.0.0.1:{port}", app=app, settings=settings, db=db)
-    finally:
-        # Known open problem: under heavy parallel load a server shutdown has been seen to
-        # stall (once in several full runs). Bound it, and print every task's stack so the
-        # stall can be diagnosed instead of silently eating the CI budget.
-        try:
-            await asyncio.wait_for(runner.cleanup(), TEARDOWN_TIMEOUT_S)
-        except TimeoutError:
-            with open(f"/tmp/stall-{os.getpid()}.txt", "a") as out:  # noqa: ASYNC230
-                for task in asyncio.all_tasks():
-                    out.write(f"--- {task!r}\n")
-                    task.print_stack(file=out)
-            for task in asyncio.all_tasks():
-                task.print_stack(file=sys.stderr)
-            warnings.warn("server shutdown stalled; task stacks printed above", stacklevel=1)
+    async with serve_app(settings, db) as running:
+        yield running

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
+import warnings
 from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,12 +16,14 @@ import aiohttp
 import socketio
 from aiohttp import web
 
+from center.app import create_app
 from center.config import Settings
 from center.records.db import Database
 from center.records.enums import Role
 from center.records.models import User
 from center.records.users import create_user
 
+TEARDOWN_TIMEOUT_S = 20
 PASSWORD = "correct-horse-battery"
 # socket.io's default of 1 s is too short for a loaded 2-core CI machine.
 CONNECT_TIMEOUT_S = 10
@@ -150,3 +157,29 @@ async def signed_in_agent(
     if available:
         await agent.available()
     return agent
+
+
+@asynccontextmanager
+async def serve_app(settings: Settings, db: Database) -> AsyncIterator[Server]:
+    """The real application on a loopback port, shut down at the end (bounded)."""
+    app = await create_app(settings)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield Server(url=f"http://127.0.0.1:{port}", app=app, settings=settings, db=db)
+    finally:
+        # Bound a stalled shutdown and dump every task's stack, so a stall is diagnosed
+        # instead of silently eating the CI budget.
+        try:
+            await asyncio.wait_for(runner.cleanup(), TEARDOWN_TIMEOUT_S)
+        except TimeoutError:
+            with open(f"/tmp/stall-{os.getpid()}.txt", "a") as out:  # noqa: ASYNC230
+                for task in asyncio.all_tasks():
+                    out.write(f"--- {task!r}\n")
+                    task.print_stack(file=out)
+            for task in asyncio.all_tasks():
+                task.print_stack(file=sys.stderr)
+            warnings.warn("server shutdown stalled; task stacks printed above", stacklevel=1)

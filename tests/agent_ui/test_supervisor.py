@@ -10,16 +10,15 @@ from typing import Any
 
 import pytest
 import socketio
-from aiohttp import web
 
-from center.app import NAMESPACES, create_app
+from center.app import NAMESPACES
 from center.config import Settings
 from center.queue import erlang
 from center.records.enums import Role
 from center.records.models import Interaction
 from center.records.users import create_user
 from tests.agent_ui.routing_support import Desk
-from tests.support import PASSWORD, Agent, Server, make_user
+from tests.support import PASSWORD, Agent, Server, make_user, serve_app
 
 # One queue with a generous threshold: whether an answer is "within the service level" then
 # never depends on how fast the test machine is.
@@ -273,16 +272,8 @@ async def test_the_page_is_served(server: Server) -> None:
 @pytest.fixture
 async def second_server(settings: Settings, server: Server) -> AsyncIterator[Server]:
     """Another process's app on the same database and Redis key prefix (behind a balancer)."""
-    app = await create_app(settings)
-    runner = web.AppRunner(app, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield Server(url=f"http://127.0.0.1:{port}", app=app, settings=settings, db=server.db)
-    finally:
-        await runner.cleanup()
+    async with serve_app(settings, server.db) as other:
+        yield other
 
 
 async def test_supervisors_on_two_processes_get_the_same_pushes(
