@@ -1,6 +1,6 @@
 """Knowledge-base benchmark: import speed and search latency over generated articles.
 
-    /work/venv/bin/python bench/kb.py [--articles 10000] [--queries 300]
+    .venv/bin/python bench/kb.py [--articles 10000] [--queries 300]
 
 Runs on a temporary SQLite file, and also on PostgreSQL when CENTER_DATABASE_URL is set
 (in a throwaway schema). Prints figures; asserts nothing about timing.

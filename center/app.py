@@ -147,6 +147,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await task
     await liveness.stop()
+    await service.followups.aclose()
     for ns in app[NAMESPACES]:
         await ns.close()
     await redis.aclose()

@@ -132,7 +132,7 @@ class AgentSide(ServiceBase):
             {**interaction_json(i), "messages": [message_json(m) for m in msgs]},
         )
         last_inbound = next((m for m in reversed(msgs) if m.direction is Direction.INBOUND), None)
-        await self._tell_listeners(i, last_inbound)
+        self._tell_listeners(i, last_inbound)
         return i, msgs
 
     async def reject(self, agent: User, interaction_id: int) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from center.agent_ui.notices import AgentBus
 from center.channels.base import ChannelAdapter, CustomerNotice
+from center.interactions.followups import Followups
 from center.queue.router import Router
 from center.queue.scripts import ErrorCode
 from center.records.base import utcnow
@@ -84,6 +85,7 @@ class ServiceBase:
     bus: AgentBus
     adapters: dict[Channel, ChannelAdapter]
     listeners: list[ConversationListener]
+    followups: Followups
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -106,12 +108,19 @@ class ServiceBase:
             raise InteractionError("not_yours", "this interaction is not assigned to you")
         return i
 
-    async def _tell_listeners(self, i: Interaction, m: Message | None) -> None:
-        for listener in self.listeners:
-            try:
-                await listener(i, m)
-            except Exception:  # a helper feature must never break the conversation
-                log.exception("conversation listener failed")
+    def _tell_listeners(self, i: Interaction, m: Message | None) -> None:
+        """Run the listeners beside the conversation (see followups), never holding it up."""
+        if not self.listeners:
+            return
+
+        async def run() -> None:
+            for listener in self.listeners:
+                try:
+                    await listener(i, m)
+                except Exception:  # a helper feature must never break the conversation
+                    log.exception("conversation listener failed")
+
+        self.followups.submit(i.id, run)
 
     async def _notify(self, i: Interaction, notice: CustomerNotice, data: dict[str, Any]) -> None:
         adapter = self.adapters.get(i.channel)

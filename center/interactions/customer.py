@@ -109,7 +109,7 @@ class CustomerSide(ServiceBase):
             m = await _store_inbound(s, i, body, meta)
         if i.agent_id is not None and i.state is S.ASSIGNED:
             await self.bus.to_agent(i.agent_id, AgentNotice.MESSAGE, message_json(m))
-            await self._tell_listeners(i, m)
+            self._tell_listeners(i, m)
         return Stored(i, m)
 
     async def enqueue(self, interaction_id: int) -> int:

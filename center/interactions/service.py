@@ -7,6 +7,7 @@ from center.channels.base import ChannelAdapter
 from center.interactions.agent import AgentSide
 from center.interactions.base import ConversationListener
 from center.interactions.customer import CustomerSide
+from center.interactions.followups import Followups
 from center.interactions.handoffs import HandoffsAndRecovery
 from center.queue.router import Router
 from center.records.db import Database
@@ -22,6 +23,7 @@ class InteractionService(CustomerSide, AgentSide, HandoffsAndRecovery):
         self.bus = bus
         self.adapters: dict[Channel, ChannelAdapter] = {}
         self.listeners: list[ConversationListener] = []
+        self.followups = Followups()
         router.on_offer = self._offered
         router.on_timeout = self._timed_out
         router.on_escalated = self._escalated
