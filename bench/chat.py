@@ -309,9 +309,11 @@ async def bench(customers: int, agents: int, messages: int, processes: int = 0) 
         await asyncio.gather(*(c.connect() for c in clients))
         print(f"center bench/chat: {backend}; {agents} agents, {customers} customers connected")
 
+        cpu_before = _server_cpu_s(servers)
         started = now()
         await asyncio.gather(*(c.run() for c in clients))
         wall = now() - started
+        server_cpu = _server_cpu_s(servers) - cpu_before
         for a in bench_agents:
             await a.stop()
     finally:
@@ -369,6 +371,10 @@ async def bench(customers: int, agents: int, messages: int, processes: int = 0) 
     print(f"  peak RSS                 {peak_rss_mb():.0f} MiB (this process)")
     if SERVER_RSS:
         print(f"  peak RSS, servers        {max(SERVER_RSS):.0f} MiB (sum of the processes)")
+        print(
+            f"  server CPU               {server_cpu:.2f} s = {server_cpu * 1000 / customers:.1f}"
+            " ms per chat (all processes; the least noisy figure here)"
+        )
     for f in stats.failures[:10]:
         print(f"  FAILURE {f}")
     ok = not stats.failures and routed == customers and stats.closed == customers
@@ -378,12 +384,23 @@ async def bench(customers: int, agents: int, messages: int, processes: int = 0) 
         f"offer_p99={pct(offer_lat, 99):.1f}ms c2a_p50={pct(stats.to_agent, 50):.1f}ms "
         f"c2a_p99={pct(stats.to_agent, 99):.1f}ms a2c_p50={pct(stats.to_customer, 50):.1f}ms "
         f"a2c_p99={pct(stats.to_customer, 99):.1f}ms wall={wall:.2f}s "
-        f"rss={peak_rss_mb():.0f}MiB failures={len(stats.failures)} {'OK' if ok else 'FAILED'}"
+        f"rss={peak_rss_mb():.0f}MiB "
+        + (f"cpu_per_chat={server_cpu * 1000 / customers:.1f}ms " if servers else "")
+        + f"failures={len(stats.failures)} {'OK' if ok else 'FAILED'}"
     )
     return 0 if ok else 1
 
 
 SERVER_RSS: list[float] = []
+
+
+def _server_cpu_s(servers: list[ServeProcess]) -> float:
+    total = 0.0
+    for s in servers:
+        with contextlib.suppress(psutil.Error):
+            t = psutil.Process(s.proc.pid).cpu_times()
+            total += t.user + t.system
+    return total
 
 
 async def _sample_rss(pids: list[int]) -> None:

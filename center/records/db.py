@@ -37,10 +37,12 @@ class Database:
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # SQLite: reads get their own engine with deferred BEGIN, so they never take the
         # write lock (WAL readers see a snapshot and never block or get blocked).
+        # PostgreSQL: reads share the pool in autocommit, so a read costs its queries and
+        # no BEGIN/ROLLBACK round trips (each statement sees the latest committed data).
         self.read_engine: AsyncEngine = (
             _make_engine(url, schema=schema, echo=echo, for_reads=True)
             if self.dialect == "sqlite"
-            else self.engine
+            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
         )
         self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
@@ -62,7 +64,7 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-        if self.read_engine is not self.engine:
+        if self.dialect == "sqlite":  # its own pool; PostgreSQL's reads share the one above
             await self.read_engine.dispose()
 
 
