@@ -12,6 +12,7 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import socketio
 from aiohttp import web
@@ -108,7 +109,9 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     app[DB], app[REDIS], app[SIO], app[ROUTER], app[SERVICE] = db, redis, sio, router, service
     app[NAMESPACES] = namespaces
     app[LIVENESS] = liveness
-    app[STATS] = StatsService(db, redis, keys)
+    # (Reading the zone's file off the event loop.)
+    zone = await asyncio.to_thread(ZoneInfo, settings.timezone)
+    app[STATS] = StatsService(db, redis, keys, zone=zone)
     app.cleanup_ctx.append(_resources)
     app.on_shutdown.append(_close_sockets)
     app.add_routes(auth.routes)

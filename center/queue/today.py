@@ -1,6 +1,7 @@
 """Today's figures per queue and channel, aggregated by the database in one query.
 
-Definitions ("today" is the UTC day; an interaction counts for the queue it is in now):
+Definitions ("today" is the day in the contact centre's time zone, CENTER_TIMEZONE; an
+interaction counts for the queue it is in now):
 
 * entered        -- interactions whose ``queued_at`` is today (contacts offered to the queue).
 * answered       -- of those, the ones assigned to an agent; within the service level when
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, extract, func, select
@@ -42,8 +43,10 @@ class Today:
     handle_s_total: float = 0.0
 
 
-def day_start(now: datetime) -> datetime:
-    return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+def day_start(now: datetime, zone: tzinfo = UTC) -> datetime:
+    """Local midnight of ``now``'s day in ``zone``, as a UTC instant."""
+    midnight = datetime.combine(now.astimezone(zone).date(), time(0), tzinfo=zone)
+    return midnight.astimezone(UTC)
 
 
 def _seconds(dialect: str, later: Any, earlier: Any) -> ColumnElement[Any]:
@@ -57,10 +60,14 @@ def _count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
 
 
 async def today(
-    db: Database, defs: Mapping[str, QueueDef], default_sl_s: float, now: datetime
+    db: Database,
+    defs: Mapping[str, QueueDef],
+    default_sl_s: float,
+    now: datetime,
+    zone: tzinfo = UTC,
 ) -> dict[tuple[str, str], Today]:
     i = Interaction
-    start, window = day_start(now), now - ARRIVAL_WINDOW
+    start, window = day_start(now, zone), now - ARRIVAL_WINDOW
     thresholds = {name: d.sl_seconds for name, d in defs.items()}
     threshold: Any = (
         case(thresholds, value=i.queue, else_=default_sl_s) if thresholds else default_sl_s

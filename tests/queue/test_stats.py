@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+from pydantic import ValidationError
 
+from center.config import Settings
 from center.queue import erlang
 from center.queue.model import QueueDef
 from center.queue.router import Router
 from center.queue.stats import QueueStats, StatsService, _LiveReader, advice, apply_today
-from center.queue.today import Today, today
+from center.queue.today import Today, day_start, today
 from center.records.db import Database
 from center.records.enums import Channel, InteractionState, Presence
 from center.records.models import Customer, Interaction
@@ -152,3 +156,42 @@ async def test_only_defined_or_busy_queues_are_listed(
     assert [(q.queue, q.channel) for q in snap.queues] == [("default", "chat"), ("gone", "email")]
     [gone] = [q for q in snap.queues if q.queue == "gone"]
     assert (gone.waiting, gone.longest_wait_s, gone.sl_seconds) == (1, 0.0, 20.0)
+
+
+def test_the_day_starts_at_local_midnight_in_the_centres_time_zone() -> None:
+    london = ZoneInfo("Europe/London")
+    # Summer: local midnight is 23:00 UTC the evening before; winter: midnight UTC.
+    assert day_start(datetime(2026, 7, 1, 12, tzinfo=UTC), london) == datetime(
+        2026, 6, 30, 23, tzinfo=UTC
+    )
+    assert day_start(datetime(2026, 12, 1, 12, tzinfo=UTC), london) == datetime(
+        2026, 12, 1, tzinfo=UTC
+    )
+    # 02:00 UTC on 25 November is still the 24th in New York (21:00 local).
+    assert day_start(datetime(2026, 11, 25, 2, tzinfo=UTC), ZoneInfo("America/New_York")) == (
+        datetime(2026, 11, 24, 5, tzinfo=UTC)
+    )
+
+
+async def test_a_new_york_floor_keeps_its_evening_in_today(db: Database) -> None:
+    evening = datetime(2026, 11, 25, 3, tzinfo=UTC)  # 22:00 on the 24th in New York
+    await _store(
+        db,
+        _row(S.CLOSED, 0, answered_after_s=5, ended_after_s=60)
+        | {"queued_at": datetime(2026, 11, 24, 20, tzinfo=UTC)},  # 15:00 New York
+        _row(S.CLOSED, 0, answered_after_s=5, ended_after_s=60)
+        | {"queued_at": datetime(2026, 11, 25, 1, tzinfo=UTC)},  # 20:00 New York
+    )
+    defs = DEFS
+    in_utc = (await today(db, defs, 20.0, evening)).get(("default", "chat"), Today())
+    in_ny = (await today(db, defs, 20.0, evening, ZoneInfo("America/New_York"))).get(
+        ("default", "chat"), Today()
+    )
+    assert in_utc.entered == 1  # UTC's day began at 19:00 New York time
+    assert in_ny.entered == 2
+
+
+def test_an_unknown_time_zone_is_refused_at_start(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="unknown time zone 'Mars/Olympus'"):
+        Settings(data_dir=tmp_path, timezone="Mars/Olympus")
+    assert Settings(data_dir=tmp_path, timezone="Asia/Kolkata").timezone == "Asia/Kolkata"

@@ -135,7 +135,8 @@
     const age = Date.now() - receivedAt;
     $("live").textContent = age > STALE_MS
       ? `no update for ${duration(age / 1000)} — reconnecting…`
-      : `live · ${new Date(snap.at_ms).toLocaleTimeString()}`;
+      : `live · ${new Date(snap.at_ms).toLocaleTimeString()}` +
+        (snap.day_start_ms ? ` · today since ${new Date(snap.day_start_ms).toLocaleString()}` : "");
     $("live").classList.toggle("stale", age > STALE_MS);
   }
 
