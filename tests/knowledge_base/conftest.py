@@ -44,7 +44,9 @@ async def kb_server(kb: Database, settings: Settings) -> AsyncIterator[KbServer]
     app.add_routes(auth.routes)
     setup(app)
     server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
+    # An oversized upload is refused before its body is read; aiohttp then reads and drops
+    # the rest for lingering_time (10 s by default), which only held up this fixture's close.
+    await server.start_server(lingering_time=0.5)
     url = str(server.make_url("")).rstrip("/")
     await create_user(kb, "editor", "correct horse battery", role=Role.ADMIN)
     # unsafe=True: the jar must accept cookies from an IP-address host (127.0.0.1).
