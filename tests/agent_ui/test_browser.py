@@ -7,53 +7,17 @@ customer's HTML-looking message as plain text, and closes with a wrap-up note.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
+from tests.browser import TIMEOUT_MS, watch
 from tests.support import PASSWORD, Server, make_user
 
-CHROMIUM = Path("/usr/bin/chromium")
-HAVE_CHROMIUM = CHROMIUM.exists()
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-TIMEOUT_MS = 10_000
 XSS = "<img src=x onerror=alert(1)> is this safe?"
 
 pytestmark = pytest.mark.browser
-expect.set_options(timeout=TIMEOUT_MS)
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if not HAVE_CHROMIUM:
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        try:
-            yield b
-        finally:
-            await b.close()
-
-
-def watch(page: Page, errors: list[str], dialogs: list[str]) -> None:
-    """Collect uncaught page errors and any dialog (an injected alert() would open one)."""
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-
-    async def on_dialog(dialog):  # type: ignore[no-untyped-def]
-        dialogs.append(dialog.message)
-        await dialog.dismiss()
-
-    page.on("dialog", on_dialog)
 
 
 async def sign_in(page: Page, url: str, username: str, password: str) -> None:

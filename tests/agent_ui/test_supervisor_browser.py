@@ -11,11 +11,11 @@ from playwright.async_api import Browser, expect
 from center.records.enums import Role
 from center.records.users import create_user
 from tests.agent_ui.routing_support import Desk
-from tests.agent_ui.test_browser import TIMEOUT_MS, XSS, browser, watch
+from tests.agent_ui.test_browser import XSS
+from tests.browser import TIMEOUT_MS, watch
 from tests.support import PASSWORD, Agent, Server, make_user, signed_in_agent
 
 pytestmark = pytest.mark.browser
-__all__ = ["browser"]  # the fixture, shared with the agent console's browser tests
 
 
 async def test_supervisor_watches_queues_and_agents(

@@ -5,34 +5,16 @@ help center shows it), and unpublishes it again (the help center hides it)."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
+from tests.browser import TIMEOUT_MS
 from tests.knowledge_base.conftest import KbServer
 
-CHROMIUM = Path("/usr/bin/chromium")
-HAVE_CHROMIUM = CHROMIUM.exists()
-ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
-TIMEOUT_MS = 10_000
 PNG = b"\x89PNG\r\n\x1a\n fake image"
 
 pytestmark = pytest.mark.browser
-expect.set_options(timeout=TIMEOUT_MS)
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if not HAVE_CHROMIUM:
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        try:
-            yield b
-        finally:
-            await b.close()
 
 
 async def help_status(kb_server: KbServer, slug: str) -> int:

@@ -1,0 +1,46 @@
+"""The real browser for the console tests: Debian's Chromium driven by Playwright (never a
+downloaded build). The ``browser`` fixture in tests/conftest.py skips where it is missing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+HAVE_CHROMIUM = CHROMIUM.exists()  # checked once, at import: not on the event loop
+TIMEOUT_MS = 10_000
+expect.set_options(timeout=TIMEOUT_MS)
+
+
+async def launch() -> AsyncIterator[Browser]:
+    if not HAVE_CHROMIUM:
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    async with async_playwright() as pw:
+        b = await pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+def watch(page: Page, errors: list[str], dialogs: list[str]) -> None:
+    """Collect uncaught page errors and any dialog (an injected alert() would open one)."""
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    async def on_dialog(dialog):  # type: ignore[no-untyped-def]
+        dialogs.append(dialog.message)
+        await dialog.dismiss()
+
+    page.on("dialog", on_dialog)
