@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     # A process that has not refreshed its heartbeat for this long is dead: a survivor runs
     # the grace checks for the customers and agents whose sockets it held.
     heartbeat_ttl_s: float = Field(default=10.0, gt=0)
+    # How often one process audits the record against Redis's live state and repairs what
+    # a failed write or a dead process left apart (0: only at start and when a peer dies).
+    reconcile_interval_s: float = Field(default=30.0, ge=0)
     default_capacity: dict[str, int] = {"voice": 1, "chat": 3, "sms": 3, "email": 5}
     # Queues and placement rules (YAML, see center/queue/queues.example.yaml); None: one
     # `default` queue for every channel. Queues edited through the API are stored over it.

@@ -111,15 +111,18 @@ class AgentSide(ServiceBase):
             raise InteractionError(exc.code.name.lower(), _ACCEPT_ERRORS[exc.code]) from None
         async with self.db.transaction() as s:
             i = await self._get(s, interaction_id, lock=True)
-            i.state, i.agent_id, i.assigned_at = S.ASSIGNED, agent.id, utcnow()
-            wait = max(0.0, _ms(i.assigned_at) / 1000 - enq_ms / 1000)
-            events.append(
-                s,
-                events.Accepted(agent_id=agent.id, wait_s=round(wait, 3)),
-                interaction=i,
-                actor_kind=ActorKind.AGENT,
-                actor_id=agent.id,
-            )
+            # Already recorded if this write lagged so far behind Redis that the audit
+            # wrote it down first (recovery.py): one accept, one event.
+            if not (i.state is S.ASSIGNED and i.agent_id == agent.id):
+                i.state, i.agent_id, i.assigned_at = S.ASSIGNED, agent.id, utcnow()
+                wait = max(0.0, _ms(i.assigned_at) / 1000 - enq_ms / 1000)
+                events.append(
+                    s,
+                    events.Accepted(agent_id=agent.id, wait_s=round(wait, 3)),
+                    interaction=i,
+                    actor_kind=ActorKind.AGENT,
+                    actor_id=agent.id,
+                )
             msgs = list(
                 await s.scalars(
                     select(Message).where(Message.interaction_id == i.id).order_by(Message.id)

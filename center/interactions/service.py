@@ -8,7 +8,8 @@ from center.interactions.agent import AgentSide
 from center.interactions.base import ConversationListener
 from center.interactions.customer import CustomerSide
 from center.interactions.followups import Followups
-from center.interactions.handoffs import HandoffsAndRecovery
+from center.interactions.handoffs import Handoffs
+from center.interactions.recovery import Recovery
 from center.queue.router import Router
 from center.records.db import Database
 from center.records.enums import (
@@ -16,7 +17,7 @@ from center.records.enums import (
 )
 
 
-class InteractionService(CustomerSide, AgentSide, HandoffsAndRecovery):
+class InteractionService(CustomerSide, AgentSide, Handoffs, Recovery):
     def __init__(self, db: Database, router: Router, bus: AgentBus) -> None:
         self.db = db
         self.router = router

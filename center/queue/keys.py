@@ -21,6 +21,8 @@ a single Redis Cluster slot and runs unchanged on a cluster.
     {p}:proc:<instance>:owners SET  "<kind>:<owner>" with sockets in that process
     {p}:lock:stats            STR   held (SET NX PX) by the one process that computes and
                                     pushes the supervisors' statistics this second
+    {p}:lock:reconcile        STR   held by the one process auditing record against live
+                                    state this turn (center/interactions/recovery.py)
 
 Scripts that must reach per-id keys receive the prefix ``{p}:`` itself as a KEYS entry and
 derive those keys from it (as BullMQ does), so the slot is still declared.
@@ -90,6 +92,10 @@ class Keys:
 
     def process_owners(self, instance: str) -> str:
         return f"{self.base}proc:{instance}:owners"
+
+    @property
+    def reconcile_lock(self) -> str:
+        return f"{self.base}lock:reconcile"
 
     @property
     def stats_lock(self) -> str:

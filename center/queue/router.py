@@ -296,6 +296,15 @@ class Router(Handoffs):
     async def live_state(self, interaction_id: int) -> dict[str, str]:
         return await self.redis.hgetall(self.keys.interaction(interaction_id))
 
+    async def live_states(self, interaction_ids: list[int]) -> list[dict[str, str]]:
+        """``live_state`` of many, in one round trip ({} for those Redis does not know)."""
+        if not interaction_ids:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for iid in interaction_ids:
+                pipe.hgetall(self.keys.interaction(iid))
+            return list(await pipe.execute())
+
     async def agent_state(self, agent_id: int) -> dict[str, str]:
         return await self.redis.hgetall(self.keys.agent(agent_id))
 

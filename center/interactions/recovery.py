@@ -1,0 +1,201 @@
+"""Keeping the record and the live routing state in line: recovery at start, and an audit
+that one process at a time runs every ``reconcile_interval_s``.
+
+The database is the record; Redis holds who waits, who is offered what and who has what.
+Each step changes one and then the other, so a process that dies between the two, or a
+write that fails there, leaves them apart:
+
+* Redis moved on and the record did not (an accept nobody wrote down): the record follows
+  Redis, with the event that was missing, and the agent and the customer are told.
+* The record says waiting, offered or assigned and Redis has nothing (an enqueue that
+  failed after its commit; a Redis restarted without its data): the interaction goes back
+  into its queue at its original place, or back on its agent's load.
+
+A mismatch must still be there ``confirm_s`` later: a live process finishing its own step
+is not one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy import select
+
+from center.agent_ui.notices import AgentNotice
+from center.channels.base import CustomerNotice
+from center.interactions.base import ServiceBase, _ms, interaction_json, message_json
+from center.loops import pause, stopping
+from center.records import events
+from center.records.base import utcnow
+from center.records.enums import InteractionState
+from center.records.models import Interaction, Message, User
+
+log = logging.getLogger(__name__)
+S = InteractionState
+LIVE = (S.QUEUED, S.OFFERED, S.ASSIGNED)  # the states Redis must know about
+
+
+class Recovery(ServiceBase):
+    async def audit_forever(self, interval_s: float) -> None:
+        """Reconcile every ``interval_s``, in whichever process takes the turn (a Redis
+        lock), so a gap is closed within about that long without anyone restarting."""
+        redis, lock = self.router.redis, self.router.keys.reconcile_lock
+        while True:
+            await pause(interval_s)
+            try:
+                if await redis.set(lock, "1", nx=True, px=max(100, int(interval_s * 900))):
+                    # A long confirmation: under overload a live process's database write
+                    # can trail its Redis step by seconds, and that is no gap to repair.
+                    await self.reconcile(confirm_s=max(2.0, interval_s / 3))
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis or the database away: try again next turn
+                if stopping():
+                    raise asyncio.CancelledError from None
+                log.exception("reconcile failed")
+
+    async def reconcile(self, confirm_s: float = 2.0) -> int:
+        """Repair every confirmed mismatch; returns how many interactions were repaired."""
+        suspects = await self._mismatches(None)
+        if suspects and confirm_s > 0:
+            await asyncio.sleep(confirm_s)
+        repaired = 0
+        for iid, live in (await self._mismatches(suspects)).items():
+            if suspects.get(iid) != live:
+                continue  # it moved meanwhile: somebody is working on it
+            if await (self._repair(iid, live) if live else self._restore(iid)):
+                repaired += 1
+        return repaired
+
+    async def _mismatches(
+        self, only: dict[int, dict[str, str]] | None
+    ) -> dict[int, dict[str, str]]:
+        """Open interactions whose live state differs from the record ({} when missing)."""
+        stmt = select(Interaction).where(Interaction.state.in_(LIVE))
+        if only is not None:
+            if not only:
+                return {}
+            stmt = stmt.where(Interaction.id.in_(list(only)))
+        async with self.db.read() as s:
+            rows = list(await s.scalars(stmt))
+        lives = await self.router.live_states([row.id for row in rows])
+        return {
+            row.id: live
+            for row, live in zip(rows, lives, strict=True)
+            if not live or _differs(row, live)
+        }
+
+    async def _repair(self, iid: int, live: dict[str, str]) -> bool:
+        agent_id = int(live["agent"]) if live.get("agent") else None
+        async with self.db.transaction() as s:
+            i = await self._get(s, iid, lock=True)
+            if not i.state.is_open or not _differs(i, live):
+                return False
+            if live["state"] == S.ASSIGNED.value and agent_id is not None:
+                i.state, i.agent_id, i.assigned_at = S.ASSIGNED, agent_id, utcnow()
+                wait = max(0.0, _ms(i.assigned_at) / 1000 - int(live.get("enq") or 0) / 1000)
+                payload: events.Payload = events.Accepted(agent_id=agent_id, wait_s=round(wait, 3))
+            elif live["state"] == S.OFFERED.value and agent_id is not None:
+                i.state, i.agent_id = S.OFFERED, agent_id
+                timeout = self.router.options.offer_timeout_ms / 1000
+                payload = events.Offered(agent_id=agent_id, timeout_s=timeout)
+            elif live["state"] == S.QUEUED.value:
+                payload = events.Requeued(reason="unrecorded", agent_id=i.agent_id)
+                i.state, i.agent_id = S.QUEUED, None
+            else:
+                return False
+            events.append(s, payload, interaction=i)
+            msgs = list(
+                await s.scalars(
+                    select(Message).where(Message.interaction_id == i.id).order_by(Message.id)
+                )
+            )
+        log.warning("reconciled interaction %s with the live state (%s)", iid, live["state"])
+        if i.state is S.ASSIGNED and i.agent_id is not None:
+            # Their console never heard the accept's answer: show it the conversation now.
+            await self.bus.to_agent(
+                i.agent_id,
+                AgentNotice.ASSIGNED,
+                {**interaction_json(i), "messages": [message_json(m) for m in msgs]},
+            )
+            async with self.db.read() as s:
+                agent = await s.get(User, i.agent_id)
+            name = agent.display_name if agent is not None else "An agent"
+            await self._notify(i, CustomerNotice.AGENT_JOINED, {"agent": name})
+        return True
+
+    async def _restore(self, iid: int) -> bool:
+        """Put back the live state of an open interaction Redis has lost."""
+        async with self.db.read() as s:
+            i = await s.get(Interaction, iid)
+        if i is None or i.state not in LIVE or await self.router.live_state(iid):
+            return False
+        if i.state is S.ASSIGNED and i.agent_id is not None:
+            await self._restore_assigned(i)
+        else:
+            await self._requeue_missing(i)
+            await self.router.dispatch(i.queue, i.channel)
+        log.warning("restored the lost live state of interaction %s (%s)", iid, i.state.value)
+        return True
+
+    async def recover(self) -> int:
+        """At start: put interactions the database says are waiting back into Redis, in
+        order, and count assigned ones in their agents' load again (capacity stays right)."""
+        async with self.db.read() as s:
+            assigned = list(
+                await s.scalars(
+                    select(Interaction).where(
+                        Interaction.state == S.ASSIGNED, Interaction.agent_id.is_not(None)
+                    )
+                )
+            )
+            waiting = list(
+                await s.scalars(
+                    select(Interaction)
+                    .where(Interaction.state.in_([S.QUEUED, S.OFFERED]))
+                    .order_by(Interaction.queued_at)
+                )
+            )
+        for i in assigned:
+            await self._restore_assigned(i)
+        restored = 0
+        for i, live in zip(
+            waiting, await self.router.live_states([i.id for i in waiting]), strict=True
+        ):
+            if not live:
+                await self._requeue_missing(i)
+                restored += 1
+        return restored
+
+    async def _requeue_missing(self, i: Interaction) -> None:
+        if i.state is S.OFFERED:  # the offer died with the live state: back to waiting
+            async with self.db.transaction() as s:
+                row = await self._get(s, i.id, lock=True)
+                row.state, row.agent_id = S.QUEUED, None
+                events.append(s, events.Requeued(reason="recovery"), interaction=row)
+        await self.router.enqueue(
+            i.id,
+            queue=i.queue,
+            channel=i.channel,
+            priority=i.priority,
+            enqueued_ms=_ms(i.queued_at),
+        )
+
+    async def _restore_assigned(self, i: Interaction) -> None:
+        assert i.agent_id is not None
+        await self.router.restore_assigned(  # idempotent: live state is left alone
+            i.id,
+            i.agent_id,
+            queue=i.queue,
+            channel=i.channel,
+            priority=i.priority,
+            enqueued_ms=_ms(i.queued_at or i.created_at),
+        )
+
+
+def _differs(i: Interaction, live: dict[str, str]) -> bool:
+    agent = int(live["agent"]) if live.get("agent") else None
+    if live.get("state") == S.QUEUED.value:
+        return i.state is not S.QUEUED
+    return live.get("state") != i.state.value or agent != i.agent_id
