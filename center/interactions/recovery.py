@@ -10,6 +10,9 @@ write that fails there, leaves them apart:
 * The record says waiting, offered or assigned and Redis has nothing (an enqueue that
   failed after its commit; a Redis restarted without its data): the interaction goes back
   into its queue at its original place, or back on its agent's load.
+* The record has an agent at work (available, away, in wrap-up) and Redis does not know
+  them (it lost its data): their presence, capacity and skills go back, so they are
+  offered work again without having to touch anything.
 
 A mismatch must still be there ``confirm_s`` later: a live process finishing its own step
 is not one.
@@ -26,9 +29,10 @@ from center.agent_ui.notices import AgentNotice
 from center.channels.base import CustomerNotice
 from center.interactions.base import ServiceBase, _ms, interaction_json, message_json
 from center.loops import pause, stopping
+from center.queue.results import DEFAULT_CAPACITY
 from center.records import events
 from center.records.base import utcnow
-from center.records.enums import InteractionState
+from center.records.enums import InteractionState, Presence
 from center.records.models import Interaction, Message, User
 
 log = logging.getLogger(__name__)
@@ -66,7 +70,29 @@ class Recovery(ServiceBase):
                 continue  # it moved meanwhile: somebody is working on it
             if await (self._repair(iid, live) if live else self._restore(iid)):
                 repaired += 1
-        return repaired
+        # After the interactions: their loads must be back before agents take new work.
+        return repaired + await self._restore_agents()
+
+    async def _restore_agents(self) -> int:
+        async with self.db.read() as s:
+            users = list(
+                await s.scalars(select(User).where(User.active, User.presence != Presence.OFFLINE))
+            )
+        known = await self.router.presences([u.id for u in users])
+        restored = 0
+        for user, presence in zip(users, known, strict=True):
+            if presence is not None:
+                continue
+            # A wrap-up's timer went with Redis: the agent is back to available.
+            now = Presence.AWAY if user.presence is Presence.AWAY else Presence.AVAILABLE
+            await self.router.change_presence(
+                user.id, now, user.capacity or DEFAULT_CAPACITY, skills=user.skills or {}
+            )
+            log.warning("restored agent %s's lost live state (%s)", user.id, now.value)
+            if now is Presence.AVAILABLE:
+                await self.router.dispatch_agent(user.id)
+            restored += 1
+        return restored
 
     async def _mismatches(
         self, only: dict[int, dict[str, str]] | None
@@ -159,6 +185,7 @@ class Recovery(ServiceBase):
             )
         for i in assigned:
             await self._restore_assigned(i)
+        await self._restore_agents()
         restored = 0
         for i, live in zip(
             waiting, await self.router.live_states([i.id for i in waiting]), strict=True

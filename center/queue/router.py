@@ -296,6 +296,15 @@ class Router(Handoffs):
     async def live_state(self, interaction_id: int) -> dict[str, str]:
         return await self.redis.hgetall(self.keys.interaction(interaction_id))
 
+    async def presences(self, agent_ids: list[int]) -> list[Presence | None]:
+        """Each agent's live presence, in one round trip (None: Redis does not know them)."""
+        if not agent_ids:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for agent_id in agent_ids:
+                pipe.hget(self.keys.agent(agent_id), "presence")
+            return [_presence(str(p)) if p else None for p in await pipe.execute()]
+
     async def live_states(self, interaction_ids: list[int]) -> list[dict[str, str]]:
         """``live_state`` of many, in one round trip ({} for those Redis does not know)."""
         if not interaction_ids:

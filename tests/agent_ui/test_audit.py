@@ -63,3 +63,25 @@ async def test_an_assigned_chat_redis_forgot_counts_on_its_agent_again(desk: Des
     closed = await alice.call("close", {"interaction_id": iid, "note": "done"})
     assert closed["ok"]
     assert (await router.agent_state(alice_id))["load:chat"] == "0"
+
+
+async def test_routing_comes_back_after_redis_loses_everything(desk: Desk) -> None:
+    alice = await desk.agent("alice", capacity={"chat": 2})
+    first = await desk.chat_assigned_to(alice, "my order is late")
+    router = desk.server.app[ROUTER]
+    # A Redis restarted without its data: every key of this deployment is gone.
+    keys = [k async for k in router.redis.scan_iter(match=f"{router.keys.base}*")]
+    await router.redis.delete(*keys)
+
+    customer = desk.customer()
+    await customer.connect()
+    second = (await customer.say("and my refund?"))["interaction_id"]
+    offer = await alice.next("offer", timeout=10)
+    assert offer["id"] == second
+    assert (await alice.call("accept", {"interaction_id": second}))["ok"]
+    alice_id = await desk.user_id("alice")
+    # The first chat counted again: alice is at her capacity of two.
+    assert (await router.agent_state(alice_id))["load:chat"] == "2"
+    assert (await router.live_state(first))["state"] == "assigned"
+    closed = await alice.call("close", {"interaction_id": first, "note": "sent"})
+    assert closed["ok"]
