@@ -16,8 +16,11 @@ Definitions (stated once, used everywhere; "today" is the day in CENTER_TIMEZONE
 * handle time    -- mean of (ended - assigned) over interactions closed after being queued
   today; ``DEFAULT_AHT_S`` while there are none (``aht_default`` says so).
 * Erlang C       -- ``center.queue.erlang.agents_needed`` for the queue's target at the
-  arrival rate and handle time above (0 without arrivals). It assumes one contact per agent
-  at a time: for chat with concurrency it overstates the need.
+  arrival rate and handle time above (0 without arrivals), counted in contact slots and
+  divided by the channel's concurrency: the median capacity on the channel of the agents
+  who could take the work (the default capacity when there are none). Voice is 1, so
+  exact; for chat and email this is the usual concurrency-factor approximation, which
+  holds because the handle time measured is that of contacts handled side by side.
 * agents         -- per presence, the agents who could take the queue's work: capacity on the
   channel and the queue's required skills (and language) at their base levels (escalation
   rings are not applied). Staffed = available + in wrap-up among them.
@@ -26,6 +29,7 @@ Definitions (stated once, used everywhere; "today" is the day in CENTER_TIMEZONE
 from __future__ import annotations
 
 import json
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, tzinfo
@@ -74,6 +78,7 @@ class QueueStats:
     agents_by_presence: dict[str, int] = field(default_factory=dict)
     agents_staffed: int = 0
     agents_needed: int | None = None  # Erlang C advice; None when it cannot be computed
+    concurrency: int = 1  # contacts per agent at a time that the advice assumes
 
 
 @dataclass(slots=True)
@@ -155,11 +160,12 @@ def apply_today(q: QueueStats, t: Today) -> None:
 
 
 def advice(q: QueueStats) -> int | None:
-    """Erlang C: the fewest agents meeting the queue's target at its current load."""
+    """Erlang C: the fewest agents meeting the queue's target at its current load, each
+    serving ``q.concurrency`` contacts at a time."""
     if q.arrivals_per_hour <= 0:
         return 0
     try:
-        return erlang.agents_needed(
+        slots = erlang.agents_needed(
             q.arrivals_per_hour,
             q.aht_s,
             target_s=q.sl_seconds,
@@ -167,6 +173,13 @@ def advice(q: QueueStats) -> int | None:
         )
     except ValueError:  # e.g. a 100 % target, which no finite staffing meets
         return None
+    return -(-slots // max(1, q.concurrency))  # ceiling division
+
+
+def _concurrency(capacities: list[int], channel: str) -> int:
+    if not capacities:
+        return max(1, DEFAULT_CAPACITY.get(channel, 1))
+    return max(1, int(statistics.median_low(capacities)))
 
 
 # -- agents ----------------------------------------------------------------------------------
@@ -286,10 +299,13 @@ class StatsService:
                 q.longest_wait_s = max(0.0, (now_ms - q.oldest_enqueued_ms) / 1000)
             apply_today(q, history.get((name, channel), Today()))
             needs = required_skills(d)
+            capacities = []
             for a in agents:
                 if a.capacity.get(channel, 0) > 0 and _meets(skills[a.id], needs):
                     q.agents_by_presence[a.presence] = q.agents_by_presence.get(a.presence, 0) + 1
+                    capacities.append(a.capacity[channel])
             q.agents_staffed = sum(q.agents_by_presence.get(p, 0) for p in STAFFED)
+            q.concurrency = _concurrency(capacities, channel)
             q.agents_needed = advice(q)
             queues.append(q)
         return Snapshot(now_ms, queues, agents, int(day_start(now, self.zone).timestamp() * 1000))

@@ -19,6 +19,7 @@ from center.queue.today import Today, day_start, today
 from center.records.db import Database
 from center.records.enums import Channel, InteractionState, Presence
 from center.records.models import Customer, Interaction
+from center.records.users import create_user
 from tests.queue.conftest import FakeClock
 
 S = InteractionState
@@ -143,6 +144,16 @@ def test_erlang_advice() -> None:
     assert advice(q) is None
 
 
+def test_erlang_advice_for_agents_handling_several_chats_at_once() -> None:
+    q = QueueStats("default", "chat", sl_target=0.8, sl_seconds=60, aht_s=600)
+    q.arrivals_per_hour = 60  # 10 erlangs of chat
+    slots = erlang.agents_needed(60, 600, target_s=60, service_level=0.8)
+    assert slots > 10
+    assert advice(q) == slots  # one at a time
+    q.concurrency = 3
+    assert advice(q) == -(-slots // 3)  # three chats each: a third of the people, rounded up
+
+
 async def test_only_defined_or_busy_queues_are_listed(
     db: Database, router: Router, clock: FakeClock
 ) -> None:
@@ -195,3 +206,15 @@ def test_an_unknown_time_zone_is_refused_at_start(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="unknown time zone 'Mars/Olympus'"):
         Settings(data_dir=tmp_path, timezone="Mars/Olympus")
     assert Settings(data_dir=tmp_path, timezone="Asia/Kolkata").timezone == "Asia/Kolkata"
+
+
+async def test_the_advice_assumes_the_agents_own_concurrency(
+    db: Database, router: Router, clock: FakeClock
+) -> None:
+    for name, chats in [("ana", 2), ("ben", 4), ("cy", 4)]:
+        await create_user(db, name, "password-123", capacity={"chat": chats})
+    defs = {"default": QueueDef("default", channels=frozenset({Channel.CHAT, Channel.EMAIL}))}
+    snap = await StatsService(db, router.redis, router.keys).snapshot(defs, clock.ms)
+    by_channel = {q.channel: q for q in snap.queues}
+    assert by_channel["chat"].concurrency == 4  # the median of 2, 4, 4
+    assert by_channel["email"].concurrency == 5  # nobody takes email: the default capacity
