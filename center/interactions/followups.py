@@ -45,7 +45,7 @@ class Followups:
             self._running.pop(key, None)
 
     async def idle(self) -> None:
-        """Wait until nothing is running (tests, and an orderly shutdown)."""
+        """Wait until nothing is running (for tests)."""
         while self._running:
             await asyncio.gather(*self._running.values(), return_exceptions=True)
 

@@ -99,8 +99,8 @@ def _check_on_checkout(engine: AsyncEngine) -> None:
     """Pessimistic disconnect handling that costs nothing on a busy pool.
 
     SQLAlchemy's ``pool_pre_ping`` pings on every checkout; with asyncpg that is three
-    round trips (BEGIN, a query, ROLLBACK) per transaction, which cut chat throughput by a
-    quarter. Here a connection is pinged only after sitting idle, and otherwise checked for
+    extra round trips (BEGIN, a query, ROLLBACK) before every transaction. Here a connection
+    is pinged only after sitting idle, and otherwise checked for
     a closed socket. A stale connection raises DisconnectionError, which makes the pool
     replace it and retry, so the caller never sees the dead one.
     """
