@@ -37,7 +37,8 @@ def _bad(param: str, message: str, value: str) -> web.HTTPException:
 
 
 def _days(raw: str) -> int:
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_DAYS:
+    # (isascii: int() refuses some of what isdigit() accepts, such as "²")
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_DAYS:
         raise _bad("days", f"days must be a whole number from 1 to {MAX_DAYS}", raw)
     return int(raw)
 

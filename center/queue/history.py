@@ -20,6 +20,7 @@ slots up into local buckets. Buckets follow local time: a DST day has 23 or 25 h
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, tzinfo
@@ -108,7 +109,9 @@ def bucket_start(at: datetime, bucket: Bucket, zone: tzinfo) -> datetime:
 
 def _slots(start: datetime, end: datetime) -> Iterator[int]:
     first = int(start.timestamp()) // SLOT_S
-    last = -(-int(end.timestamp()) // SLOT_S)  # the slot ``end`` is in, when not on a boundary
+    # Up to the slot ``end`` is in (a fraction of a second into a slot is in it), exclusive
+    # of the one it starts when exactly on a boundary.
+    last = math.ceil(end.timestamp() / SLOT_S)
     return iter(range(first, max(first + 1, last)))
 
 

@@ -104,6 +104,7 @@ async def test_an_admin_may_look_too(server: Server) -> None:
         ("?days=93", "days"),
         ("?days=abc", "days"),
         ("?days=-1", "days"),
+        ("?days=%C2%B2", "days"),  # a superscript 2: a digit to str.isdigit, not to int
         ("?bucket=week", "bucket"),
         ("?days=15&bucket=hour", "bucket"),
         ("?channel=fax", "channel"),

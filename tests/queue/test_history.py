@@ -224,3 +224,15 @@ async def test_a_dst_change_day_has_the_hours_local_time_has(db: Database) -> No
     hours = await _history(db, spring, local(NEW_YORK, 2026, 3, 9, 0), Bucket.HOUR, NEW_YORK)
     assert len(hours) == 23
     assert starts(hours)[2] == "2026-03-08T03:00:00-04:00"
+
+
+async def test_the_range_ends_within_a_second(db: Database) -> None:
+    # "Now" is a fraction of a second into a slot: what came in that fraction counts.
+    boundary = local(NEW_YORK, 2026, 11, 24, 10, 15)
+    await _store(db, row(boundary + timedelta(milliseconds=200)))
+    start = local(NEW_YORK, 2026, 11, 24, 10)
+    end = boundary + timedelta(milliseconds=500)
+    [r] = await _history(db, start, end, Bucket.HOUR, NEW_YORK)
+    assert r.entered == 1
+    [r] = await _history(db, start, boundary, Bucket.HOUR, NEW_YORK)
+    assert r.entered == 0
