@@ -21,7 +21,7 @@ slots up into local buckets. Buckets follow local time: a DST day has 23 or 25 h
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from enum import StrEnum
@@ -107,18 +107,18 @@ def bucket_start(at: datetime, bucket: Bucket, zone: tzinfo) -> datetime:
     return local.replace(minute=0, second=0, microsecond=0)
 
 
-def _slots(start: datetime, end: datetime) -> Iterator[int]:
+def _slots(start: datetime, end: datetime) -> range:
     first = int(start.timestamp()) // SLOT_S
     # Up to the slot ``end`` is in (a fraction of a second into a slot is in it), exclusive
     # of the one it starts when exactly on a boundary.
     last = math.ceil(end.timestamp() / SLOT_S)
-    return iter(range(first, max(first + 1, last)))
+    return range(first, max(first + 1, last))
 
 
 def _empty_buckets(
     start: datetime, end: datetime, bucket: Bucket, zone: tzinfo
 ) -> dict[int, HistoryRow]:
-    """Every bucket from ``start`` to ``end``, in order, keyed by the UTC slot it starts in."""
+    """Every bucket from ``start`` to ``end``, in order, keyed by its start (epoch seconds)."""
     out: dict[int, HistoryRow] = {}
     for slot in _slots(start, end):
         begins = bucket_start(datetime.fromtimestamp(slot * SLOT_S, UTC), bucket, zone)
