@@ -18,7 +18,7 @@ import socketio
 from aiohttp import web
 
 from center.agent_ui import api as agent_api
-from center.agent_ui import auth, queues_api, supervisor
+from center.agent_ui import auth, history_api, queues_api, supervisor
 from center.agent_ui.assist import Assist
 from center.agent_ui.namespace import AgentNamespace
 from center.agent_ui.notices import AgentBus
@@ -118,6 +118,7 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     app.add_routes(agent_api.routes)
     app.add_routes(queues_api.routes)
     app.add_routes(supervisor.routes)
+    app.add_routes(history_api.routes)
     kb_web.setup(app)
     app.add_routes(_pages)
     _add_static(app)

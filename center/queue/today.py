@@ -49,14 +49,24 @@ def day_start(now: datetime, zone: tzinfo = UTC) -> datetime:
     return midnight.astimezone(UTC)
 
 
-def _seconds(dialect: str, later: Any, earlier: Any) -> ColumnElement[Any]:
+def seconds(dialect: str, later: Any, earlier: Any) -> ColumnElement[Any]:
+    """``later - earlier`` in seconds, on either backend."""
     if dialect == "sqlite":  # datetimes are ISO strings there; julianday parses them
         return (func.julianday(later) - func.julianday(earlier)) * 86400.0
     return extract("epoch", later - earlier)
 
 
-def _count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
+def count_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
+    """How many rows of the group meet ``condition`` (0, never NULL, for an empty group)."""
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def sl_threshold(defs: Mapping[str, QueueDef], default_sl_s: float) -> Any:
+    """Each row's service-level threshold: its queue's ``sl_seconds``, else the default."""
+    thresholds = {name: d.sl_seconds for name, d in defs.items()}
+    if not thresholds:  # (an empty CASE is not valid SQL)
+        return default_sl_s
+    return case(thresholds, value=Interaction.queue, else_=default_sl_s)
 
 
 async def today(
@@ -68,12 +78,9 @@ async def today(
 ) -> dict[tuple[str, str], Today]:
     i = Interaction
     start, window = day_start(now, zone), now - ARRIVAL_WINDOW
-    thresholds = {name: d.sl_seconds for name, d in defs.items()}
-    threshold: Any = (
-        case(thresholds, value=i.queue, else_=default_sl_s) if thresholds else default_sl_s
-    )
-    wait = _seconds(db.dialect, i.assigned_at, i.queued_at)
-    handle = _seconds(db.dialect, i.ended_at, i.assigned_at)
+    threshold = sl_threshold(defs, default_sl_s)
+    wait = seconds(db.dialect, i.assigned_at, i.queued_at)
+    handle = seconds(db.dialect, i.ended_at, i.assigned_at)
     is_today = i.queued_at >= start
     answered = and_(is_today, i.assigned_at.is_not(None))
     handled = and_(answered, i.state == InteractionState.CLOSED, i.ended_at.is_not(None))
@@ -81,12 +88,14 @@ async def today(
         select(
             i.queue,
             i.channel,
-            _count(is_today),
-            _count(answered),
-            _count(and_(answered, wait <= threshold)),
-            _count(and_(is_today, i.assigned_at.is_(None), i.state == InteractionState.ABANDONED)),
-            _count(i.queued_at >= window),
-            _count(handled),
+            count_if(is_today),
+            count_if(answered),
+            count_if(and_(answered, wait <= threshold)),
+            count_if(
+                and_(is_today, i.assigned_at.is_(None), i.state == InteractionState.ABANDONED)
+            ),
+            count_if(i.queued_at >= window),
+            count_if(handled),
             func.coalesce(func.sum(case((handled, handle), else_=0)), 0),
         )
         .where(i.queued_at >= min(start, window))

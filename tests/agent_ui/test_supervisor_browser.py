@@ -94,3 +94,59 @@ async def test_an_agent_is_told_the_console_is_for_supervisors(
         await expect(page.locator("#queues tbody tr")).to_have_count(0)
     finally:
         await ctx.close()
+
+
+async def test_the_history_chart_shows_todays_handled_chat(
+    server: Server, desk: Desk, browser: Browser, tmp_path: Path
+) -> None:
+    await make_user(server.db, "sue", role=Role.SUPERVISOR)
+    ann = await desk.agent("ann")
+    iid = await desk.chat_assigned_to(ann)
+    assert (await ann.call("close", {"interaction_id": iid, "note": ""}))["ok"]
+    errors: list[str] = []
+    dialogs: list[str] = []
+    ctx = await browser.new_context()
+    try:
+        page = await ctx.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        watch(page, errors, dialogs)
+        await page.goto(f"{server.url}/supervisor")
+        await page.fill("#username", "sue")
+        await page.fill("#password", PASSWORD)
+        await page.click("#signin")
+
+        # Today, per hour: one bar for the hour the chat came in, the others empty.
+        await expect(page.locator("#h-caption")).to_contain_text("Today, per hour")
+        await expect(page.locator("#h-caption")).to_contain_text("1 entered")
+        bar = page.locator('#h-chart rect.bar[data-entered="1"]')
+        await expect(bar).to_have_count(1)
+        assert float(await bar.get_attribute("height") or 0) > 0
+        busy = page.locator("#h-chart g.bucket", has=page.locator('rect.bar[data-entered="1"]'))
+        title = await busy.locator("title").text_content()
+        assert title is not None and "1 entered, 1 answered (1 within the threshold)" in title
+        assert "service level 100%" in title
+        await expect(page.locator("#h-chart path.sl")).to_have_count(1)
+
+        # The same figures in the table, once it is opened.
+        await page.click("#h-table >> xpath=ancestor::details/summary")
+        row = page.locator("#h-table tbody tr", has=page.locator("td:nth-child(2)", has_text="1"))
+        await expect(row).to_have_count(1)
+        cells = row.locator("td")
+        for i, text in enumerate(["1", "1", "1", "0", "100%", "0%"], start=1):
+            await expect(cells.nth(i)).to_have_text(text)
+
+        # The filters: the queue select offers the live board's queues; email saw nothing.
+        await expect(page.locator("#h-queue option", has_text="default")).to_have_count(1)
+        await page.select_option("#h-channel", "email")
+        await expect(page.locator("#h-caption")).to_contain_text("email · 0 entered")
+        await expect(bar).to_have_count(0)
+        await page.select_option("#h-channel", "")
+        await page.select_option("#h-range", "7")
+        await expect(page.locator("#h-caption")).to_contain_text("Last 7 days, per day")
+        await expect(page.locator("#h-chart rect.bar")).to_have_count(7)
+        await expect(bar).to_have_count(1)
+
+        await page.screenshot(path=str(tmp_path / "history.png"), full_page=True)
+        assert dialogs == [] and errors == []
+    finally:
+        await ctx.close()

@@ -1,7 +1,8 @@
-// Supervisor console: live queue board and agents list from the /supervisor namespace.
+// Supervisor console: live queue board and agents list from the /supervisor namespace, and
+// a history chart from /api/supervisor/history.
 // The server pushes a `stats` snapshot at connect and then at most once a second; waits and
-// times in state tick locally between pushes. All text is set with textContent (never
-// innerHTML): queue and agent names are data.
+// times in state tick locally between pushes. The history is polled (the past changes
+// slowly). All text is set with textContent (never innerHTML): queue and agent names are data.
 (() => {
   const $ = (id) => document.getElementById(id);
   const PRESENCE_ORDER = { available: 0, wrap_up: 1, away: 2, offline: 3 };
@@ -11,6 +12,12 @@
   let snap = null;        // the last snapshot
   let offset = 0;         // local clock minus server clock, measured at each push
   let receivedAt = 0;
+  const SVG = "http://www.w3.org/2000/svg";
+  const HISTORY_REFRESH_MS = 60000;
+  const CHART = { w: 760, h: 240, left: 40, right: 44, top: 12, bottom: 28 };
+  const MAX_LABELS = 12;  // under the bars; more would overlap
+  let historySeq = 0;     // only the latest request's answer is drawn
+  let queueNames = "";    // the queue select's options, to rebuild it only when they change
 
   const showError = (text) => { $("error").hidden = !text; $("error").textContent = text || ""; };
   const serverNow = () => Date.now() - offset;
@@ -146,7 +153,138 @@
     offset = receivedAt - s.at_ms;
     renderQueues();
     renderAgents();
+    updateQueueOptions();
     tick();
+  }
+
+  // History: figures per local hour or day, as bars (entered) and a line (service level),
+  // and the same rows in a table for screen readers and exact figures.
+  function svg(parent, name, attrs) {
+    const el = document.createElementNS(SVG, name);
+    for (const [k, v] of Object.entries(attrs || {})) el.setAttribute(k, String(v));
+    parent.appendChild(el);
+    return el;
+  }
+
+  // Bucket starts come in the centre's zone ("2026-11-25T03:00:00+05:30"): shown as written,
+  // not converted to the browser's zone, so they match the server's hours and days.
+  const bucketLabel = (start, bucket) => (bucket === "hour" ? start.slice(11, 16) : start.slice(5, 10));
+  const bucketName = (start, bucket) => start.slice(0, 10) + (bucket === "hour" ? ` ${start.slice(11, 16)}` : "");
+
+  function summary(r, bucket) {
+    return `${bucketName(r.start, bucket)}: ${r.entered} entered, ${r.answered} answered ` +
+      `(${r.answered_in_sl} within the threshold), ${r.abandoned} abandoned; ` +
+      `service level ${pct(r.service_level)}, ASA ${duration(r.asa_s)}, AHT ${duration(r.aht_s)}`;
+  }
+
+  function drawChart(h) {
+    const chart = $("h-chart");
+    chart.replaceChildren();
+    const { w, left, right, top, bottom } = CHART;
+    const plotW = w - left - right, plotH = CHART.h - top - bottom;
+    const rows = h.rows;
+    const max = Math.max(1, ...rows.map((r) => r.entered));
+    const step = plotW / Math.max(1, rows.length);
+    const yCount = (n) => top + plotH - (n / max) * plotH;
+    const yRate = (f) => top + plotH - f * plotH;
+    // Entered on the left axis (0..max), service level on the right (0..100%).
+    for (const f of [0, 0.5, 1]) {
+      svg(chart, "line", { class: "grid", x1: left, x2: w - right, y1: yRate(f), y2: yRate(f) });
+      svg(chart, "text", { class: "axis", x: w - right + 4, y: yRate(f) + 4 }).textContent = `${f * 100}%`;
+    }
+    for (const n of [0, max]) {
+      svg(chart, "text", { class: "axis", x: left - 6, y: yCount(n) + 4, "text-anchor": "end" })
+        .textContent = String(n);
+    }
+    const every = Math.ceil(rows.length / MAX_LABELS);
+    const points = [];
+    rows.forEach((r, i) => {
+      const x = left + i * step;
+      const g = svg(chart, "g", { class: "bucket" });
+      svg(g, "title").textContent = summary(r, h.bucket);
+      // A full-height target, so an empty period still answers a hover.
+      svg(g, "rect", { class: "hit", x, y: top, width: step, height: plotH });
+      svg(g, "rect", {
+        class: "bar", x: x + step * 0.15, y: yCount(r.entered), width: step * 0.7,
+        height: yCount(0) - yCount(r.entered), "data-entered": r.entered,
+      });
+      if (i % every === 0) {
+        svg(chart, "text", { class: "axis", x: x + step / 2, y: CHART.h - 10, "text-anchor": "middle" })
+          .textContent = bucketLabel(r.start, h.bucket);
+      }
+      points.push(r.service_level === null ? null : [x + step / 2, yRate(r.service_level)]);
+    });
+    // The line breaks where there is no service level (nothing answered or abandoned).
+    let d = "", pen = false;
+    for (const p of points) {
+      if (!p) { pen = false; continue; }
+      d += `${pen ? "L" : "M"}${p[0].toFixed(1)},${p[1].toFixed(1)} `;
+      pen = true;
+    }
+    if (d) svg(chart, "path", { class: "sl", d: d.trim() });
+    for (const p of points) if (p) svg(chart, "circle", { class: "sl-dot", cx: p[0], cy: p[1], r: 2.5 });
+  }
+
+  function renderHistoryTable(h) {
+    const body = $("h-table").tBodies[0];
+    body.replaceChildren();
+    for (const r of h.rows) {
+      const tr = document.createElement("tr");
+      cell(tr, bucketName(r.start, h.bucket));
+      for (const n of [r.entered, r.answered, r.answered_in_sl, r.abandoned]) cell(tr, String(n), "num");
+      cell(tr, pct(r.service_level), "num");
+      cell(tr, pct(r.abandon_rate), "num");
+      cell(tr, duration(r.asa_s), "num");
+      cell(tr, duration(r.aht_s), "num");
+      body.appendChild(tr);
+    }
+  }
+
+  async function loadHistory() {
+    const seq = ++historySeq;
+    const params = new URLSearchParams({ days: $("h-range").value });
+    if ($("h-queue").value) params.set("queue", $("h-queue").value);
+    if ($("h-channel").value) params.set("channel", $("h-channel").value);
+    let res, body;
+    try {
+      res = await fetch(`/api/supervisor/history?${params}`);
+      body = await res.json().catch(() => ({}));
+    } catch (err) {
+      res = null;
+      body = { error: err.message };
+    }
+    if (seq !== historySeq) return;  // a newer choice was made meanwhile
+    if (!res || !res.ok) {
+      $("h-caption").textContent = `History unavailable: ${body.error || res.status}`;
+      return;
+    }
+    drawChart(body);
+    renderHistoryTable(body);
+    const entered = body.rows.reduce((n, r) => n + r.entered, 0);
+    $("h-caption").textContent =
+      `${$("h-range").selectedOptions[0].textContent}, per ${body.bucket} (${body.zone}) · ` +
+      `${body.queue || "all queues"} · ${body.channel || "all channels"} · ${entered} entered · ` +
+      `updated ${new Date().toLocaleTimeString()}`;
+  }
+
+  // The queue choices are the queues on the live board (plus the chosen one, kept even
+  // when it leaves the board).
+  function updateQueueOptions() {
+    const select = $("h-queue");
+    const names = [...new Set(snap.queues.map((q) => q.queue))];
+    if (select.value && !names.includes(select.value)) names.push(select.value);
+    names.sort();
+    if (names.join("\n") === queueNames) return;  // rebuilding would close an open select
+    queueNames = names.join("\n");
+    const chosen = select.value;
+    select.replaceChildren(select.options[0]);
+    for (const name of names) {
+      const option = document.createElement("option");
+      option.value = name;
+      option.textContent = name;
+      select.appendChild(option);
+    }
+    select.value = chosen;
   }
 
   async function login(ev) {
@@ -184,6 +322,8 @@
     socket.on("disconnect", () => { $("live").textContent = "disconnected — reconnecting…"; });
     socket.on("stats", onStats);
     setInterval(tick, 1000);
+    loadHistory();
+    setInterval(loadHistory, HISTORY_REFRESH_MS);
   }
 
   $("login").addEventListener("submit", login);
@@ -193,6 +333,7 @@
     localStorage.setItem("supervisor.showIdle", $("show-idle").checked ? "1" : "0");
     if (snap) { renderQueues(); tick(); }
   });
+  for (const id of ["h-range", "h-queue", "h-channel"]) $(id).addEventListener("change", loadHistory);
   $("logout").addEventListener("click", async () => {
     await fetch("/api/logout", { method: "POST" });
     location.reload();

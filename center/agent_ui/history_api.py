@@ -1,0 +1,103 @@
+"""The supervisor's history chart over REST (supervisor or admin; 401/403 JSON otherwise).
+
+  GET /api/supervisor/history?days=7&bucket=day&queue=&channel=
+    days     1..92, default 7: from local midnight ``days - 1`` days ago until now
+    bucket   hour | day; default hour for up to 2 days, else day (hours for up to 14 days)
+    queue    only this queue (optional)
+    channel  only this channel (optional; voice, chat, sms or email)
+  -> {zone, bucket, from, to, queue, channel, rows: [see center.queue.history]}
+
+Bad parameters get a 400 whose JSON names the parameter.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from center.agent_ui import queues_api
+from center.agent_ui.auth import require_user
+from center.agent_ui.supervisor import SUPERVISOR_ROLES
+from center.appkeys import DB, QUEUE_CONFIG, ROUTER, STATS
+from center.httpjson import error
+from center.queue.history import Bucket, history, range_start
+from center.queue.stats import FALLBACK
+from center.records.enums import Channel
+
+MAX_DAYS = 92  # a quarter: the longest range a chart of days stays readable for
+MAX_HOUR_DAYS = 14  # 336 bars already; beyond that hours are noise
+HOURS_UP_TO_DAYS = 2  # the default bucket: hours while they fit, days after
+
+routes = web.RouteTableDef()
+
+
+def _bad(param: str, message: str, value: str) -> web.HTTPException:
+    return error(web.HTTPBadRequest, message, param=param, value=value)
+
+
+def _days(raw: str) -> int:
+    # (isascii: int() refuses some of what isdigit() accepts, such as "²")
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_DAYS:
+        raise _bad("days", f"days must be a whole number from 1 to {MAX_DAYS}", raw)
+    return int(raw)
+
+
+def _bucket(raw: str | None, days: int) -> Bucket:
+    if not raw:
+        return Bucket.HOUR if days <= HOURS_UP_TO_DAYS else Bucket.DAY
+    try:
+        bucket = Bucket(raw)
+    except ValueError:
+        raise _bad("bucket", "bucket must be hour or day", raw) from None
+    if bucket is Bucket.HOUR and days > MAX_HOUR_DAYS:
+        raise _bad("bucket", f"hour buckets are for up to {MAX_HOUR_DAYS} days", raw)
+    return bucket
+
+
+def _channel(raw: str | None) -> Channel | None:
+    if not raw:
+        return None
+    try:
+        return Channel(raw)
+    except ValueError:
+        valid = ", ".join(c.value for c in Channel)
+        raise _bad("channel", f"channel must be one of {valid}", raw) from None
+
+
+@routes.get("/api/supervisor/history")
+async def get_history(request: web.Request) -> web.Response:
+    await require_user(request, *SUPERVISOR_ROLES)
+    q = request.query
+    days = _days(q.get("days") or "7")
+    bucket = _bucket(q.get("bucket"), days)
+    channel = _channel(q.get("channel"))
+    queue = q.get("queue") or None
+    app = request.app
+    zone = app[STATS].zone
+    # The router's clock, as the live board uses: both agree on what "now" is.
+    now = datetime.fromtimestamp(app[ROUTER].clock.now_ms() / 1000, UTC)
+    start = range_start(now, days, zone)
+    defs = await queues_api.effective(app[DB], app[QUEUE_CONFIG])
+    rows = await history(
+        app[DB],
+        defs,
+        FALLBACK.sl_seconds,
+        start=start,
+        end=now,
+        bucket=bucket,
+        zone=zone,
+        queue=queue,
+        channel=channel,
+    )
+    return web.json_response(
+        {
+            "zone": str(zone),
+            "bucket": bucket.value,
+            "from": start.astimezone(zone).isoformat(),
+            "to": now.astimezone(zone).isoformat(),
+            "queue": queue,
+            "channel": channel.value if channel else None,
+            "rows": [r.json() for r in rows],
+        }
+    )
