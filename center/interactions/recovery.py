@@ -71,9 +71,11 @@ class Recovery(ServiceBase):
             if await (self._repair(iid, live) if live else self._restore(iid)):
                 repaired += 1
         # After the interactions: their loads must be back before agents take new work.
-        return repaired + await self._restore_agents()
+        return repaired + await self.restore_agents()
 
-    async def _restore_agents(self) -> int:
+    async def restore_agents(self) -> int:
+        """Agents at work in the record whom Redis does not know: presence, capacity and
+        skills back, after the load of what they hold. Returns how many."""
         async with self.db.read() as s:
             users = list(
                 await s.scalars(select(User).where(User.active, User.presence != Presence.OFFLINE))
@@ -83,6 +85,18 @@ class Recovery(ServiceBase):
         for user, presence in zip(users, known, strict=True):
             if presence is not None:
                 continue
+            # Their assigned work first (idempotent), whether or not this turn found it
+            # missing: taking work again with a load of zero could put them over capacity.
+            async with self.db.read() as s:
+                held = list(
+                    await s.scalars(
+                        select(Interaction).where(
+                            Interaction.agent_id == user.id, Interaction.state == S.ASSIGNED
+                        )
+                    )
+                )
+            for i in held:
+                await self._restore_assigned(i)
             # A wrap-up's timer went with Redis: the agent is back to available.
             now = Presence.AWAY if user.presence is Presence.AWAY else Presence.AVAILABLE
             await self.router.change_presence(
@@ -185,7 +199,7 @@ class Recovery(ServiceBase):
             )
         for i in assigned:
             await self._restore_assigned(i)
-        await self._restore_agents()
+        await self.restore_agents()
         restored = 0
         for i, live in zip(
             waiting, await self.router.live_states([i.id for i in waiting]), strict=True

@@ -66,3 +66,16 @@ async def test_a_mismatch_that_resolves_itself_is_left_alone(desk: Desk) -> None
         i.state = InteractionState.ASSIGNED
     assert await task == 0
     assert await desk.events(interaction_id=iid, type="interaction.accepted") == []
+
+
+async def test_an_agent_redis_forgot_comes_back_with_the_load_they_hold(desk: Desk) -> None:
+    alice = await desk.agent("alice", capacity={"chat": 2})
+    await desk.chat_assigned_to(alice)
+    router = desk.server.app[ROUTER]
+    keys = [k async for k in router.redis.scan_iter(match=f"{router.keys.base}*")]
+    await router.redis.delete(*keys)  # a Redis restarted without its data
+    # Agents first, before any turn has put the interactions back: the chat she holds is
+    # counted before she is offered more, so she cannot go over her capacity of two.
+    assert await desk.server.app[SERVICE].restore_agents() == 1
+    state = await router.agent_state(await desk.user_id("alice"))
+    assert (state["presence"], state["load:chat"], state["cap:chat"]) == ("available", "1", "2")

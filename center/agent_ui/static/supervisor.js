@@ -81,6 +81,7 @@
       staffed.title = Object.entries(q.agents_by_presence)
         .map(([p, n]) => `${n} ${PRESENCE_LABEL[p] || p}`).join(", ") || "no agent can take this work";
       const need = cell(tr, q.agents_needed === null ? "–" : String(q.agents_needed), "num");
+      need.title = `Erlang C at ${q.concurrency} contact${q.concurrency === 1 ? "" : "s"} per agent at a time`;
       if (q.agents_needed !== null && q.agents_needed > q.agents_staffed) {
         need.classList.add("bad");
         need.textContent += ` (+${q.agents_needed - q.agents_staffed})`;
