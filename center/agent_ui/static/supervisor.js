@@ -85,7 +85,7 @@
       if (q.agents_needed !== null && q.agents_needed > q.agents_staffed) {
         need.classList.add("bad");
         need.textContent += ` (+${q.agents_needed - q.agents_staffed})`;
-        need.title = "Short of agents for the service-level target";
+        need.title = `Short of agents for the service-level target. ${need.title}`;
       }
       body.appendChild(tr);
     }
