@@ -145,7 +145,9 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(liveness.run(), name="liveness"),
     ]
     if app[SETTINGS].reconcile_interval_s > 0:
-        audit = service.audit_forever(app[SETTINGS].reconcile_interval_s)
+        audit = service.audit_forever(
+            app[SETTINGS].reconcile_interval_s, app[SETTINGS].reconcile_missing_after_s
+        )
         tasks.append(asyncio.create_task(audit, name="reconcile"))
     yield
     for task in tasks:

@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     # How often one process audits the record against Redis's live state and repairs what
     # a failed write or a dead process left apart (0: only at start and when a peer dies).
     reconcile_interval_s: float = Field(default=30.0, ge=0)
+    # A waiting interaction Redis has no trace of (while Redis kept its data) is re-queued
+    # only after this long: a close or a departure drops it from Redis first, and the
+    # record's write can trail by up to SQLite's 30 s busy timeout.
+    reconcile_missing_after_s: float = Field(default=60.0, ge=0)
     default_capacity: dict[str, int] = {"voice": 1, "chat": 3, "sms": 3, "email": 5}
     # Queues and placement rules (YAML, see center/queue/queues.example.yaml); None: one
     # `default` queue for every channel. Queues edited through the API are stored over it.

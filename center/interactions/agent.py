@@ -38,6 +38,7 @@ class AgentSide(ServiceBase):
     async def _offered(self, offer: Offer) -> None:
         async with self.db.transaction() as s:
             i = await self._get(s, offer.interaction_id, lock=True)
+            recorded = i.state is S.OFFERED and i.agent_id == offer.agent_id
             if i.state is S.OFFERED and i.agent_id not in (None, offer.agent_id):
                 # The previous offer ended in Redis but its record never came: the process
                 # that ended it died between the two (seen in the SIGKILL proof). Say so
@@ -49,9 +50,10 @@ class AgentSide(ServiceBase):
                 )
             i.state, i.agent_id = S.OFFERED, offer.agent_id
             timeout = self.router.options.offer_timeout_ms / 1000
-            events.append(
-                s, events.Offered(agent_id=offer.agent_id, timeout_s=timeout), interaction=i
-            )
+            if not recorded:  # (the audit wrote it down first when this write lagged)
+                events.append(
+                    s, events.Offered(agent_id=offer.agent_id, timeout_s=timeout), interaction=i
+                )
             preview = await s.scalar(
                 select(Message.body)
                 .where(Message.interaction_id == i.id)

@@ -7,9 +7,15 @@ write that fails there, leaves them apart:
 
 * Redis moved on and the record did not (an accept nobody wrote down): the record follows
   Redis, with the event that was missing, and the agent and the customer are told.
-* The record says waiting, offered or assigned and Redis has nothing (an enqueue that
-  failed after its commit; a Redis restarted without its data): the interaction goes back
-  into its queue at its original place, or back on its agent's load.
+* The record says waiting, offered or assigned and Redis has nothing: the interaction goes
+  back into its queue at its original place, or back on its agent's load. When Redis lost
+  its data (its ``epoch`` key is gone) that happens at once. Otherwise only a waiting or
+  offered one, and only once it has been missing for ``missing_after_s``: Redis drops an
+  interaction first and the record follows (a close, a customer leaving), and under load
+  that write can trail by seconds (up to SQLite's 30 s busy timeout). A closed one must not
+  come back; one whose enqueue failed after its commit is rescued within a minute or so.
+  An assigned one missing while Redis kept its data is a close whose write failed: the
+  agent still sees it and can close it again, so it is left alone.
 * The record has an agent at work (available, away, in wrap-up) and Redis does not know
   them (it lost its data): their presence, capacity and skills go back, so they are
   offered work again without having to touch anything.
@@ -41,7 +47,7 @@ LIVE = (S.QUEUED, S.OFFERED, S.ASSIGNED)  # the states Redis must know about
 
 
 class Recovery(ServiceBase):
-    async def audit_forever(self, interval_s: float) -> None:
+    async def audit_forever(self, interval_s: float, missing_after_s: float = 60.0) -> None:
         """Reconcile every ``interval_s``, in whichever process takes the turn (a Redis
         lock), so a gap is closed within about that long without anyone restarting."""
         redis, lock = self.router.redis, self.router.keys.reconcile_lock
@@ -51,7 +57,9 @@ class Recovery(ServiceBase):
                 if await redis.set(lock, "1", nx=True, px=max(100, int(interval_s * 900))):
                     # A long confirmation: under overload a live process's database write
                     # can trail its Redis step by seconds, and that is no gap to repair.
-                    await self.reconcile(confirm_s=max(2.0, interval_s / 3))
+                    await self.reconcile(
+                        confirm_s=max(2.0, interval_s / 3), missing_after_s=missing_after_s
+                    )
             except asyncio.CancelledError:
                 raise
             except Exception:  # Redis or the database away: try again next turn
@@ -59,8 +67,10 @@ class Recovery(ServiceBase):
                     raise asyncio.CancelledError from None
                 log.exception("reconcile failed")
 
-    async def reconcile(self, confirm_s: float = 2.0) -> int:
+    async def reconcile(self, confirm_s: float = 2.0, missing_after_s: float = 60.0) -> int:
         """Repair every confirmed mismatch; returns how many interactions were repaired."""
+        redis, keys = self.router.redis, self.router.keys
+        data_lost = not await redis.exists(keys.epoch)
         suspects = await self._mismatches(None)
         if suspects and confirm_s > 0:
             await asyncio.sleep(confirm_s)
@@ -68,10 +78,25 @@ class Recovery(ServiceBase):
         for iid, live in (await self._mismatches(suspects)).items():
             if suspects.get(iid) != live:
                 continue  # it moved meanwhile: somebody is working on it
-            if await (self._repair(iid, live) if live else self._restore(iid)):
-                repaired += 1
+            if live:
+                repaired += await self._repair(iid, live)
+            elif data_lost or await self._missing_for(iid, missing_after_s):
+                repaired += await self._restore(iid, assigned_too=data_lost)
         # After the interactions: their loads must be back before agents take new work.
-        return repaired + await self.restore_agents()
+        repaired += await self.restore_agents()
+        await redis.set(keys.epoch, "1")
+        return repaired
+
+    async def _missing_for(self, iid: int, seconds: float) -> bool:
+        """Whether Redis has had no trace of the interaction for ``seconds`` (the first
+        sighting is remembered in Redis, so the audit's turn may pass between processes)."""
+        if seconds <= 0:
+            return True
+        key, now = self.router.keys.missing(iid), self.router.clock.now_ms()
+        ttl_ms = int(seconds * 4000)  # forgotten if it does not stay missing
+        await self.router.redis.set(key, now, nx=True, px=ttl_ms)
+        first = int(await self.router.redis.get(key) or now)
+        return now - first >= seconds * 1000
 
     async def restore_agents(self) -> int:
         """Agents at work in the record whom Redis does not know: presence, capacity and
@@ -130,6 +155,11 @@ class Recovery(ServiceBase):
         agent_id = int(live["agent"]) if live.get("agent") else None
         async with self.db.transaction() as s:
             i = await self._get(s, iid, lock=True)
+            # Read Redis again under the row's lock: the confirmed state may be stale by now
+            # (a step and its write both landed since), and writing it would move the record
+            # backwards. Only a state that held still all along is a gap.
+            if await self.router.live_state(iid) != live:
+                return False
             if not i.state.is_open or not _differs(i, live):
                 return False
             if live["state"] == S.ASSIGNED.value and agent_id is not None:
@@ -165,13 +195,15 @@ class Recovery(ServiceBase):
             await self._notify(i, CustomerNotice.AGENT_JOINED, {"agent": name})
         return True
 
-    async def _restore(self, iid: int) -> bool:
+    async def _restore(self, iid: int, *, assigned_too: bool) -> bool:
         """Put back the live state of an open interaction Redis has lost."""
         async with self.db.read() as s:
             i = await s.get(Interaction, iid)
         if i is None or i.state not in LIVE or await self.router.live_state(iid):
             return False
-        if i.state is S.ASSIGNED and i.agent_id is not None:
+        if i.state is S.ASSIGNED:
+            if not assigned_too or i.agent_id is None:
+                return False  # see the module's docstring
             await self._restore_assigned(i)
         else:
             await self._requeue_missing(i)
@@ -200,6 +232,7 @@ class Recovery(ServiceBase):
         for i in assigned:
             await self._restore_assigned(i)
         await self.restore_agents()
+        await self.router.redis.set(self.router.keys.epoch, "1")
         restored = 0
         for i, live in zip(
             waiting, await self.router.live_states([i.id for i in waiting]), strict=True

@@ -23,6 +23,10 @@ a single Redis Cluster slot and runs unchanged on a cluster.
                                     pushes the supervisors' statistics this second
     {p}:lock:reconcile        STR   held by the one process auditing record against live
                                     state this turn (center/interactions/recovery.py)
+    {p}:epoch                 STR   set at start and by each audit: gone means Redis lost
+                                    its data since, and the audit restores at once
+    {p}:missing:<id>          STR   ms the audit first saw an open interaction missing
+                                    from Redis (expires unless it stays missing)
 
 Scripts that must reach per-id keys receive the prefix ``{p}:`` itself as a KEYS entry and
 derive those keys from it (as BullMQ does), so the slot is still declared.
@@ -92,6 +96,13 @@ class Keys:
 
     def process_owners(self, instance: str) -> str:
         return f"{self.base}proc:{instance}:owners"
+
+    @property
+    def epoch(self) -> str:
+        return f"{self.base}epoch"
+
+    def missing(self, interaction_id: int) -> str:
+        return f"{self.base}missing:{interaction_id}"
 
     @property
     def reconcile_lock(self) -> str:
