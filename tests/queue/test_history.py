@@ -12,7 +12,7 @@ from center.queue.history import Bucket, HistoryRow, history, range_start
 from center.queue.model import QueueDef
 from center.records.db import Database
 from center.records.enums import Channel, InteractionState
-from center.records.models import Customer, Interaction
+from tests.queue.figures import row, store
 
 S = InteractionState
 NEW_YORK = ZoneInfo("America/New_York")
@@ -26,38 +26,6 @@ def utc(*args: int) -> datetime:
 
 def local(zone: ZoneInfo, *args: int, fold: int = 0) -> datetime:
     return datetime(*args, tzinfo=zone, fold=fold).astimezone(UTC)  # type: ignore[misc]
-
-
-def row(
-    queued: datetime,
-    state: InteractionState = S.QUEUED,
-    *,
-    answered_after_s: float | None = None,
-    ended_after_s: float | None = None,
-    queue: str = "default",
-    channel: Channel = Channel.CHAT,
-) -> dict[str, Any]:
-    assigned = (
-        queued + timedelta(seconds=answered_after_s) if answered_after_s is not None else None
-    )
-    ended = (assigned or queued) + timedelta(seconds=ended_after_s) if ended_after_s else None
-    return {
-        "state": state,
-        "queue": queue,
-        "channel": channel,
-        "queued_at": queued,
-        "assigned_at": assigned,
-        "ended_at": ended,
-    }
-
-
-async def _store(db: Database, *rows: dict[str, Any]) -> None:
-    async with db.transaction() as s:
-        customer = Customer(display_name="c")
-        s.add(customer)
-        await s.flush()
-        for r in rows:
-            s.add(Interaction(customer_id=customer.id, **r))
 
 
 async def _history(
@@ -77,7 +45,7 @@ def starts(rows: list[HistoryRow]) -> list[str]:
 
 async def test_figures_follow_todays_definitions(db: Database) -> None:
     t = local(NEW_YORK, 2026, 11, 24, 10, 5)
-    await _store(
+    await store(
         db,
         row(t, S.CLOSED, answered_after_s=5, ended_after_s=100),  # in SL, handled 100 s
         row(t, S.CLOSED, answered_after_s=50, ended_after_s=300),  # late, handled 300 s
@@ -124,7 +92,7 @@ async def test_empty_buckets_are_zeros_and_rates_are_none(db: Database) -> None:
 
 
 async def test_days_are_local_days_with_the_empty_ones_in_between(db: Database) -> None:
-    await _store(
+    await store(
         db,
         row(local(NEW_YORK, 2026, 11, 22, 23, 59)),  # before the range
         row(local(NEW_YORK, 2026, 11, 23, 0, 0)),  # its first instant
@@ -145,7 +113,7 @@ async def test_days_are_local_days_with_the_empty_ones_in_between(db: Database) 
 
 async def test_half_hour_zones_bucket_by_their_own_hours(db: Database) -> None:
     # Kolkata's midnight is 18:30 UTC: a slot of 15 minutes keeps the half hours apart.
-    await _store(
+    await store(
         db,
         row(utc(2026, 11, 24, 18, 29)),  # 23:59 the day before
         row(utc(2026, 11, 24, 18, 30)),  # 00:00
@@ -173,7 +141,7 @@ async def test_half_hour_zones_bucket_by_their_own_hours(db: Database) -> None:
 
 async def test_queue_and_channel_filters(db: Database) -> None:
     t = local(NEW_YORK, 2026, 11, 24, 10, 5)
-    await _store(
+    await store(
         db,
         row(t, S.ABANDONED),
         row(t, queue="slow"),
@@ -196,7 +164,7 @@ async def test_queue_and_channel_filters(db: Database) -> None:
 
 async def test_a_dst_change_day_has_the_hours_local_time_has(db: Database) -> None:
     # 2026-11-01, New York: 01:00-02:00 happens twice (EDT, then EST), 25 hours in all.
-    await _store(
+    await store(
         db,
         row(local(NEW_YORK, 2026, 11, 1, 1, 30)),  # the first 01:30 (EDT)
         row(local(NEW_YORK, 2026, 11, 1, 1, 30, fold=1)),  # the second (EST)
@@ -229,7 +197,7 @@ async def test_a_dst_change_day_has_the_hours_local_time_has(db: Database) -> No
 async def test_the_range_ends_within_a_second(db: Database) -> None:
     # "Now" is a fraction of a second into a slot: what came in that fraction counts.
     boundary = local(NEW_YORK, 2026, 11, 24, 10, 15)
-    await _store(db, row(boundary + timedelta(milliseconds=200)))
+    await store(db, row(boundary + timedelta(milliseconds=200)))
     start = local(NEW_YORK, 2026, 11, 24, 10)
     end = boundary + timedelta(milliseconds=500)
     [r] = await _history(db, start, end, Bucket.HOUR, NEW_YORK)

@@ -18,9 +18,9 @@ from center.queue.stats import QueueStats, StatsService, _LiveReader, advice, ap
 from center.queue.today import Today, day_start, today
 from center.records.db import Database
 from center.records.enums import Channel, InteractionState, Presence
-from center.records.models import Customer, Interaction
 from center.records.users import create_user
 from tests.queue.conftest import FakeClock
+from tests.queue.figures import row, store
 
 S = InteractionState
 
@@ -58,15 +58,6 @@ NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
 DEFS = {"default": QueueDef("default", sl_seconds=20), "slow": QueueDef("slow", sl_seconds=60)}
 
 
-async def _store(db: Database, *rows: dict[str, Any]) -> None:
-    async with db.transaction() as s:
-        customer = Customer(display_name="c")
-        s.add(customer)
-        await s.flush()
-        for r in rows:
-            s.add(Interaction(customer_id=customer.id, channel=Channel.CHAT, **r))
-
-
 def _row(
     state: InteractionState,
     queued_ago_s: float,
@@ -75,18 +66,13 @@ def _row(
     ended_after_s: float | None = None,
     queue: str = "default",
 ) -> dict[str, Any]:
-    queued = NOW - timedelta(seconds=queued_ago_s)
-    assigned = (
-        queued + timedelta(seconds=answered_after_s) if answered_after_s is not None else None
+    return row(
+        NOW - timedelta(seconds=queued_ago_s),
+        state,
+        answered_after_s=answered_after_s,
+        ended_after_s=ended_after_s,
+        queue=queue,
     )
-    ended = (assigned or queued) + timedelta(seconds=ended_after_s) if ended_after_s else None
-    return {
-        "state": state,
-        "queue": queue,
-        "queued_at": queued,
-        "assigned_at": assigned,
-        "ended_at": ended,
-    }
 
 
 async def _figures(db: Database, queue: str = "default", now: datetime = NOW) -> QueueStats:
@@ -96,7 +82,7 @@ async def _figures(db: Database, queue: str = "default", now: datetime = NOW) ->
 
 
 async def test_todays_figures_follow_the_stated_definitions(db: Database) -> None:
-    await _store(
+    await store(
         db,
         _row(S.CLOSED, 600, answered_after_s=5, ended_after_s=100),  # in SL, handled 100 s
         _row(S.CLOSED, 500, answered_after_s=50, ended_after_s=300),  # late, handled 300 s
@@ -122,7 +108,7 @@ async def test_todays_figures_follow_the_stated_definitions(db: Database) -> Non
 
 async def test_yesterdays_last_hour_counts_in_the_arrival_rate_only(db: Database) -> None:
     just_after_midnight = datetime(2026, 11, 25, 0, 10, tzinfo=UTC)
-    await _store(
+    await store(
         db,
         {
             "state": S.QUEUED,
@@ -186,7 +172,7 @@ def test_the_day_starts_at_local_midnight_in_the_centres_time_zone() -> None:
 
 async def test_a_new_york_floor_keeps_its_evening_in_today(db: Database) -> None:
     evening = datetime(2026, 11, 25, 3, tzinfo=UTC)  # 22:00 on the 24th in New York
-    await _store(
+    await store(
         db,
         _row(S.CLOSED, 0, answered_after_s=5, ended_after_s=60)
         | {"queued_at": datetime(2026, 11, 24, 20, tzinfo=UTC)},  # 15:00 New York
