@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from center.records.enums import Role
 from center.records.users import create_user
@@ -16,6 +16,20 @@ from tests.browser import TIMEOUT_MS, watch
 from tests.support import PASSWORD, Agent, Server, make_user, signed_in_agent
 
 pytestmark = pytest.mark.browser
+
+
+async def signed_in_supervisor(
+    ctx: BrowserContext, url: str, errors: list[str], dialogs: list[str], username: str = "sue"
+) -> Page:
+    """The supervisor console after signing in, watched for page errors and dialogs."""
+    page = await ctx.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    watch(page, errors, dialogs)
+    await page.goto(f"{url}/supervisor")
+    await page.fill("#username", username)
+    await page.fill("#password", PASSWORD)
+    await page.click("#signin")
+    return page
 
 
 async def test_supervisor_watches_queues_and_agents(
@@ -28,13 +42,7 @@ async def test_supervisor_watches_queues_and_agents(
     dialogs: list[str] = []
     ctx = await browser.new_context()
     try:
-        page = await ctx.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        watch(page, errors, dialogs)
-        await page.goto(f"{server.url}/supervisor")
-        await page.fill("#username", "sue")
-        await page.fill("#password", PASSWORD)
-        await page.click("#signin")
+        page = await signed_in_supervisor(ctx, server.url, errors, dialogs)
         await expect(page.locator("#console")).to_be_visible()
         await expect(page.locator("#who")).to_contain_text("sue (supervisor)")
         await expect(page.locator("#live")).to_contain_text("live")
@@ -84,12 +92,7 @@ async def test_an_agent_is_told_the_console_is_for_supervisors(
     await make_user(server.db, "ann")
     ctx = await browser.new_context()
     try:
-        page = await ctx.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        await page.goto(f"{server.url}/supervisor")
-        await page.fill("#username", "ann")
-        await page.fill("#password", PASSWORD)
-        await page.click("#signin")
+        page = await signed_in_supervisor(ctx, server.url, [], [], username="ann")
         await expect(page.locator("#error")).to_contain_text("for supervisors")
         await expect(page.locator("#queues tbody tr")).to_have_count(0)
     finally:
@@ -107,13 +110,7 @@ async def test_the_history_chart_shows_todays_handled_chat(
     dialogs: list[str] = []
     ctx = await browser.new_context()
     try:
-        page = await ctx.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        watch(page, errors, dialogs)
-        await page.goto(f"{server.url}/supervisor")
-        await page.fill("#username", "sue")
-        await page.fill("#password", PASSWORD)
-        await page.click("#signin")
+        page = await signed_in_supervisor(ctx, server.url, errors, dialogs)
 
         # Today, per hour: one bar for the hour the chat came in, the others empty.
         await expect(page.locator("#h-caption")).to_contain_text("Today, per hour")
