@@ -114,8 +114,9 @@ class AgentSide(ServiceBase):
         async with self.db.transaction() as s:
             i = await self._get(s, interaction_id, lock=True)
             # Already recorded if this write lagged so far behind Redis that the audit
-            # wrote it down first (recovery.py): one accept, one event.
-            if not (i.state is S.ASSIGNED and i.agent_id == agent.id):
+            # wrote it down first (recovery.py): one accept, one event, one "joined".
+            recorded = i.state is S.ASSIGNED and i.agent_id == agent.id
+            if not recorded:
                 i.state, i.agent_id, i.assigned_at = S.ASSIGNED, agent.id, utcnow()
                 wait = max(0.0, _ms(i.assigned_at) / 1000 - enq_ms / 1000)
                 events.append(
@@ -130,7 +131,8 @@ class AgentSide(ServiceBase):
                     select(Message).where(Message.interaction_id == i.id).order_by(Message.id)
                 )
             )
-        await self._notify(i, CustomerNotice.AGENT_JOINED, {"agent": agent.display_name})
+        if not recorded:
+            await self._notify(i, CustomerNotice.AGENT_JOINED, {"agent": agent.display_name})
         await self.bus.to_agent(
             agent.id,
             AgentNotice.ASSIGNED,
