@@ -21,8 +21,9 @@ from center.agent_ui.auth import require_user
 from center.agent_ui.supervisor import SUPERVISOR_ROLES
 from center.appkeys import DB, QUEUE_CONFIG, ROUTER, STATS
 from center.httpjson import error
-from center.queue.history import Bucket, history, range_start
+from center.queue.history import Bucket, history
 from center.queue.stats import FALLBACK
+from center.queue.today import day_start
 from center.records.enums import Channel
 
 MAX_DAYS = 92  # a quarter: the longest range a chart of days stays readable for
@@ -77,7 +78,7 @@ async def get_history(request: web.Request) -> web.Response:
     zone = app[STATS].zone
     # The router's clock, as the live board uses: both agree on what "now" is.
     now = datetime.fromtimestamp(app[ROUTER].clock.now_ms() / 1000, UTC)
-    start = range_start(now, days, zone)
+    start = day_start(now, zone, days_back=days - 1)
     defs = await queues_api.effective(app[DB], app[QUEUE_CONFIG])
     rows = await history(
         app[DB],

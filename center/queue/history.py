@@ -23,14 +23,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, time, tzinfo
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Integer, and_, case, cast, extract, func, select
+from sqlalchemy import BigInteger, ColumnElement, Integer, and_, cast, extract, func, select
 
 from center.queue.model import QueueDef
-from center.queue.today import count_if, seconds, sl_threshold
+from center.queue.today import count_if, seconds, sl_threshold, sum_if
 from center.records.db import Database
 from center.records.enums import Channel, InteractionState
 from center.records.models import Interaction
@@ -83,10 +83,6 @@ class HistoryRow:
             "aht_s": self.aht_s,
             "asa_s": self.asa_s,
         }
-
-
-def _sum_if(condition: ColumnElement[bool], value: ColumnElement[Any]) -> ColumnElement[Any]:
-    return func.coalesce(func.sum(case((condition, value), else_=0)), 0)
 
 
 def _slot(dialect: str, at: Any) -> ColumnElement[Any]:
@@ -161,8 +157,8 @@ async def history(
             count_if(and_(answered, wait <= sl_threshold(defs, default_sl_s))),
             count_if(and_(i.assigned_at.is_(None), i.state == InteractionState.ABANDONED)),
             count_if(handled),
-            _sum_if(handled, handle),
-            _sum_if(answered, wait),
+            sum_if(handled, handle),
+            sum_if(answered, wait),
         )
         .where(*where)
         .group_by(slot)
@@ -181,10 +177,3 @@ async def history(
             r.handle_s_total += max(0.0, float(f[4]))
             r.wait_s_total += max(0.0, float(f[5]))
     return list(rows.values())
-
-
-def range_start(now: datetime, days: int, zone: tzinfo) -> datetime:
-    """Local midnight ``days - 1`` days before ``now``'s day (by the calendar: a DST day
-    between does not shift it off midnight), as a UTC instant."""
-    first = now.astimezone(zone).date() - timedelta(days=days - 1)
-    return datetime.combine(first, time(0), tzinfo=zone).astimezone(UTC)

@@ -43,10 +43,11 @@ class Today:
     handle_s_total: float = 0.0
 
 
-def day_start(now: datetime, zone: tzinfo = UTC) -> datetime:
-    """Local midnight of ``now``'s day in ``zone``, as a UTC instant."""
-    midnight = datetime.combine(now.astimezone(zone).date(), time(0), tzinfo=zone)
-    return midnight.astimezone(UTC)
+def day_start(now: datetime, zone: tzinfo = UTC, *, days_back: int = 0) -> datetime:
+    """Local midnight of ``now``'s day in ``zone`` (or of the day ``days_back`` before it,
+    by the calendar: a DST day between does not shift it off midnight), as a UTC instant."""
+    day = now.astimezone(zone).date() - timedelta(days=days_back)
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
 
 
 def seconds(dialect: str, later: Any, earlier: Any) -> ColumnElement[Any]:
@@ -56,9 +57,15 @@ def seconds(dialect: str, later: Any, earlier: Any) -> ColumnElement[Any]:
     return extract("epoch", later - earlier)
 
 
+def sum_if(condition: ColumnElement[bool], value: Any) -> ColumnElement[Any]:
+    """The sum of ``value`` over the rows of the group meeting ``condition`` (0, never
+    NULL, for an empty group)."""
+    return func.coalesce(func.sum(case((condition, value), else_=0)), 0)
+
+
 def count_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
-    """How many rows of the group meet ``condition`` (0, never NULL, for an empty group)."""
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+    """How many rows of the group meet ``condition``."""
+    return sum_if(condition, 1)
 
 
 def sl_threshold(defs: Mapping[str, QueueDef], default_sl_s: float) -> Any:
@@ -96,7 +103,7 @@ async def today(
             ),
             count_if(i.queued_at >= window),
             count_if(handled),
-            func.coalesce(func.sum(case((handled, handle), else_=0)), 0),
+            sum_if(handled, handle),
         )
         .where(i.queued_at >= min(start, window))
         .group_by(i.queue, i.channel)

@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from center.queue.history import Bucket, HistoryRow, history, range_start
+from center.queue.history import Bucket, HistoryRow, history
 from center.queue.model import QueueDef
+from center.queue.today import day_start
 from center.records.db import Database
 from center.records.enums import Channel, InteractionState
 from tests.queue.figures import row, store
@@ -100,7 +101,7 @@ async def test_days_are_local_days_with_the_empty_ones_in_between(db: Database) 
         row(local(NEW_YORK, 2026, 11, 25, 0, 10)),
         row(local(NEW_YORK, 2026, 11, 25, 9, 0)),  # at the range's end: not counted
     )
-    start = range_start(local(NEW_YORK, 2026, 11, 25, 9), 3, NEW_YORK)
+    start = day_start(local(NEW_YORK, 2026, 11, 25, 9), NEW_YORK, days_back=2)
     assert start == utc(2026, 11, 23, 5)
     rows = await _history(db, start, local(NEW_YORK, 2026, 11, 25, 9), Bucket.DAY, NEW_YORK)
     assert starts(rows) == [
@@ -171,7 +172,7 @@ async def test_a_dst_change_day_has_the_hours_local_time_has(db: Database) -> No
         row(local(NEW_YORK, 2026, 11, 1, 1, 45, fold=1)),
         row(local(NEW_YORK, 2026, 11, 1, 23, 59)),
     )
-    start = range_start(local(NEW_YORK, 2026, 11, 2, 9), 2, NEW_YORK)
+    start = day_start(local(NEW_YORK, 2026, 11, 2, 9), NEW_YORK, days_back=1)
     assert start == utc(2026, 11, 1, 4)  # midnight EDT
     end = local(NEW_YORK, 2026, 11, 2, 0)
     hours = await _history(db, start, end, Bucket.HOUR, NEW_YORK)
