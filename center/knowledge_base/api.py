@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from center.agent_ui.auth import require_user
+from center.agent_ui.auth import current_user, require_user
 from center.appkeys import DB
 from center.httpjson import error, int_param, json_body, too_large
 from center.knowledge_base import reports
@@ -145,7 +145,11 @@ async def download(request: web.Request) -> web.Response:
     attachment_id = int_param(request, "attachment_id")
     async with request.config_dict[DB].read() as session:
         row = await session.get(Attachment, attachment_id)
-    if row is None:
+        article = await session.get(Article, row.article_id) if row is not None else None
+    # A draft's files are as unpublished as its text: only signed-in staff fetch them. The
+    # same 404 as a missing id, so the sequential ids do not tell a stranger what exists.
+    public = article is not None and article.status == PUBLISHED
+    if row is None or not (public or await current_user(request) is not None):
         raise error(web.HTTPNotFound, "no such attachment", id=attachment_id)
     # Served as a download unless it is an image, so uploaded HTML can never run here.
     image = row.content_type in ("image/png", "image/jpeg", "image/gif", "image/webp")
