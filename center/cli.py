@@ -9,11 +9,21 @@ import logging
 import sys
 from collections.abc import Callable
 
+from pydantic import ValidationError
+
 from center.config import Settings
 from center.records.db import Database
 from center.records.enums import Role
 
 Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+class CliError(Exception):
+    """A failure the user can act on: printed as one line, exit ``code``."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -51,15 +61,24 @@ def _parse_pairs(raw: str | None, what: str) -> dict[str, int]:
     return out
 
 
+def _ask_password(username: str) -> str:
+    """Prompted twice on a terminal; without one (a script, a pipe) the first line of stdin,
+    because getpass would warn, echo, and end in EOFError."""
+    if not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise CliError("no password: give --password or one line on stdin")
+        return password
+    password = getpass.getpass(f"password for {username}: ")
+    if password != getpass.getpass("again: "):
+        raise CliError("passwords differ", code=2)
+    return password
+
+
 def _user_add(args: argparse.Namespace, settings: Settings) -> int:
     from center.records.users import UserExists, create_user
 
-    password = args.password
-    if password is None:
-        password = getpass.getpass(f"password for {args.username}: ")
-        if password != getpass.getpass("again: "):
-            print("passwords differ", file=sys.stderr)
-            return 2
+    password = args.password if args.password is not None else _ask_password(args.username)
     capacity = {**settings.default_capacity, **_parse_pairs(args.capacity, "--capacity")}
 
     async def run() -> int:
@@ -119,7 +138,7 @@ def _demo(_args: argparse.Namespace, settings: Settings) -> int:
             pass
         else:
             result = await import_dir(db, SAMPLE_DIR)
-            print(f"knowledge base: {result}")
+            print(f"knowledge base: {result.summary()}")
         await db.dispose()
 
     asyncio.run(run())
@@ -171,8 +190,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(exc: BaseException) -> str:
+    """The first line of an error's message: a database or OS error, not its traceback."""
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        return f"bad setting {where.upper()!s}: {first['msg']}"
+    if isinstance(exc, CliError):
+        return str(exc)
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     args = build_parser().parse_args(argv)
+    # A command's output is its result; the server's log is what an operator reads.
+    level = logging.INFO if args.command == "serve" else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     handler: Handler = args.func
-    return handler(args, Settings())
+    try:
+        return handler(args, Settings())
+    except KeyboardInterrupt:
+        print("center: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the one place every command's failure ends: one line
+        code = exc.code if isinstance(exc, CliError) else 1
+        print(f"center {args.command}: {_one_line(exc)}", file=sys.stderr)
+        return code

@@ -12,6 +12,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from center.config import Settings
+from center.knowledge_base.io import SAMPLE_DIR
+from center.records.db import Database
+from tests.processes import settings_env
+
 
 def _env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CENTER_")}
@@ -75,3 +80,73 @@ def test_user_add_then_serve_then_login(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+# -- errors and output: one line on stderr, a non-zero exit, no log noise -------------------
+
+
+def _run(settings: Settings, *args: str, stdin: str | None = None, **env: str):
+    """`python -m center ...` against the test's database and Redis (given via env)."""
+    return subprocess.run(
+        [sys.executable, "-m", "center", *args],
+        env={**settings_env(settings), **env},
+        input=stdin,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _one_line_error(done: subprocess.CompletedProcess[str]) -> str:
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
+def test_kb_import_of_a_missing_folder_is_one_line(settings: Settings, db: Database) -> None:
+    done = _run(settings, "kb", "import", "/nonexistent")
+    assert "not a directory: /nonexistent" in _one_line_error(done)
+
+
+def test_user_add_without_a_terminal(settings: Settings, db: Database) -> None:
+    # No --password and stdin not a terminal (a script, cron, CI): no getpass traceback.
+    assert "--password" in _one_line_error(_run(settings, "user", "add", "carol"))
+    # A script can pipe the password in.
+    made = _run(settings, "user", "add", "carol", stdin="a-long-s3cret-pass\n")
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.strip() == f"created agent carol (id {_user_id(made)})"
+    assert made.stderr == ""
+
+
+def _user_id(done: subprocess.CompletedProcess[str]) -> str:
+    return done.stdout.rsplit("(id ", 1)[-1].rstrip(")\n")
+
+
+def test_migrate_and_demo_print_results_not_logs(settings: Settings, db: Database) -> None:
+    migrated = _run(settings, "migrate")
+    assert migrated.returncode == 0, migrated.stderr
+    assert migrated.stdout == "database is at the newest revision\n"
+    assert migrated.stderr == ""  # no Alembic "Context impl ..." INFO lines
+
+    demo = _run(settings, "demo")
+    assert demo.returncode == 0, demo.stderr
+    assert demo.stderr == ""
+    assert "ImportResult" not in demo.stdout
+    articles = len(list(SAMPLE_DIR.rglob("*.md")))
+    assert f"knowledge base: created {articles}, updated 0, unchanged 0" in demo.stdout
+
+
+def test_a_database_that_cannot_be_opened_is_one_line(settings: Settings, tmp_path: Path) -> None:
+    not_a_dir = tmp_path / "a-file"
+    not_a_dir.write_text("")
+    url = f"sqlite+aiosqlite:///{not_a_dir / 'center.db'}"
+    line = _one_line_error(_run(settings, "migrate", CENTER_DATABASE_URL=url))
+    assert line.startswith("center migrate: "), line
+
+
+def test_a_bad_setting_is_one_line(settings: Settings) -> None:
+    line = _one_line_error(_run(settings, "migrate", CENTER_PORT="eighty"))
+    assert line.startswith("center migrate: bad setting PORT")

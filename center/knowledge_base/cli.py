@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,14 @@ async def _with_db(settings: Any, work: Any) -> Any:
 
 
 def _import(args: argparse.Namespace, settings: Any) -> int:
-    result = asyncio.run(_with_db(settings, lambda db: import_dir(db, Path(args.dir))))
-    print(f"created {result.created}, updated {result.updated}, unchanged {result.unchanged}")
+    folder = Path(args.dir)
+    if not folder.is_dir():  # before migrating anything: a typo'd path is the usual mistake
+        print(f"center kb import: not a directory: {folder}", file=sys.stderr)
+        return 2
+    result = asyncio.run(_with_db(settings, lambda db: import_dir(db, folder)))
+    print(result.summary())
     for message in result.errors:
-        print(f"error: {message}")
+        print(f"error: {message}", file=sys.stderr)
     return 1 if result.errors else 0
 
 

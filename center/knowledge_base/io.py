@@ -31,6 +31,9 @@ class ImportResult:
     unchanged: int = 0
     errors: list[str] = field(default_factory=list)
 
+    def summary(self) -> str:
+        return f"created {self.created}, updated {self.updated}, unchanged {self.unchanged}"
+
 
 def parse_file(raw: str) -> dict[str, Any]:
     """Split front matter from body; raises ValueError naming the problem."""

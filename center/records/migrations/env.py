@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from alembic import context
 from sqlalchemy.engine import Connection
@@ -14,6 +15,10 @@ from center.records.base import Base
 from center.records.db import _make_engine
 
 config = context.config
+# Alembic's INFO lines ("Context impl ...", "Will assume ...") are noise in every command and
+# at each start; a logging set-up that asks for them (a level on "alembic") still gets them.
+if logging.getLogger("alembic").level == logging.NOTSET:
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 MIGRATION_LOCK = 0x63656E746572  # "center": one advisory lock id for every schema migration
 target_metadata = Base.metadata
 
