@@ -7,12 +7,19 @@ from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from center.agent_ui.auth import current_user, require_user
 from center.appkeys import DB
 from center.httpjson import error, int_param, json_body, too_large
 from center.knowledge_base import reports
-from center.knowledge_base.articles import article_json, fields_from, save_one, snapshot
+from center.knowledge_base.articles import (
+    SlugTaken,
+    article_json,
+    fields_from,
+    save_one,
+    snapshot,
+)
 from center.knowledge_base.models import PUBLISHED, Article, Attachment, Category, Revision
 from center.knowledge_base.search import BadQuery, answer, search, suggest
 from center.records.enums import Role
@@ -39,13 +46,24 @@ async def _load(request: web.Request) -> tuple[Article, str | None]:
     return found, category.slug if category else None
 
 
-async def _write(request: web.Request, data: dict[str, Any]) -> web.Response:
+async def _write(
+    request: web.Request, data: dict[str, Any], article_id: int | None = None
+) -> web.Response:
+    """Create or update by slug; with ``article_id``, update that article (its slug too)."""
     user = await require_user(request, *EDITORS)
     try:
         fields = fields_from(data)
     except ValueError as exc:
         raise error(web.HTTPBadRequest, str(exc)) from None
-    found, action = await save_one(request.config_dict[DB], fields, user.id)
+    try:
+        found, action = await save_one(
+            request.config_dict[DB], fields, user.id, article_id=article_id
+        )
+    except (SlugTaken, IntegrityError):
+        # (IntegrityError: a concurrent save took the slug between the check and the write.)
+        raise error(web.HTTPConflict, f"slug {fields.slug!r} is taken", slug=fields.slug) from None
+    except LookupError:
+        raise error(web.HTTPNotFound, "no such article", id=article_id) from None
     status = 201 if action == "created" else 200
     return web.json_response(
         {**article_json(found, fields.category), "result": action}, status=status
@@ -77,15 +95,16 @@ async def patch_article(request: web.Request) -> web.Response:
     await require_user(request, *EDITORS)
     found, category = await _load(request)
     data = {**snapshot(found), "category": category, **await json_body(request)}
-    data["slug"], data["locale"] = found.slug, found.locale  # identity never changes here
-    return await _write(request, data)
+    data["locale"] = found.locale  # a translation is another article, not a rename
+    return await _write(request, data, article_id=found.id)
 
 
 @routes.post("/api/kb/articles/{article_id}/publish")
 async def publish(request: web.Request) -> web.Response:
     await require_user(request, *EDITORS)
     found, category = await _load(request)
-    return await _write(request, {**snapshot(found), "category": category, "status": PUBLISHED})
+    data = {**snapshot(found), "category": category, "status": PUBLISHED}
+    return await _write(request, data, article_id=found.id)
 
 
 @routes.get("/api/kb/articles/{article_id}/revisions")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,13 @@ from center.records.db import Database
 
 EDITABLE = ("title", "body_md", "answer", "tags", "status", "category")
 STATUSES = (DRAFT, PUBLISHED)
+# Slugs are URL path segments (/help/articles/<slug>) and file names on export: lowercase
+# words joined by single hyphens, so they need no escaping anywhere.
+SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+class SlugTaken(ValueError):
+    """Another article of the same locale has this slug already."""
 
 
 @dataclass
@@ -38,6 +46,11 @@ def fields_from(data: dict[str, Any]) -> Fields:
     slug, title = data.get("slug"), data.get("title")
     if not isinstance(slug, str) or not slug.strip() or len(slug) > 200:
         raise ValueError("slug is required (a string of at most 200 characters)")
+    if not SLUG.fullmatch(slug.strip()):
+        raise ValueError(
+            f"slug {slug.strip()!r} may use only lowercase a-z, 0-9 and single hyphens"
+            " between them (e.g. reset-your-password)"
+        )
     if not isinstance(title, str) or not title.strip() or len(title) > 300:
         raise ValueError("title is required (a string of at most 300 characters)")
     status = data.get("status", DRAFT)
@@ -89,22 +102,33 @@ async def save(
     fields: Fields,
     author_id: int | None,
     words: Counter[str] | None = None,
+    *,
+    article_id: int | None = None,
 ) -> tuple[Article, str]:
     """Insert or update by (slug, locale); returns the article and created/updated/unchanged.
 
+    With ``article_id`` that article is updated, and renamed when ``fields.slug`` differs
+    (SlugTaken if another article of its locale has that slug).
     The article's words go to the vocabulary; a bulk caller passes ``words`` to collect
     them and writes them once per batch (vocab.add) instead of once per article."""
     # The category first: its lookup autoflushes, and a new article flushed half-filled
     # would be written twice (an INSERT, then an UPDATE re-running the search triggers).
     category_id = await _category_id(session, fields.category)
-    article = await session.scalar(
-        select(Article).where(Article.slug == fields.slug, Article.locale == fields.locale)
-    )
+    by_slug = select(Article).where(Article.slug == fields.slug, Article.locale == fields.locale)
+    if article_id is None:
+        article = await session.scalar(by_slug)
+    else:
+        article = await session.get(Article, article_id)
+        if article is None:
+            raise LookupError(f"no article {article_id}")
+        if article.slug != fields.slug and await session.scalar(by_slug) is not None:
+            raise SlugTaken(f"slug {fields.slug!r} is taken by another article")
     action = "created" if article is None else "updated"
     if article is None:
         article = Article(slug=fields.slug, locale=fields.locale, views=0)
         session.add(article)
     before = None if action == "created" else (snapshot(article), article.category_id)
+    article.slug = fields.slug
     article.title = fields.title
     article.body_md = fields.body_md
     article.body_text = render.to_text(fields.body_md)
@@ -133,9 +157,11 @@ async def save(
     return article, action
 
 
-async def save_one(db: Database, fields: Fields, author_id: int | None) -> tuple[Article, str]:
+async def save_one(
+    db: Database, fields: Fields, author_id: int | None, *, article_id: int | None = None
+) -> tuple[Article, str]:
     async with db.transaction() as session:
-        return await save(session, fields, author_id)
+        return await save(session, fields, author_id, article_id=article_id)
 
 
 def article_json(article: Article, category: str | None = None) -> dict[str, Any]:
