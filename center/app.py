@@ -25,6 +25,7 @@ from center.agent_ui.notices import AgentBus
 from center.appkeys import DB, QUEUE_CONFIG, REDIS, ROUTER, SERVICE, SETTINGS, SIO, STATS
 from center.channels.webchat import ChatNamespace, WebChatAdapter
 from center.config import Settings
+from center.headers import install as install_headers
 from center.interactions import InteractionService
 from center.knowledge_base import web as kb_web
 from center.liveness import Liveness
@@ -122,6 +123,7 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     kb_web.setup(app)
     app.add_routes(_pages)
     _add_static(app)
+    install_headers(app)
     return app
 
 

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     redis_prefix: str = "center"
     # Public base URL (what Twilio and customers see); signatures are checked against it.
     public_url: str = ""
+    # Sites that may embed the chat widget (/chat) in a frame, e.g. ["https://shop.example"]
+    # (JSON in CENTER_WIDGET_ORIGINS); the consoles may never be framed (center/headers.py).
+    widget_origins: list[str] = []
     secret_key: str = ""
 
     session_ttl_hours: int = 12

@@ -10,6 +10,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from center import headers
 from center.agent_ui import auth
 from center.appkeys import DB, SETTINGS
 from center.config import Settings
@@ -43,6 +44,7 @@ async def kb_server(kb: Database, settings: Settings) -> AsyncIterator[KbServer]
     app[SETTINGS] = settings
     app.add_routes(auth.routes)
     setup(app)
+    headers.install(app)  # the consoles' security headers, as in the full app
     server = TestServer(app, host="127.0.0.1")
     # An oversized upload is refused before its body is read; aiohttp then reads and drops
     # the rest for lingering_time (10 s by default), which only held up this fixture's close.

@@ -77,3 +77,60 @@ async def test_attach_publish_and_unpublish(kb_server: KbServer, browser: Browse
         assert errors == []
     finally:
         await page.context.close()
+
+
+async def test_slug_change_is_saved_and_unsaved_edits_warn(
+    kb_server: KbServer, browser: Browser
+) -> None:
+    for slug, title in (("old-slug", "Renamed one"), ("other-one", "The other one")):
+        body = {"slug": slug, "title": title, "body_md": "Text."}
+        async with kb_server.admin.post(f"{kb_server.url}/api/kb/articles", json=body) as r:
+            assert r.status == 201
+            if slug == "old-slug":
+                article_id = (await r.json())["id"]
+    errors: list[str] = []
+    page = await open_editor(kb_server, browser, errors)
+    dialogs: list[tuple[str, str]] = []
+    answer = {"accept": False}
+
+    async def on_dialog(dialog) -> None:  # type: ignore[no-untyped-def]
+        dialogs.append((dialog.type, dialog.message))
+        await (dialog.accept() if answer["accept"] else dialog.dismiss())
+
+    page.on("dialog", on_dialog)
+    try:
+        await page.locator("#list li", has_text="Renamed one").click()
+        slug = page.locator("input[name=slug]")
+        await expect(slug).to_have_value("old-slug")
+
+        # A slug with a space is refused by the server, naming the problem.
+        await slug.fill("new slug")
+        await page.locator("#save").click()
+        await expect(page.locator("#status")).to_contain_text("may use only lowercase")
+
+        await slug.fill("new-slug")
+        await page.locator("#save").click()
+        await expect(page.locator("#status")).to_have_text("Saved (updated)")
+        await expect(slug).to_have_value("new-slug")  # not reverted
+        async with kb_server.admin.get(f"{kb_server.url}/api/kb/articles/{article_id}") as r:
+            assert (await r.json())["slug"] == "new-slug"
+        assert dialogs == []  # nothing unsaved: no question
+
+        # An unsaved edit, then another article: asked first; "cancel" keeps the edit.
+        title = page.locator("input[name=title]")
+        await title.fill("Renamed one, edited")
+        await page.locator("#list li", has_text="The other one").click()
+        await expect(page.locator("#state")).to_have_text("draft (unsaved changes)")
+        assert [d[0] for d in dialogs] == ["confirm"] and "unsaved" in dialogs[0][1]
+        await expect(title).to_have_value("Renamed one, edited")
+        await expect(slug).to_have_value("new-slug")
+
+        # Leaving the page with the edit still unsaved: the browser's leave-page warning.
+        answer["accept"] = True  # (leave: the page closes)
+        async with page.expect_event("dialog") as leaving:
+            await page.close(run_before_unload=True)
+        assert (await leaving.value).type == "beforeunload"
+        assert [d[0] for d in dialogs] == ["confirm", "beforeunload"]
+        assert errors == []
+    finally:
+        await page.context.close()

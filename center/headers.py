@@ -1,0 +1,72 @@
+"""Security headers on every response: a Content-Security-Policy, nosniff, Referrer-Policy.
+
+The pages (consoles /agent, /supervisor, /kb/editor; the portal /help; the chat widget
+/chat) load script and style only from files on this origin: no inline <script>, no event
+handler attributes, no style attributes, so an injected tag cannot run even if some text
+ever reached the page as HTML. Consoles and portal may not be framed at all (clickjacking a
+supervisor's buttons); the chat widget is made to sit in an <iframe> on the customer's own
+site, so the sites allowed to frame it come from ``CENTER_WIDGET_ORIGINS``.
+
+Set in ``on_response_prepare`` rather than a middleware so that every response gets them,
+also the 404s and errors raised past the middlewares and the static files.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from aiohttp import web
+
+from center.appkeys import SETTINGS
+
+WIDGET_PATHS = ("/chat",)
+# A CSP source is one token: a ";" or "," or a space in an origin would end the directive
+# and let the setting inject another one.
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\*\.[A-Za-z0-9.-]+")
+
+_BASE = (
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    # Article images may be hosted anywhere on https (the sanitiser allows http/https URLs).
+    "img-src 'self' data: https:",
+    # (CSP 3: 'self' also matches ws:/wss: to this host, which socket.io uses.)
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+)
+CONSOLE_POLICY = "; ".join((*_BASE, "frame-ancestors 'none'"))
+
+
+def widget_policy(origins: Iterable[str]) -> str:
+    """The chat widget's policy: as the consoles', framed only by this site and ``origins``."""
+    sources = ["'self'"]
+    for origin in origins:
+        origin = origin.strip().rstrip("/")
+        if not _ORIGIN.fullmatch(origin):
+            raise ValueError(
+                f"CENTER_WIDGET_ORIGINS: {origin!r} is not an origin such as https://shop.example"
+            )
+        sources.append(origin)
+    return "; ".join((*_BASE, f"frame-ancestors {' '.join(sources)}"))
+
+
+def install(app: web.Application) -> None:
+    """Add the headers to every response of ``app`` (and its sub-apps). Raises ValueError at
+    start-up on a malformed widget origin."""
+    settings = app.get(SETTINGS)
+    widget = widget_policy(getattr(settings, "widget_origins", None) or [])
+
+    async def add_headers(request: web.Request, response: web.StreamResponse) -> None:
+        h = response.headers
+        h.setdefault("X-Content-Type-Options", "nosniff")
+        h.setdefault("Referrer-Policy", "same-origin")
+        if request.path in WIDGET_PATHS:
+            h.setdefault("Content-Security-Policy", widget)
+        else:
+            h.setdefault("Content-Security-Policy", CONSOLE_POLICY)
+            h.setdefault("X-Frame-Options", "DENY")  # (browsers without frame-ancestors)
+
+    app.on_response_prepare.append(add_headers)
