@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -44,3 +44,11 @@ def watch(page: Page, errors: list[str], dialogs: list[str]) -> None:
         await dialog.dismiss()
 
     page.on("dialog", on_dialog)
+
+
+async def watched_page(context: BrowserContext, errors: list[str], dialogs: list[str]) -> Page:
+    """A new page with the tests' timeout, its errors and dialogs collected (watch)."""
+    page = await context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    watch(page, errors, dialogs)
+    return page

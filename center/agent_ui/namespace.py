@@ -11,7 +11,8 @@ also emitted as an ``error`` event {event, code, error}):
   close    {interaction_id, note, disposition?}
   insert_article {interaction_id, article_id} -> ack {ok, article{id,title,url,answer}}, logged
   transfer {interaction_id, to_agent_id? | to_queue?}   (warm: the queue place is kept)
-Server -> client: ``hello`` {user, presence, interactions[]}, ``offer``, ``offer_withdrawn``,
+Server -> client: ``hello`` {user, presence, interactions[], offers[]} (offers: those still
+open, as ``offer`` with ``remaining_ms``), ``offer``, ``offer_withdrawn``,
 ``assigned``, ``message``, ``customer_typing``, ``customer_left``, ``closed``, ``presence``,
 ``transferred`` {interaction_id, to_agent_id? | to_queue?}.
 """
@@ -25,6 +26,7 @@ from typing import Any
 import socketio
 from redis.asyncio import Redis
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from center.agent_ui.assist import Assist
 from center.agent_ui.auth import token_from_cookie_header
@@ -87,6 +89,7 @@ class AgentNamespace(socketio.AsyncNamespace):
                 "user": users.user_json(user),
                 "presence": user.presence.value,
                 "interactions": await self._assigned(user.id),
+                "offers": await self._pending_offers(user.id),
             },
             to=sid,
         )
@@ -217,21 +220,48 @@ class AgentNamespace(socketio.AsyncNamespace):
             return payload
         return {"ok": True, **result}
 
+    async def _pending_offers(self, user_id: int) -> list[dict[str, Any]]:
+        """Offers to this agent still open in Redis, with the time left: a console reloaded
+        while an offer showed gets it back, instead of the offer running out unseen and
+        counting as missed. The record names the candidates; Redis (where the offer lives
+        and expires) says which are still on offer. An offer recorded after the query below
+        reaches this socket as an ``offer`` event: it joined the agent's room first."""
+        async with self.db.read() as s:
+            rows = await _held(s, user_id, [InteractionState.OFFERED])
+            previews = {
+                i.id: await s.scalar(
+                    select(Message.body)
+                    .where(Message.interaction_id == i.id)
+                    .order_by(Message.id.desc())
+                    .limit(1)
+                )
+                for i in rows
+            }
+        router = self.service.router
+        live = await router.live_states([i.id for i in rows]) if rows else []
+        now = router.clock.now_ms()
+        out = []
+        for i, state in zip(rows, live, strict=True):
+            deadline = int(float(state.get("deadline") or 0))
+            if state.get("state") != "offered" or state.get("agent") != str(user_id):
+                continue
+            if deadline <= now:
+                continue  # (expired: the sweep withdraws it in a moment)
+            out.append(
+                {
+                    **interaction_json(i),
+                    "deadline_ms": deadline,
+                    "remaining_ms": deadline - now,
+                    "timeout_s": router.options.offer_timeout_ms / 1000,
+                    "preview": (previews[i.id] or "")[:200],
+                }
+            )
+        return out
+
     async def _assigned(self, user_id: int) -> list[dict[str, Any]]:
         """The agent's open work, so a reloaded console picks up where it was."""
         async with self.db.read() as s:
-            rows = list(
-                await s.scalars(
-                    select(Interaction)
-                    .where(
-                        Interaction.agent_id == user_id,
-                        Interaction.state.in_(
-                            [InteractionState.ASSIGNED, InteractionState.OFFERED]
-                        ),
-                    )
-                    .order_by(Interaction.id)
-                )
-            )
+            rows = await _held(s, user_id, [InteractionState.ASSIGNED, InteractionState.OFFERED])
             out = []
             for i in rows:
                 msgs = await s.scalars(
@@ -239,3 +269,11 @@ class AgentNamespace(socketio.AsyncNamespace):
                 )
                 out.append({**interaction_json(i), "messages": [message_json(m) for m in msgs]})
         return out
+
+
+async def _held(s: AsyncSession, user_id: int, states: list[InteractionState]) -> list[Interaction]:
+    """The agent's interactions in ``states``, oldest first."""
+    query = select(Interaction).where(
+        Interaction.agent_id == user_id, Interaction.state.in_(states)
+    )
+    return list(await s.scalars(query.order_by(Interaction.id)))

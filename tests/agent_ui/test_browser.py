@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.browser import TIMEOUT_MS, watch
+from tests.browser import TIMEOUT_MS, watched_page
 from tests.support import PASSWORD, Server, make_user
 
 XSS = "<img src=x onerror=alert(1)> is this safe?"
@@ -36,9 +36,7 @@ async def test_agent_and_customer_chat_in_the_browser(
     agent_ctx = await browser.new_context()
     customer_ctx = await browser.new_context()
     try:
-        agent = await agent_ctx.new_page()
-        agent.set_default_timeout(TIMEOUT_MS)
-        watch(agent, errors, dialogs)
+        agent = await watched_page(agent_ctx, errors, dialogs)
         await sign_in(agent, server.url, "alice", PASSWORD)
         await expect(agent.locator("#login")).to_be_hidden()
         await expect(agent.locator("#who")).to_contain_text("alice")
@@ -46,9 +44,7 @@ async def test_agent_and_customer_chat_in_the_browser(
         await agent.select_option("#presence", "available")
         await expect(agent.locator("#presence")).to_have_value("available")
 
-        customer = await customer_ctx.new_page()
-        customer.set_default_timeout(TIMEOUT_MS)
-        watch(customer, errors, dialogs)
+        customer = await watched_page(customer_ctx, errors, dialogs)
         await customer.goto(f"{server.url}/chat")
         await expect(customer.locator("#status")).to_have_text("connected")
         await customer.fill("#text", "Hi, my parcel is late")

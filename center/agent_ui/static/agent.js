@@ -82,8 +82,11 @@
     el.dataset.id = o.id;
     el.querySelector(".title").textContent = `Incoming ${o.channel} #${o.id}`;
     el.querySelector(".preview").textContent = o.preview || "";
+    // An offer restored after a reload says how long it has left by the server's clock,
+    // which this browser's clock need not agree with.
+    const until = o.remaining_ms != null ? Date.now() + o.remaining_ms : o.deadline_ms;
     const tick = () => {
-      const left = Math.max(0, Math.round((o.deadline_ms - Date.now()) / 1000));
+      const left = Math.max(0, Math.round((until - Date.now()) / 1000));
       el.querySelector(".countdown").textContent = `${left}s`;
     };
     tick();
@@ -115,6 +118,11 @@
       for (const i of h.interactions) {
         if (i.state === "assigned") openPane(i);
       }
+      // Offers still open (after a reload or a reconnect), with their remaining time; any
+      // shown before that are no longer listed ran out or were taken meanwhile.
+      const open = new Set((h.offers || []).map((o) => o.id));
+      for (const id of [...offers.keys()]) if (!open.has(id)) dropOffer(id);
+      for (const o of h.offers || []) showOffer(o);
     });
     socket.on("presence", (p) => { $("presence").value = p.presence; });
     socket.on("offer", showOffer);
