@@ -27,9 +27,10 @@ from typing import Any
 from center.records.customers import InvalidIdentity, normalise
 from center.records.enums import IdentityKind
 
-TOKEN_CHARS = (16, 200)
 MAX_EMAIL_CHARS = 254
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+# What secrets.token_urlsafe gives, with room for longer ones.
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,200}")
 
 
 class RefusedIdentity(ValueError):
@@ -74,7 +75,7 @@ def from_auth(auth: Any, *, secret: str, max_name_chars: int) -> VisitorIdentiti
     RefusedIdentity for an address or hash that cannot be accepted."""
     auth = auth if isinstance(auth, dict) else {}
     token = auth.get("token")
-    if not isinstance(token, str) or not TOKEN_CHARS[0] <= len(token) <= TOKEN_CHARS[1]:
+    if not isinstance(token, str) or not _TOKEN.fullmatch(token):
         token = secrets.token_urlsafe(24)  # none, or not one we could have issued
     name = _clean(auth.get("name"))
     verified: dict[IdentityKind, str] = {}

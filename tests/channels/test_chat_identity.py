@@ -227,3 +227,14 @@ def test_without_a_configured_secret_no_hash_is_accepted() -> None:
         from_auth({"email": VICTIM, "identity_hash": proof}, secret="", max_name_chars=120)
     claim = from_auth({"email": VICTIM}, secret="", max_name_chars=120)
     assert claim.claimed and not any(k.value == "email" for k in claim.verified)
+
+
+@pytest.mark.parametrize("token", ["\ud800" * 20, "a\x00" * 10, "é" * 24, 12345, "short"])
+async def test_a_token_we_never_issued_gets_a_fresh_one(server: Server, token: Any) -> None:
+    visitor = Customer(server.url)
+    try:
+        welcome = await visitor.connect(token=token)
+        assert welcome["token"] != token and welcome["interaction"] is None
+        assert (await visitor.say("hello"))["ok"]
+    finally:
+        await visitor.close()
