@@ -84,7 +84,7 @@ async def create_app(settings: Settings | None = None) -> web.Application:
         ),
     )
     service = InteractionService(db, router, AgentBus(sio))
-    service.register(WebChatAdapter(sio))
+    service.register(WebChatAdapter(sio, redis, keys))
     # Knowledge base in conversations: deflection before queueing, suggestions for agents.
     assist = Assist(db, service.bus)
     service.listeners.append(assist.for_agent)

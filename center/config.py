@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     # (JSON in CENTER_WIDGET_ORIGINS); the consoles may never be framed (center/headers.py).
     widget_origins: list[str] = []
     secret_key: str = ""
+    # Shared with the host site that embeds the chat widget: its server signs a signed-in
+    # user's e-mail with it (identity_hash), which makes the address a verified identity.
+    # Empty: every e-mail a visitor gives is an unverified claim.
+    chat_identity_secret: SecretStr = SecretStr("")
 
     session_ttl_hours: int = 12
     cookie_secure: bool = False

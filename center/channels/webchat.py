@@ -1,8 +1,9 @@
 """Web chat: the customer's socket.io namespace ``/chat`` and its channel adapter.
 
 Protocol (client -> server, all acknowledged with ``{"ok": true, ...}`` or an error):
-  connect  auth {token?, name?, email?}    -> server emits ``welcome`` {token, customer_id,
-                                               interaction?, messages[]}
+  connect  auth {token?, name?, email?,    -> server emits ``welcome`` {token, customer_id,
+                 identity_hash?}               interaction? {id, state, agent, position},
+                                               messages[], transcript[]}
   message  {text}                          -> ack {ok, message_id, interaction_id}
   typing   {}                              -> the assigned agent sees a typing indicator
   leave    {}                              -> ends the chat from the customer's side
@@ -16,8 +17,12 @@ Deflection: when the knowledge base has answers for the first message, the chat 
 queued yet; the customer sees the articles and either asks for an agent (escalate, or any
 further message) or leaves — after reading one that is logged as deflected, not abandoned.
 
-A returning visitor presents their token and is the same customer. A customer whose chat
-connections have all closed for ``chat_abandon_grace_s`` while waiting is abandoned.
+A returning visitor presents their token and is the same customer; an e-mail is only a
+claim unless the host site signed it (chat_identity.py). ``transcript`` is what the widget
+showed live (chat_transcript.py), so a reload looks the same. A customer whose chat
+connections have all closed for ``chat_abandon_grace_s`` has left: abandoned while waiting,
+otherwise the agent is told. Once they have left, that chat is no longer theirs to write in
+(a new message starts a new chat).
 """
 
 from __future__ import annotations
@@ -31,9 +36,10 @@ from typing import Any
 
 import socketio
 from redis.asyncio import Redis
-from sqlalchemy import select
+from sqlalchemy import exists, select
 
 from center.agent_ui.notices import AgentNotice
+from center.channels import chat_identity, chat_transcript
 from center.channels.base import CustomerNotice
 from center.channels.validation import (
     PayloadError,
@@ -49,7 +55,8 @@ from center.queue.keys import Keys
 from center.queue.placement import PlacementRules, place
 from center.records import customers
 from center.records.enums import Channel, IdentityKind, InteractionState
-from center.records.models import Interaction, Message
+from center.records.events import EventType
+from center.records.models import Customer, Event, Interaction, Message
 
 log = logging.getLogger(__name__)
 NAMESPACE = "/chat"
@@ -64,8 +71,12 @@ def customer_room(customer_id: int) -> str:
 class WebChatAdapter:
     channel = Channel.CHAT
 
-    def __init__(self, sio: socketio.AsyncServer) -> None:
+    def __init__(
+        self, sio: socketio.AsyncServer, redis: Redis | None = None, keys: Keys | None = None
+    ) -> None:
         self.sio = sio
+        self.redis = redis
+        self.keys = keys
 
     async def deliver(self, interaction: Interaction, message: Message, agent_name: str) -> None:
         await self.sio.emit(
@@ -78,6 +89,13 @@ class WebChatAdapter:
     async def notify(
         self, interaction: Interaction, notice: CustomerNotice, data: dict[str, Any]
     ) -> None:
+        if notice is CustomerNotice.QUEUED and self.redis is not None and self.keys is not None:
+            # For a reload's transcript (the record never learns the position).
+            position = data.get("position")
+            if isinstance(position, int):
+                await chat_transcript.remember_position(
+                    self.redis, self.keys, interaction.id, position
+                )
         await self.sio.emit(
             notice.value, data, room=customer_room(interaction.customer_id), namespace=NAMESPACE
         )
@@ -110,38 +128,49 @@ class ChatNamespace(socketio.AsyncNamespace):
     # -- connection ------------------------------------------------------------------------
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        auth = auth if isinstance(auth, dict) else {}
-        token = auth.get("token")
-        if not isinstance(token, str) or not 16 <= len(token) <= 200:
-            token = secrets.token_urlsafe(24)
-        identities = {IdentityKind.CHAT_VISITOR: token}
-        email = auth.get("email")
-        if isinstance(email, str) and email.strip():
-            identities[IdentityKind.EMAIL] = email[:254]
-        name = auth.get("name")
-        name = name.strip()[: self.settings.max_name_chars] if isinstance(name, str) else None
         try:
-            customer = await customers.resolve(
-                self.db, identities, display_name=name or None, via="chat"
+            who = chat_identity.from_auth(
+                auth,
+                secret=self.settings.chat_identity_secret.get_secret_value(),
+                max_name_chars=self.settings.max_name_chars,
             )
-        except customers.InvalidIdentity as exc:
+            customer, token = await self._resolve(who)
+        except (chat_identity.RefusedIdentity, customers.InvalidIdentity) as exc:
             raise ConnectionRefusedError(str(exc)) from None
         await self.save_session(sid, {"customer_id": customer.id})
         await self.enter_room(sid, customer_room(customer.id))
         await self.liveness.connected(Owner.CHAT, customer.id, sid)
-        interaction, messages = await self._open_chat(customer.id)
-        await self.emit(
-            "welcome",
-            {
-                "token": token,
-                "customer_id": customer.id,
-                "interaction": None
-                if interaction is None
-                else {"id": interaction.id, "state": interaction.state.value},
-                "messages": [message_json(m) for m in messages],
-            },
-            to=sid,
+        await self.emit("welcome", await self._welcome(customer.id, token), to=sid)
+
+    async def _resolve(self, who: chat_identity.VisitorIdentities) -> tuple[Customer, str]:
+        """The customer, and the visitor token this browser keeps from now on."""
+        found = await customers.resolve_detailed(
+            self.db, who.verified, claimed=who.claimed, display_name=who.name, via="chat"
         )
+        if IdentityKind.CHAT_VISITOR in found.conflicts:
+            # The host site vouched for someone other than this browser's token's owner
+            # (another user signed in on it): this browser gets a token of the signed-in
+            # customer's, and the old one stays with its owner.
+            who = who.with_token(secrets.token_urlsafe(24))
+            found = await customers.resolve_detailed(
+                self.db, who.verified, claimed=who.claimed, display_name=who.name, via="chat"
+            )
+        return found.customer, who.token
+
+    async def _welcome(self, customer_id: int, token: str) -> dict[str, Any]:
+        interaction = await self._open_chat(customer_id)
+        body: dict[str, Any] = {"token": token, "customer_id": customer_id}
+        if interaction is None:
+            return {**body, "interaction": None, "messages": [], "transcript": []}
+        told = await chat_transcript.told_positions(self.redis, self.keys, interaction.id)
+        async with self.db.read() as s:
+            summary, messages, entries = await chat_transcript.build(s, interaction, told)
+        return {
+            **body,
+            "interaction": summary,
+            "messages": [message_json(m) for m in messages],
+            "transcript": entries,
+        }
 
     async def on_disconnect(self, sid: str, *_reason: Any) -> None:
         session = await self.get_session(sid)
@@ -155,7 +184,7 @@ class ChatNamespace(socketio.AsyncNamespace):
         await asyncio.sleep(self.settings.chat_abandon_grace_s)
         if await self.liveness.live_count(Owner.CHAT, customer_id):
             return
-        interaction, _ = await self._open_chat(customer_id, with_messages=False)
+        interaction = await self._open_chat(customer_id)
         if interaction is not None:
             with contextlib.suppress(InteractionError):
                 await self.service.customer_gone(interaction.id)
@@ -168,7 +197,7 @@ class ChatNamespace(socketio.AsyncNamespace):
         try:
             text = text_field(as_dict(data), "text", max_chars=self.settings.max_message_chars)
             customer_id = (await self.get_session(sid))["customer_id"]
-            interaction, _ = await self._open_chat(customer_id, with_messages=False)
+            interaction = await self._open_chat(customer_id)
             if interaction is None:
                 # A new chat: articles for the first message, if any, are shown before it
                 # is queued; without any it is queued at once. One transaction either way.
@@ -216,7 +245,7 @@ class ChatNamespace(socketio.AsyncNamespace):
 
     async def on_escalate(self, sid: str, data: Any = None) -> dict[str, Any]:
         customer_id = (await self.get_session(sid))["customer_id"]
-        interaction, _ = await self._open_chat(customer_id, with_messages=False)
+        interaction = await self._open_chat(customer_id)
         if interaction is None or interaction.state is not InteractionState.NEW:
             return {"ok": True, "queued": False}
         try:
@@ -229,7 +258,7 @@ class ChatNamespace(socketio.AsyncNamespace):
         try:
             article_id = id_field(as_dict(data), "article_id")
             customer_id = (await self.get_session(sid))["customer_id"]
-            interaction, _ = await self._open_chat(customer_id, with_messages=False)
+            interaction = await self._open_chat(customer_id)
             if interaction is None:
                 raise PayloadError("no_chat", "there is no open chat")
             await self.service.article_viewed(interaction.id, article_id)
@@ -239,7 +268,7 @@ class ChatNamespace(socketio.AsyncNamespace):
 
     async def on_typing(self, sid: str, data: Any = None) -> dict[str, Any]:
         customer_id = (await self.get_session(sid))["customer_id"]
-        interaction, _ = await self._open_chat(customer_id, with_messages=False)
+        interaction = await self._open_chat(customer_id)
         if interaction is not None and interaction.agent_id is not None:
             await self.service.bus.to_agent(
                 interaction.agent_id,
@@ -250,7 +279,7 @@ class ChatNamespace(socketio.AsyncNamespace):
 
     async def on_leave(self, sid: str, data: Any = None) -> dict[str, Any]:
         customer_id = (await self.get_session(sid))["customer_id"]
-        interaction, _ = await self._open_chat(customer_id, with_messages=False)
+        interaction = await self._open_chat(customer_id)
         if interaction is None:
             return {"ok": True}
         try:
@@ -261,9 +290,8 @@ class ChatNamespace(socketio.AsyncNamespace):
 
     # -- helpers ---------------------------------------------------------------------------
 
-    async def _open_chat(
-        self, customer_id: int, *, with_messages: bool = True
-    ) -> tuple[Interaction | None, list[Message]]:
+    async def _open_chat(self, customer_id: int) -> Interaction | None:
+        """The customer's open chat, if any (one they have left is not theirs any more)."""
         async with self.db.read() as s:
             interaction = await s.scalar(
                 select(Interaction)
@@ -271,20 +299,15 @@ class ChatNamespace(socketio.AsyncNamespace):
                     Interaction.customer_id == customer_id,
                     Interaction.channel == Channel.CHAT,
                     Interaction.ended_at.is_(None),
+                    ~exists().where(
+                        Event.interaction_id == Interaction.id,
+                        Event.type == EventType.CUSTOMER_LEFT.value,
+                    ),
                 )
                 .order_by(Interaction.id.desc())
                 .limit(1)
             )
-            if interaction is None or not interaction.state.is_open or not with_messages:
-                return (interaction if interaction and interaction.state.is_open else None), []
-            messages = list(
-                await s.scalars(
-                    select(Message)
-                    .where(Message.interaction_id == interaction.id)
-                    .order_by(Message.id)
-                )
-            )
-        return interaction, messages
+        return interaction if interaction is not None and interaction.state.is_open else None
 
     async def _refuse(
         self, sid: str, event: str, exc: PayloadError | InteractionError

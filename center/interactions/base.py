@@ -8,21 +8,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from center.agent_ui.notices import AgentBus
+from center.agent_ui.notices import AgentBus, AgentNotice
 from center.channels.base import ChannelAdapter, CustomerNotice
 from center.interactions.followups import Followups
 from center.queue.router import Router
-from center.queue.scripts import ErrorCode
+from center.queue.scripts import ErrorCode, RouterError
+from center.records import events
 from center.records.base import utcnow
 from center.records.db import Database
 from center.records.enums import (
     Channel,
     InteractionState,
 )
-from center.records.models import Interaction, Message, User
+from center.records.models import Event, Interaction, Message, User
 
 log = logging.getLogger(__name__)
 S = InteractionState
@@ -126,6 +127,69 @@ class ServiceBase:
         adapter = self.adapters.get(i.channel)
         if adapter is not None:
             await adapter.notify(i, notice, {"interaction_id": i.id, **data})
+
+    # -- a customer who has left -----------------------------------------------------------
+    # Their departure from an assigned interaction is recorded (customer_left) and the
+    # agent told; the interaction stays with the agent until they close it. Handing it on
+    # instead (their agent went away, a transfer, a repair of the live state) would offer
+    # nobody's conversation to agent after agent, ahead of live customers: every such path
+    # asks here first and ends it instead.
+
+    async def _customer_left(self, s: AsyncSession, interaction_id: int) -> bool:
+        left = exists().where(
+            Event.interaction_id == interaction_id,
+            Event.type == events.EventType.CUSTOMER_LEFT.value,
+        )
+        return bool(await s.scalar(select(left)))
+
+    async def _close_departed(self, interaction_id: int, agent_id: int | None) -> bool:
+        """End an open interaction whose customer has left (its live state first, then the
+        record: wrap-up and closed, disposition ``customer_left``). False when it was
+        already over, or another agent holds it in Redis (the record lags: left alone)."""
+        if not await self._drop_live(interaction_id, agent_id):
+            return False
+        async with self.db.transaction() as s:
+            i = await self._get(s, interaction_id, lock=True)
+            if not i.state.is_open or i.state is S.WRAP_UP:
+                return False
+            now = utcnow()
+            holder = i.agent_id if i.state is S.ASSIGNED else None
+            if holder is not None:
+                events.append(
+                    s,
+                    events.WrapUp(agent_id=holder, note="", disposition="customer_left"),
+                    interaction=i,
+                )
+            handle = (now - i.assigned_at).total_seconds() if i.assigned_at else None
+            i.state, i.ended_at = S.CLOSED, now
+            i.disposition = i.disposition or "customer_left"
+            events.append(
+                s, events.Closed(handle_s=round(handle, 3) if handle else None), interaction=i
+            )
+        if holder is not None:
+            await self.bus.to_agent(holder, AgentNotice.CLOSED, {"interaction_id": i.id})
+        return True
+
+    async def _drop_live(self, interaction_id: int, agent_id: int | None) -> bool:
+        if agent_id is not None:
+            try:
+                await self.router.finish(interaction_id, agent_id, wrap_up_ms=0)
+                return True
+            except RouterError as exc:
+                if exc.code is ErrorCode.NOT_YOURS:
+                    return False
+                # NOT_ASSIGNED: waiting again (re-queued meanwhile); NOT_FOUND: gone.
+        try:
+            removed = await self.router.remove(interaction_id)
+        except RouterError as exc:
+            return exc.code is not ErrorCode.NOT_WAITING  # assigned to somebody: theirs
+        if removed.agent_id is not None:
+            await self.bus.to_agent(
+                removed.agent_id,
+                AgentNotice.OFFER_WITHDRAWN,
+                {"interaction_id": interaction_id, "reason": "customer_left"},
+            )
+        return True
 
 
 _ACCEPT_ERRORS = {

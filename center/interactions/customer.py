@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from sqlalchemy import select
@@ -169,6 +170,11 @@ class CustomerSide(ServiceBase):
                 events.append(
                     s, events.CustomerLeft(), interaction=i, actor_kind=ActorKind.CUSTOMER
                 )
+        if removed is None and i.state is S.ABANDONED:
+            # Assigned when Redis was asked, and waiting by our write: re-queued in between
+            # (its agent went away). Out of the queue too, or it is offered to nobody's end.
+            with contextlib.suppress(RouterError):
+                removed = await self.router.remove(interaction_id)
         if removed is not None and removed.agent_id is not None:
             await self.bus.to_agent(
                 removed.agent_id,

@@ -40,6 +40,10 @@ class Handoffs(ServiceBase):
         """Warm transfer: to an agent (offered to them) or a queue (keeping its place)."""
         async with self.db.read() as s:
             await self._owned(s, agent, interaction_id)
+            if await self._customer_left(s, interaction_id):
+                raise InteractionError(
+                    "customer_left", "the customer has left this chat: close it instead"
+                )
             if to_agent_id is not None:
                 target = await s.get(User, to_agent_id)
                 if target is None or not target.active:
@@ -54,11 +58,13 @@ class Handoffs(ServiceBase):
             raise InteractionError("malformed", str(exc)) from None
         async with self.db.transaction() as s:
             i = await self._get(s, interaction_id, lock=True)
+            # The customer left since the check above: it is ended below, not handed on.
+            gone = await self._customer_left(s, interaction_id)
             if to_queue is not None:
                 i.queue = to_queue
                 # Back in the queue in Redis already: another process may have offered it
                 # (and recorded that) before this commit. Only undo what is still ours.
-                if i.state is S.ASSIGNED and i.agent_id == agent.id:
+                if i.state is S.ASSIGNED and i.agent_id == agent.id and not gone:
                     i.state, i.agent_id = S.QUEUED, None
             events.append(
                 s,
@@ -73,7 +79,9 @@ class Handoffs(ServiceBase):
         await self.bus.to_agent(
             agent.id, AgentNotice.TRANSFERRED, {"interaction_id": i.id, **where}
         )
-        if to_agent_id is not None and t.deadline_ms is not None:
+        if gone:
+            await self._close_departed(i.id, None)
+        elif to_agent_id is not None and t.deadline_ms is not None:
             await self._offered(Offer(i.id, to_agent_id, t.deadline_ms, i.queue))
         else:
             await self.router.dispatch(i.queue, i.channel)
@@ -94,8 +102,13 @@ class Handoffs(ServiceBase):
                     .order_by(Interaction.id)
                 )
             )
+            left = {iid for iid in held if await self._customer_left(s, iid)}
         done: list[int] = []
         for iid in held:
+            if iid in left:
+                # Nobody is there to serve: it ends here (see ServiceBase._customer_left).
+                await self._close_departed(iid, agent_id)
+                continue
             try:
                 back = await self.router.requeue(iid, agent_id)
             except RouterError as exc:
@@ -103,12 +116,18 @@ class Handoffs(ServiceBase):
                 continue
             async with self.db.transaction() as s:
                 i = await self._get(s, iid, lock=True)
+                gone = await self._customer_left(s, iid)  # left since the read above
                 # The Redis step made it offerable again; another process may already have
                 # offered, or even closed, it and recorded that. Never step back over it
                 # (found by the SIGKILL proof: a closed chat was set back to queued).
-                if i.state in (S.ASSIGNED, S.OFFERED) and i.agent_id == agent_id:
+                if i.state in (S.ASSIGNED, S.OFFERED) and i.agent_id == agent_id and not gone:
                     i.state, i.agent_id = S.QUEUED, None
-                events.append(s, events.Requeued(reason=reason, agent_id=agent_id), interaction=i)
+                if not gone:
+                    requeued = events.Requeued(reason=reason, agent_id=agent_id)
+                    events.append(s, requeued, interaction=i)
+            if gone:
+                await self._close_departed(iid, None)  # out of the queue it just entered
+                continue
             done.append(iid)
             await self.router.dispatch(back.queue, back.channel)
         return done

@@ -153,6 +153,11 @@ class Recovery(ServiceBase):
 
     async def _repair(self, iid: int, live: dict[str, str]) -> bool:
         agent_id = int(live["agent"]) if live.get("agent") else None
+        if live.get("state") != S.ASSIGNED.value:
+            async with self.db.read() as s:
+                left = await self._customer_left(s, iid)
+            if left:  # waiting again in Redis for a customer who has gone: end it instead
+                return await self._close_departed(iid, None)
         async with self.db.transaction() as s:
             i = await self._get(s, iid, lock=True)
             # Read Redis again under the row's lock: the confirmed state may be stale by now
@@ -243,6 +248,11 @@ class Recovery(ServiceBase):
         return restored
 
     async def _requeue_missing(self, i: Interaction) -> None:
+        async with self.db.read() as s:
+            left = await self._customer_left(s, i.id)
+        if left:  # never back into a queue for a customer who has gone
+            await self._close_departed(i.id, None)
+            return
         if i.state is S.OFFERED:  # the offer died with the live state: back to waiting
             async with self.db.transaction() as s:
                 row = await self._get(s, i.id, lock=True)

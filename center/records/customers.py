@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 import phonenumbers
@@ -45,8 +46,12 @@ def normalise(kind: IdentityKind, raw: str, *, default_region: str = "US") -> st
 
 
 async def find_by_identity(s: AsyncSession, kind: IdentityKind, value: str) -> Customer | None:
+    """The customer owning a *verified* identity. A claim is never a key: whoever types an
+    address into the widget must not reach its owner's conversations."""
     row = await s.scalar(
-        select(Customer).join(Identity).where(Identity.kind == kind, Identity.value == value)
+        select(Customer)
+        .join(Identity)
+        .where(Identity.kind == kind, Identity.value == value, Identity.verified.is_(True))
     )
     # A merged customer's identities moved to the survivor; follow the chain defensively.
     while row is not None and row.merged_into_id is not None:
@@ -54,22 +59,50 @@ async def find_by_identity(s: AsyncSession, kind: IdentityKind, value: str) -> C
     return row
 
 
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    customer: Customer
+    # Verified identities given that another customer owns: left with their owner.
+    conflicts: frozenset[IdentityKind] = frozenset()
+
+
 async def resolve(
     db: Database,
     identities: dict[IdentityKind, str],
     *,
+    claimed: dict[IdentityKind, str] | None = None,
     display_name: str | None = None,
     via: str,
 ) -> Customer:
-    """Find the customer owning any of these identities, or create one; attach the rest.
+    """Find the customer owning one of these verified identities, or create one; see
+    ``resolve_detailed``. Raises InvalidIdentity for malformed values."""
+    found = await resolve_detailed(
+        db, identities, claimed=claimed, display_name=display_name, via=via
+    )
+    return found.customer
+
+
+async def resolve_detailed(
+    db: Database,
+    identities: dict[IdentityKind, str],
+    *,
+    claimed: dict[IdentityKind, str] | None = None,
+    display_name: str | None = None,
+    via: str,
+) -> Resolved:
+    """``identities`` are verified (the channel proved them), strongest first: the first one
+    with an owner decides the customer, and the others are attached to it as verified
+    unless another customer owns them (``conflicts``). ``claimed`` are merely claimed: they
+    never decide, and are attached as unverified.
 
     Raises InvalidIdentity for malformed values.
     """
-    normalised = {kind: normalise(kind, raw) for kind, raw in identities.items()}
+    verified = {kind: normalise(kind, raw) for kind, raw in identities.items()}
+    claims = {kind: normalise(kind, raw) for kind, raw in (claimed or {}).items()}
     for _attempt in range(3):
         try:
             async with db.transaction() as s:
-                return await _resolve_in(s, normalised, display_name, via)
+                return await _resolve_in(s, verified, claims, display_name, via)
         except IntegrityError:
             # Another process created the same identity at the same moment: look again.
             continue
@@ -77,13 +110,14 @@ async def resolve(
 
 
 async def _resolve_in(
-    s: AsyncSession, identities: dict[IdentityKind, str], display_name: str | None, via: str
-) -> Customer:
-    customer = None
-    for kind, value in identities.items():
-        customer = await find_by_identity(s, kind, value)
-        if customer is not None:
-            break
+    s: AsyncSession,
+    verified: dict[IdentityKind, str],
+    claims: dict[IdentityKind, str],
+    display_name: str | None,
+    via: str,
+) -> Resolved:
+    owners = {kind: await find_by_identity(s, kind, value) for kind, value in verified.items()}
+    customer = next((c for c in owners.values() if c is not None), None)
     if customer is None:
         customer = Customer(display_name=display_name)
         s.add(customer)
@@ -96,22 +130,40 @@ async def _resolve_in(
         )
     elif display_name and not customer.display_name:
         customer.display_name = display_name
-    rows = await s.execute(
-        select(Identity.kind, Identity.value).where(Identity.customer_id == customer.id)
-    )
-    known = {(kind, value) for kind, value in rows}
-    for kind, value in identities.items():
-        if (kind, value) not in known:
-            s.add(Identity(customer_id=customer.id, kind=kind, value=value))
-            shown = value if kind is not IdentityKind.CHAT_VISITOR else "(visitor token)"
-            events.append(
-                s,
-                events.IdentityAdded(kind=kind.value, value=shown),
-                customer_id=customer.id,
-                actor_kind=ActorKind.CUSTOMER,
-            )
+    rows = await s.scalars(select(Identity).where(Identity.customer_id == customer.id))
+    known = {(row.kind, row.value): row for row in rows}
+    conflicts = set()
+    for kind, value in verified.items():
+        owner = owners[kind]
+        if owner is not None and owner.id != customer.id:
+            conflicts.add(kind)
+            continue
+        row = known.get((kind, value))
+        if row is None:
+            s.add(Identity(customer_id=customer.id, kind=kind, value=value, verified=True))
+        elif not row.verified:
+            row.verified = True  # the customer's own claim, proved now
+        else:
+            continue
+        _added(s, customer, kind, value, verified=True)
+    for kind, value in claims.items():
+        if (kind, value) not in known and verified.get(kind) != value:
+            s.add(Identity(customer_id=customer.id, kind=kind, value=value, verified=False))
+            _added(s, customer, kind, value, verified=False)
     await s.flush()
-    return customer
+    return Resolved(customer, frozenset(conflicts))
+
+
+def _added(
+    s: AsyncSession, customer: Customer, kind: IdentityKind, value: str, *, verified: bool
+) -> None:
+    shown = value if kind is not IdentityKind.CHAT_VISITOR else "(visitor token)"
+    events.append(
+        s,
+        events.IdentityAdded(kind=kind.value, value=shown, verified=verified),
+        customer_id=customer.id,
+        actor_kind=ActorKind.CUSTOMER,
+    )
 
 
 def customer_json(customer: Customer) -> dict[str, Any]:
@@ -120,7 +172,7 @@ def customer_json(customer: Customer) -> dict[str, Any]:
         "display_name": customer.display_name,
         "created_at": customer.created_at.isoformat(),
         "identities": [
-            {"kind": i.kind.value, "value": i.value}
+            {"kind": i.kind.value, "value": i.value, "verified": i.verified}
             for i in customer.identities
             if i.kind is not IdentityKind.CHAT_VISITOR
         ],

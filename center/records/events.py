@@ -61,6 +61,9 @@ class IdentityAdded(Payload):
     type: ClassVar[EventType] = EventType.IDENTITY_ADDED
     kind: str
     value: str
+    # False: merely claimed (typed by the visitor); never finds the customer. Added again
+    # with True when a claim is proved.
+    verified: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Enum,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from center.records.base import Base, BigId, utcnow
@@ -70,14 +80,34 @@ class Customer(Base):
 
 
 class Identity(Base):
+    """A phone number, e-mail address or chat visitor token of a customer.
+
+    Verified: the channel proved it (a number Twilio delivered, the visitor token issued to
+    that browser, an e-mail the host site vouched for with an HMAC). Only a verified
+    identity finds a customer, and one verified owner per value. Unverified: merely claimed
+    (an address typed in the widget); any number of customers may claim the same value, and
+    a claim never leads to anyone's conversations.
+    """
+
     __tablename__ = "identities"
-    __table_args__ = (UniqueConstraint("kind", "value", name="uq_identities_kind_value"),)
+    __table_args__ = (
+        Index(
+            "uq_identities_verified_kind_value",
+            "kind",
+            "value",
+            unique=True,
+            sqlite_where=text("verified"),
+            postgresql_where=text("verified"),
+        ),
+        UniqueConstraint("customer_id", "kind", "value", name="uq_identities_customer_kind_value"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     kind: Mapped[IdentityKind] = mapped_column(_enum(IdentityKind))
     # Normalised: E.164 phone, lower-cased email, sha256 of a chat visitor token.
     value: Mapped[str] = mapped_column(String(255))
+    verified: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     customer: Mapped[Customer] = relationship(back_populates="identities")

@@ -32,12 +32,28 @@
     log.scrollTop = log.scrollHeight;
   }
 
+  // Who the customer is: an identity they merely typed (never proved) says so, so nobody
+  // takes a claimed address for the account holder's.
+  async function showCustomer(pane, customerId) {
+    const box = document.createElement("div");
+    box.className = "customer muted";
+    pane.querySelector(".log").before(box);
+    const res = await fetch(`/api/customers/${customerId}`);
+    if (!res.ok) return;
+    const { customer } = await res.json();
+    const parts = customer.identities.map(
+      (id) => `${id.kind}: ${id.value}${id.verified ? "" : " (unverified)"}`);
+    if (customer.display_name) parts.unshift(customer.display_name);
+    box.textContent = parts.join(" · ");
+  }
+
   function openPane(i) {
     if (panes.has(i.id)) return panes.get(i.id);
     const pane = $("pane-tpl").content.firstElementChild.cloneNode(true);
     pane.dataset.id = i.id;
     pane.querySelector(".title").textContent = `Chat #${i.id} · customer ${i.customer_id}`;
     pane.querySelector(".state").textContent = i.state;
+    showCustomer(pane, i.customer_id).catch(() => {});  // the chat works without it
     for (const m of i.messages || []) addMessage(pane, m);
     const input = pane.querySelector(".text");
     let lastTyping = 0;

@@ -1,11 +1,25 @@
 // Customer chat widget. Everything shown is set with textContent: no HTML from the wire.
+// A page embedding the widget may set window.CENTER_CHAT = {name, email, identity_hash}
+// before this script (identity_hash: see the README; without it the email is a claim).
 (() => {
   const $ = (id) => document.getElementById(id);
   const tokenKey = "center.visitor";
+  const who = window.CENTER_CHAT || {};
   const socket = io("/chat", {
     transports: ["websocket"],
-    auth: { token: localStorage.getItem(tokenKey) || undefined },
+    auth: (cb) => cb({
+      token: localStorage.getItem(tokenKey) || undefined,
+      name: who.name, email: who.email, identity_hash: who.identity_hash,
+    }),
   });
+  // The chat on screen: its id once the server has one, and whether it has ended. After
+  // the end nothing can be typed until the customer asks for a new chat, so a message
+  // never silently starts one under a "closed" status.
+  let current = null;
+  let ended = false;
+  let endedStatus = "";
+  const over = new Set();  // ids of chats that ended on this page
+
   const status = (text) => { $("status").textContent = text; };
   const add = (direction, body, who) => {
     const div = document.createElement("div");
@@ -21,15 +35,69 @@
     div.textContent = text;
     $("log").appendChild(div);
   };
+  const queuedNote = (position) => note(position
+    ? `You are number ${position} in the queue.` : "You were placed in the queue.");
+  const joinedNote = (agent) => note(`${agent} joined the chat.`);
+  // Events about another chat (one this customer ended) are not this one's.
+  const ours = (d) => !ended && !over.has(d.interaction_id)
+    && (current === null || d.interaction_id === current);
 
-  socket.on("connect", () => status("connected"));
+  function setEnded(text, state) {
+    ended = true;
+    endedStatus = state;
+    if (current !== null) over.add(current);
+    if (text) note(text);
+    status(state);
+    $("text").disabled = true;
+    $("text").placeholder = "This chat has ended.";
+    $("send").disabled = true;
+    $("leave").hidden = true;
+    $("typing").textContent = "";
+    $("articles").hidden = true;
+    $("restart").hidden = false;
+    $("restart").focus();
+  }
+
+  function startOver() {
+    current = null;
+    ended = false;
+    $("log").textContent = "";
+    $("error").textContent = "";
+    $("restart").hidden = true;
+    $("leave").hidden = false;
+    $("text").disabled = false;
+    $("text").placeholder = "Type your message…";
+    $("send").disabled = false;
+    status("connected");
+    $("text").focus();
+  }
+
+  // (Each connection gets a welcome, which sets the status: socket.io delivers it before
+  // its own "connect" event.)
   socket.on("disconnect", () => status("reconnecting…"));
   socket.on("welcome", (w) => {
     localStorage.setItem(tokenKey, w.token);
+    const chat = w.interaction;
+    if (ended) {  // the customer is looking at an ended chat: leave it on screen
+      status(endedStatus);
+      return;
+    }
+    if (current !== null && (!chat || chat.id !== current)) {
+      // Back after a long disconnect and the chat is over meanwhile.
+      setEnded("This chat has ended.", "closed");
+      return;
+    }
     $("log").textContent = "";
-    for (const m of w.messages) add(m.direction, m.body, m.direction === "outbound" ? "Agent" : "");
+    current = chat ? chat.id : null;
+    for (const e of w.transcript || []) {
+      if (e.kind === "message") add(e.direction, e.body, e.author);
+      else if (e.kind === "queued") queuedNote(e.position);
+      else if (e.kind === "agent_joined") joinedNote(e.agent);
+    }
+    status(chat && chat.state === "assigned" ? "with an agent" : "connected");
   });
   socket.on("articles", (d) => {
+    if (!ours(d)) return;
     // Deflection: answers from the help center before an agent is needed.
     const box = $("articles");
     box.textContent = "";
@@ -62,16 +130,31 @@
     box.appendChild(ask);
     box.hidden = false;
   });
-  socket.on("queued", (d) => { $("articles").hidden = true; note(`You are number ${d.position} in the queue.`); });
-  socket.on("agent_joined", (d) => { note(`${d.agent} joined the chat.`); status("with an agent"); });
-  socket.on("message", (m) => { $("typing").textContent = ""; add("outbound", m.body, m.author); });
+  socket.on("queued", (d) => {
+    if (!ours(d)) return;
+    $("articles").hidden = true;
+    queuedNote(d.position);
+  });
+  socket.on("agent_joined", (d) => {
+    if (!ours(d)) return;
+    joinedNote(d.agent);
+    status("with an agent");
+  });
+  socket.on("message", (m) => {
+    if (!ours(m)) return;
+    $("typing").textContent = "";
+    add("outbound", m.body, m.author);
+  });
   let typingTimer;
   socket.on("agent_typing", (d) => {
+    if (!ours(d)) return;
     $("typing").textContent = `${d.agent} is typing…`;
     clearTimeout(typingTimer);
     typingTimer = setTimeout(() => { $("typing").textContent = ""; }, 3000);
   });
-  socket.on("closed", () => { note("The agent closed this chat. Thank you!"); status("closed"); });
+  socket.on("closed", (d) => {
+    if (ours(d)) setEnded("The agent closed this chat. Thank you!", "closed");
+  });
   socket.on("error", (e) => { $("error").textContent = e.error || "something went wrong"; });
 
   let lastTyping = 0;
@@ -81,6 +164,7 @@
   });
   $("form").addEventListener("submit", (ev) => {
     ev.preventDefault();
+    if (ended) return;
     const text = $("text").value.trim();
     if (!text) return;
     $("error").textContent = "";
@@ -89,13 +173,21 @@
     const line = add("inbound pending", text);
     $("text").value = "";
     socket.emit("message", { text }, (ack) => {
-      if (ack && ack.ok) { line.classList.remove("pending"); return; }
+      if (ack && ack.ok) {
+        current = ack.interaction_id;
+        line.classList.remove("pending");
+        return;
+      }
       line.classList.replace("pending", "failed");
       $("text").value = text;
       $("error").textContent = (ack && ack.error) || "not sent";
     });
   });
   $("leave").addEventListener("click", () => {
-    socket.emit("leave", {}, () => { note("You left the chat."); status("left"); });
+    socket.emit("leave", {}, (ack) => {
+      if (ack && ack.ok) setEnded("You left the chat.", "left");
+      else $("error").textContent = (ack && ack.error) || "could not end the chat";
+    });
   });
+  $("restart").addEventListener("click", startOver);
 })();
