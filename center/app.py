@@ -14,9 +14,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import socketio
 from aiohttp import web
 
+from center import sockets
 from center.agent_ui import api as agent_api
 from center.agent_ui import auth, history_api, queues_api, supervisor
 from center.agent_ui.assist import Assist
@@ -33,7 +33,14 @@ from center.queue.keys import Keys
 from center.queue.router import Router, RouterOptions
 from center.queue.stats import StatsService
 from center.records.db import Database
-from center.redisconn import CLIENT_OPTIONS, EmbeddedRedis, client, start_embedded
+from center.redisconn import (
+    CLIENT_OPTIONS,
+    EmbeddedRedis,
+    EmbeddedRedisError,
+    PoolOptions,
+    client,
+    start_embedded,
+)
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "agent_ui" / "static"
@@ -57,20 +64,31 @@ async def create_app(settings: Settings | None = None) -> web.Application:
 
     redis_url = settings.redis_url
     if not redis_url:
-        embedded = await start_embedded(settings.data_dir / "redis" / "center.rdb")
+        try:
+            embedded = await start_embedded(
+                settings.data_dir / "redis" / "center.rdb", settings.redis_server
+            )
+        except EmbeddedRedisError as exc:
+            print(f"center: {exc}", file=sys.stderr)  # one line: what to install or set
+            raise SystemExit(2) from exc
         app[EMBEDDED] = embedded
         redis_url = embedded.url
 
     keys = Keys(settings.redis_prefix)
     db = Database(settings.resolved_database_url, schema=settings.database_schema or None)
-    redis = client(redis_url, decode_responses=True)
-    sio = socketio.AsyncServer(
+    pool = PoolOptions.from_settings(settings)
+    redis = client(redis_url, pool, decode_responses=True)
+    sio = sockets.Server(
         async_mode="aiohttp",
-        client_manager=socketio.AsyncRedisManager(
-            redis_url, channel=keys.socketio_channel, redis_options=dict(CLIENT_OPTIONS)
+        client_manager=sockets.RedisManager(
+            redis_url,
+            channel=keys.socketio_channel,
+            publisher=redis,
+            redis_options={**CLIENT_OPTIONS, "socket_connect_timeout": pool.connect_timeout_s},
         ),
         cors_allowed_origins=[],
         max_http_buffer_size=256 * 1024,
+        handler_timeout_s=settings.socket_handler_timeout_s,
     )
     router = Router(
         redis,

@@ -50,6 +50,7 @@ from center.queue.placement import PlacementRules, place
 from center.records import customers
 from center.records.enums import Channel, IdentityKind, InteractionState
 from center.records.models import Interaction, Message
+from center.sockets import Namespace
 
 log = logging.getLogger(__name__)
 NAMESPACE = "/chat"
@@ -83,7 +84,7 @@ class WebChatAdapter:
         )
 
 
-class ChatNamespace(socketio.AsyncNamespace):
+class ChatNamespace(Namespace):
     def __init__(
         self,
         service: InteractionService,
