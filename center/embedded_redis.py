@@ -107,13 +107,16 @@ def _terminate(proc: psutil.Process) -> None:
 class EmbeddedRedis:
     def __init__(self, dbfile: Path, *, executable: str = "") -> None:
         self.dbfile = dbfile
-        self.dir = dbfile.parent.resolve()
-        self.pidfile = self.dir / "redis-server.pid.json"
+        self.dir = dbfile.parent  # (made absolute in start: resolving touches the disk)
         self.executable = executable
         self.url = ""
         self._proc: subprocess.Popen[bytes] | None = None
         self._waiter: threading.Thread | None = None
         self._sockdir: Path | None = None
+
+    @property
+    def pidfile(self) -> Path:
+        return self.dir / "redis-server.pid.json"
 
     @property
     def pid(self) -> int | None:
@@ -123,6 +126,7 @@ class EmbeddedRedis:
         """Start the child redis-server; returns its ``unix://`` URL once it answers."""
         exe = find_executable(self.executable)
         self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir = self.dir.resolve()
         self._clear_leftover()
         # A short socket path: unix socket paths are limited to ~107 bytes, data dirs not.
         self._sockdir = Path(tempfile.mkdtemp(prefix="center-redis-"))
