@@ -12,8 +12,8 @@ import uuid
 import aiohttp
 
 from center.config import Settings
-from center.redisconn import PoolOptions, client
 from center.records.db import Database
+from center.redisconn import PoolOptions, client
 from tests.support import serve_app
 
 BURST = 300  # more than the pool holds, and more than redis-py's default cap of 100
@@ -35,7 +35,9 @@ async def test_a_burst_larger_than_the_pool_all_succeeds_on_pool_size_connection
         await redis.aclose()
 
 
-async def test_the_app_serves_a_burst_through_a_small_pool(settings: Settings, db: Database) -> None:
+async def test_the_app_serves_a_burst_through_a_small_pool(
+    settings: Settings, db: Database
+) -> None:
     small = settings.model_copy(update={"redis_pool_size": 4})
     async with serve_app(small, db) as server:
         connector = aiohttp.TCPConnector(limit=0)  # really concurrent
