@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import sys
+import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -47,6 +48,8 @@ STATIC = Path(__file__).parent / "agent_ui" / "static"
 EMBEDDED = web.AppKey("embedded_redis", EmbeddedRedis)
 NAMESPACES = web.AppKey("namespaces", list)
 LIVENESS = web.AppKey("liveness", Liveness)
+# The connections upgraded to a websocket (socket.io), to close at shutdown.
+WEBSOCKETS = web.AppKey("websockets", weakref.WeakSet)
 
 
 async def create_app(settings: Settings | None = None) -> web.Application:
@@ -131,6 +134,8 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     zone = await asyncio.to_thread(ZoneInfo, settings.timezone)
     app[STATS] = StatsService(db, redis, keys, zone=zone)
     app.cleanup_ctx.append(_resources)
+    app[WEBSOCKETS] = weakref.WeakSet()
+    app.on_response_prepare.append(_track_websocket)
     app.on_shutdown.append(_close_sockets)
     app.add_routes(auth.routes)
     app.add_routes(agent_api.routes)
@@ -185,14 +190,36 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         await asyncio.to_thread(embedded.stop)
 
 
+async def _track_websocket(request: web.Request, response: web.StreamResponse) -> None:
+    if isinstance(response, web.WebSocketResponse) and request.transport is not None:
+        request.app[WEBSOCKETS].add(request.transport)
+
+
 async def _close_sockets(app: web.Application) -> None:
-    """Close every socket.io connection at shutdown. aiohttp waits (60 s by default) for
-    running handlers, and a websocket's handler runs as long as its client stays; the
-    clients reconnect to another process behind the load balancer."""
+    """Close every socket.io connection at shutdown; the clients reconnect to another
+    process behind the load balancer.
+
+    Saying goodbye is not enough: aiohttp stops reading from every connection before this
+    runs (its pre-shutdown), so a websocket's closing handshake never completes and its
+    handler held the shutdown for the whole shutdown timeout (aiohttp's default: 60 s).
+    Once socket.io has sent its close packets, the transports are closed outright."""
     sio = app[SIO]
     if sio.eio.sockets:
         await sio.eio.disconnect()
+    for transport in list(app[WEBSOCKETS]):
+        transport.close()
     await sio.shutdown()
+    # socket.io's pub/sub listener would otherwise retry (and log) against the Redis that
+    # the cleanup below closes.
+    listener = getattr(sio.manager, "thread", None)
+    if isinstance(listener, asyncio.Task):
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
+    listening = getattr(sio.manager, "redis", None)
+    if listening is not None:
+        with contextlib.suppress(Exception):  # (closing: nothing to do if it fails)
+            await listening.aclose()
 
 
 _pages = web.RouteTableDef()
