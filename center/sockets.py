@@ -75,6 +75,8 @@ class Namespace(socketio.AsyncNamespace):
             async with asyncio.timeout(limit) as deadline:
                 return await super().trigger_event(event, *args)
         except (*OUTAGE_ERRORS, TimeoutError) as exc:
+            if event == "connect" and isinstance(exc, ConnectionRefusedError):
+                raise  # the handler's own refusal ("login required"), not an outage
             if deadline.expired():
                 message = f"the server did not answer within {limit:g} s; try again shortly"
             else:

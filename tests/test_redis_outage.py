@@ -22,7 +22,7 @@ from center.records.db import Database
 from center.records.enums import InteractionState
 from center.records.models import Interaction
 from center.redisconn import EmbeddedRedis
-from tests.support import Customer, serve_app, signed_in_agent
+from tests.support import Agent, Customer, Server, serve_app, signed_in_agent
 
 POLLS = 600  # x 0.05 s: a bound for a loaded machine, not a timing claim
 
@@ -110,3 +110,15 @@ async def test_handlers_answer_during_a_redis_stall_and_departures_are_not_lost(
         finally:
             await leaving.close()
             await alice.close()
+
+
+async def test_a_refused_login_is_not_reported_as_an_outage(server: Server) -> None:
+    agent = Agent(server.url)  # no session cookie
+    refusals: list[Any] = []
+    agent.sio.on("connect_error", refusals.append, namespace="/agent")
+    try:
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await agent.connect()
+        assert refusals and "unavailable" not in str(refusals[-1]), refusals
+    finally:
+        await agent.close()
