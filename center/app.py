@@ -10,13 +10,14 @@ import asyncio
 import contextlib
 import logging
 import sys
+import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import socketio
 from aiohttp import web
 
+from center import sockets
 from center.agent_ui import api as agent_api
 from center.agent_ui import auth, history_api, queues_api, supervisor
 from center.agent_ui.assist import Assist
@@ -34,13 +35,22 @@ from center.queue.keys import Keys
 from center.queue.router import Router, RouterOptions
 from center.queue.stats import StatsService
 from center.records.db import Database
-from center.redisconn import CLIENT_OPTIONS, EmbeddedRedis, client, start_embedded
+from center.redisconn import (
+    CLIENT_OPTIONS,
+    EmbeddedRedis,
+    EmbeddedRedisError,
+    PoolOptions,
+    client,
+    start_embedded,
+)
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "agent_ui" / "static"
 EMBEDDED = web.AppKey("embedded_redis", EmbeddedRedis)
 NAMESPACES = web.AppKey("namespaces", list)
 LIVENESS = web.AppKey("liveness", Liveness)
+# The connections upgraded to a websocket (socket.io), to close at shutdown.
+WEBSOCKETS = web.AppKey("websockets", weakref.WeakSet)
 
 
 async def create_app(settings: Settings | None = None) -> web.Application:
@@ -58,20 +68,31 @@ async def create_app(settings: Settings | None = None) -> web.Application:
 
     redis_url = settings.redis_url
     if not redis_url:
-        embedded = await start_embedded(settings.data_dir / "redis" / "center.rdb")
+        try:
+            embedded = await start_embedded(
+                settings.data_dir / "redis" / "center.rdb", settings.redis_server
+            )
+        except EmbeddedRedisError as exc:
+            print(f"center: {exc}", file=sys.stderr)  # one line: what to install or set
+            raise SystemExit(2) from exc
         app[EMBEDDED] = embedded
         redis_url = embedded.url
 
     keys = Keys(settings.redis_prefix)
     db = Database(settings.resolved_database_url, schema=settings.database_schema or None)
-    redis = client(redis_url, decode_responses=True)
-    sio = socketio.AsyncServer(
+    pool = PoolOptions.from_settings(settings)
+    redis = client(redis_url, pool, decode_responses=True)
+    sio = sockets.Server(
         async_mode="aiohttp",
-        client_manager=socketio.AsyncRedisManager(
-            redis_url, channel=keys.socketio_channel, redis_options=dict(CLIENT_OPTIONS)
+        client_manager=sockets.RedisManager(
+            redis_url,
+            channel=keys.socketio_channel,
+            publisher=redis,
+            redis_options={**CLIENT_OPTIONS, "socket_connect_timeout": pool.connect_timeout_s},
         ),
         cors_allowed_origins=[],
         max_http_buffer_size=256 * 1024,
+        handler_timeout_s=settings.socket_handler_timeout_s,
     )
     router = Router(
         redis,
@@ -114,6 +135,8 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     zone = await asyncio.to_thread(ZoneInfo, settings.timezone)
     app[STATS] = StatsService(db, redis, keys, zone=zone)
     app.cleanup_ctx.append(_resources)
+    app[WEBSOCKETS] = weakref.WeakSet()
+    app.on_response_prepare.append(_track_websocket)
     app.on_shutdown.append(_close_sockets)
     app.add_routes(auth.routes)
     app.add_routes(agent_api.routes)
@@ -169,14 +192,36 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         await asyncio.to_thread(embedded.stop)
 
 
+async def _track_websocket(request: web.Request, response: web.StreamResponse) -> None:
+    if isinstance(response, web.WebSocketResponse) and request.transport is not None:
+        request.app[WEBSOCKETS].add(request.transport)
+
+
 async def _close_sockets(app: web.Application) -> None:
-    """Close every socket.io connection at shutdown. aiohttp waits (60 s by default) for
-    running handlers, and a websocket's handler runs as long as its client stays; the
-    clients reconnect to another process behind the load balancer."""
+    """Close every socket.io connection at shutdown; the clients reconnect to another
+    process behind the load balancer.
+
+    Saying goodbye is not enough: aiohttp stops reading from every connection before this
+    runs (its pre-shutdown), so a websocket's closing handshake never completes and its
+    handler held the shutdown for the whole shutdown timeout (aiohttp's default: 60 s).
+    Once socket.io has sent its close packets, the transports are closed outright."""
     sio = app[SIO]
     if sio.eio.sockets:
         await sio.eio.disconnect()
+    for transport in list(app[WEBSOCKETS]):
+        transport.close()
     await sio.shutdown()
+    # socket.io's pub/sub listener would otherwise retry (and log) against the Redis that
+    # the cleanup below closes.
+    listener = getattr(sio.manager, "thread", None)
+    if isinstance(listener, asyncio.Task):
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
+    listening = getattr(sio.manager, "redis", None)
+    if listening is not None:
+        with contextlib.suppress(Exception):  # (closing: nothing to do if it fails)
+            await listening.aclose()
 
 
 _pages = web.RouteTableDef()

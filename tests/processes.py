@@ -78,15 +78,20 @@ class ServeProcess:
 
 
 async def start_serve(
-    settings: Settings, name: str, log_dir: Path, **overrides: Any
+    settings: Settings,
+    name: str,
+    log_dir: Path,
+    *,
+    python_args: tuple[str, ...] = ("-m", "center"),
+    **overrides: Any,
 ) -> ServeProcess:
+    """``python -m center serve`` (or ``python <python_args> serve``) on a free port."""
     port = _free_port()
     log = log_dir / f"{name}.log"
     with log.open("wb") as out:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
-            "-m",
-            "center",
+            *python_args,
             "serve",
             "--host",
             "127.0.0.1",

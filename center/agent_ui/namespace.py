@@ -23,7 +23,6 @@ import asyncio
 import logging
 from typing import Any
 
-import socketio
 from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,11 +49,12 @@ from center.queue.keys import Keys
 from center.records import users
 from center.records.enums import AwayReason, InteractionState, Presence
 from center.records.models import Interaction, Message, User
+from center.sockets import Namespace
 
 log = logging.getLogger(__name__)
 
 
-class AgentNamespace(socketio.AsyncNamespace):
+class AgentNamespace(Namespace):
     def __init__(
         self,
         service: InteractionService,

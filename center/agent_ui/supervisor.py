@@ -23,19 +23,19 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import socketio
 from aiohttp import web
 from redis.asyncio import Redis
 
 from center.agent_ui import queues_api
 from center.agent_ui.auth import require_user, token_from_cookie_header
 from center.appkeys import DB, QUEUE_CONFIG, ROUTER, STATS
-from center.loops import pause, stopping
+from center.loops import Backoff, pause
 from center.queue.keys import Keys
 from center.queue.stats import Snapshot
 from center.records import users
 from center.records.db import Database
 from center.records.enums import Role
+from center.sockets import Namespace
 
 log = logging.getLogger(__name__)
 SUPERVISOR_NAMESPACE = "/supervisor"
@@ -74,7 +74,7 @@ async def agents(request: web.Request) -> web.Response:
     return web.json_response({"at_ms": snap["at_ms"], "agents": snap["agents"]})
 
 
-class SupervisorNamespace(socketio.AsyncNamespace):
+class SupervisorNamespace(Namespace):
     def __init__(
         self,
         snapshot: SnapshotSource,
@@ -135,19 +135,21 @@ class SupervisorNamespace(socketio.AsyncNamespace):
 
     async def _publish(self) -> None:
         # Polls the lock four times an interval, so a push follows soon after the window
-        # reopens without any process waiting on another.
+        # reopens without any process waiting on another. A failure (Redis away) slows the
+        # polls down until a push works again; it never ends the loop.
+        backoff = Backoff("supervisor statistics push")
         while True:
-            await pause(self.interval_s / 4)
+            await pause(max(self.interval_s / 4, backoff.delay))
             if not self._local:
                 continue
             try:
                 await self.publish_once()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                if stopping():
-                    raise asyncio.CancelledError from None
-                log.exception("supervisor statistics push failed")
+            except Exception as exc:
+                backoff.failed(exc)
+            else:
+                backoff.succeeded()
 
     async def publish_once(self) -> bool:
         """Compute and push to every supervisor, unless a process did so this interval."""

@@ -57,6 +57,7 @@ from center.records import customers
 from center.records.enums import Channel, IdentityKind, InteractionState
 from center.records.events import EventType
 from center.records.models import Customer, Event, Interaction, Message
+from center.sockets import Namespace
 
 log = logging.getLogger(__name__)
 NAMESPACE = "/chat"
@@ -101,7 +102,7 @@ class WebChatAdapter:
         )
 
 
-class ChatNamespace(socketio.AsyncNamespace):
+class ChatNamespace(Namespace):
     def __init__(
         self,
         service: InteractionService,

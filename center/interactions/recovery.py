@@ -34,7 +34,7 @@ from sqlalchemy import select
 from center.agent_ui.notices import AgentNotice
 from center.channels.base import CustomerNotice
 from center.interactions.base import ServiceBase, _ms, interaction_json, message_json
-from center.loops import pause, stopping
+from center.loops import every, pause
 from center.queue.results import DEFAULT_CAPACITY
 from center.records import events
 from center.records.base import utcnow
@@ -51,21 +51,18 @@ class Recovery(ServiceBase):
         """Reconcile every ``interval_s``, in whichever process takes the turn (a Redis
         lock), so a gap is closed within about that long without anyone restarting."""
         redis, lock = self.router.redis, self.router.keys.reconcile_lock
-        while True:
-            await pause(interval_s)
-            try:
-                if await redis.set(lock, "1", nx=True, px=max(100, int(interval_s * 900))):
-                    # A long confirmation: under overload a live process's database write
-                    # can trail its Redis step by seconds, and that is no gap to repair.
-                    await self.reconcile(
-                        confirm_s=max(2.0, interval_s / 3), missing_after_s=missing_after_s
-                    )
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # Redis or the database away: try again next turn
-                if stopping():
-                    raise asyncio.CancelledError from None
-                log.exception("reconcile failed")
+
+        async def turn() -> None:
+            if await redis.set(lock, "1", nx=True, px=max(100, int(interval_s * 900))):
+                # A long confirmation: under overload a live process's database write
+                # can trail its Redis step by seconds, and that is no gap to repair.
+                await self.reconcile(
+                    confirm_s=max(2.0, interval_s / 3), missing_after_s=missing_after_s
+                )
+
+        # (Redis or the database away: the turn is retried with a backoff, never given up.)
+        await pause(interval_s)
+        await every(interval_s, turn, "reconcile audit")
 
     async def reconcile(self, confirm_s: float = 2.0, missing_after_s: float = 60.0) -> int:
         """Repair every confirmed mismatch; returns how many interactions were repaired."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from center.loops import pause, stopping
+from center.loops import every, stopping
 from center.queue import definitions
 from center.queue.clock import Clock, SystemClock
 from center.queue.handoffs import Handoffs
@@ -397,16 +397,11 @@ class Router(Handoffs):
                 await self.on_wrap_up_end(change)
 
     async def run(self) -> None:
-        """Background loop: sweep expired offers and wrap-ups, escalate, offer any backlog."""
-        while True:
-            try:
-                await self.sweep()
-                await self.escalate()
-                await self.dispatch_all()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                if stopping():
-                    raise asyncio.CancelledError from None
-                log.exception("router loop step failed")
-            await pause(self.options.sweep_interval_s)
+        """Background loop: sweep expired offers and wrap-ups, escalate, offer any backlog.
+        Survives Redis going away (retried with a backoff, logged once) until cancelled."""
+        await every(self.options.sweep_interval_s, self._tick, "router loop")
+
+    async def _tick(self) -> None:
+        await self.sweep()
+        await self.escalate()
+        await self.dispatch_all()

@@ -1,0 +1,108 @@
+"""socket.io plumbing shared by every namespace: the server, the namespace base, the manager.
+
+* ``Server`` drops events from the wire named like the ones socket.io raises itself
+  (connect, disconnect, connect_error): python-socketio dispatches a client's
+  ``emit("disconnect")`` to ``on_disconnect`` like a real one, so a customer's open socket
+  could run its own departure (the chat abandoned) and ``emit("connect", auth)`` re-ran the
+  connect with other credentials. Dropped at the server, so it holds for every namespace.
+* ``Namespace`` bounds every handler: a Redis or database outage, or a handler that runs
+  past ``handler_timeout_s``, answers ``{"ok": false, "code": "unavailable"}`` (a connect is
+  refused, naming the outage) instead of a client waiting for an ack that never comes.
+* ``RedisManager`` publishes through the app's blocking, time-bounded pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import socketio
+from redis.asyncio import Redis
+from socketio import packet
+
+from center.loops import OUTAGE_ERRORS, outage_name
+
+log = logging.getLogger(__name__)
+# Events socket.io itself raises on a namespace; never accepted from a client.
+RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error"})
+
+
+class Server(socketio.AsyncServer):
+    def __init__(self, *args: Any, handler_timeout_s: float = 10.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.handler_timeout_s = handler_timeout_s
+
+    async def _handle_event_internal(
+        self, server: Any, sid: str, eio_sid: str, data: list[Any], namespace: str, id: Any
+    ) -> None:
+        # The one place wire events pass through (text and binary) on their way to
+        # _trigger_event, which the server's own connect/disconnect also use.
+        name = data[0] if data else None
+        if name in RESERVED_EVENTS:
+            log.warning("dropped a client-sent %r event from %s on %s", name, sid, namespace)
+            if id is not None:  # the client waits for an answer: tell it no
+                refusal = {
+                    "ok": False,
+                    "event": name,
+                    "code": "reserved",
+                    "error": f"'{name}' is reserved and cannot be sent",
+                }
+                await server._send_packet(
+                    eio_sid,
+                    self.packet_class(packet.ACK, namespace=namespace, id=id, data=[refusal]),
+                )
+            return
+        await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
+
+
+def unavailable(event: str, message: str) -> dict[str, Any]:
+    return {"ok": False, "event": event, "code": "unavailable", "error": message}
+
+
+class Namespace(socketio.AsyncNamespace):
+    """Base of every namespace: handlers answer within a bound, outages are named."""
+
+    def _set_server(self, server: Any) -> None:
+        # Our namespaces rely on Server's guard against client-sent reserved events.
+        if not isinstance(server, Server):
+            raise TypeError(f"{type(self).__name__} must be registered on center.sockets.Server")
+        super()._set_server(server)
+
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        limit = getattr(self.server, "handler_timeout_s", 10.0)
+        try:
+            async with asyncio.timeout(limit) as deadline:
+                return await super().trigger_event(event, *args)
+        except (*OUTAGE_ERRORS, TimeoutError) as exc:
+            if event == "connect" and isinstance(exc, ConnectionRefusedError):
+                raise  # the handler's own refusal ("login required"), not an outage
+            if deadline.expired():
+                message = f"the server did not answer within {limit:g} s; try again shortly"
+            else:
+                message = f"{outage_name(exc)}; try again shortly"
+            log.warning("%s %s: %s (%r)", self.namespace, event, message, exc)
+        if event == "connect":
+            raise socketio.exceptions.ConnectionRefusedError(message)
+        if event == "disconnect":
+            return None  # (the departure itself is retried by center.liveness)
+        return unavailable(event, message)
+
+
+class RedisManager(socketio.AsyncRedisManager):
+    """AsyncRedisManager whose publishes go through ``publisher`` (a blocking pool with
+    time bounds). Its pub/sub listener keeps socket.io's own client and reconnect loop, with
+    ``redis_options`` (no read timeout there: a listener is idle between messages)."""
+
+    def __init__(self, url: str, *, channel: str, publisher: Redis, **kwargs: Any) -> None:
+        super().__init__(url, channel=channel, **kwargs)
+        self.publisher = publisher
+
+    async def _publish(self, data: Any) -> Any:
+        try:
+            return await self.publisher.publish(self.channel, self.json.dumps(data))
+        except OUTAGE_ERRORS as exc:
+            # As socket.io does: this process's own clients were served already; the other
+            # processes miss this one message while Redis is away.
+            log.warning("socket.io publish failed (%s): %r", outage_name(exc), exc)
+            return None
