@@ -14,6 +14,9 @@ from center.records.db import Database
 from center.records.enums import Role
 
 Handler = Callable[[argparse.Namespace, Settings], int]
+# Published in the README, so only for trying the platform out; it meets the password
+# policy like any other (center/records/password_policy.py), with no exception for demos.
+DEMO_PASSWORD = "center-demo-password"
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -90,7 +93,8 @@ def _user_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _demo(_args: argparse.Namespace, settings: Settings) -> int:
-    """Seed demo users (agent alice, supervisor sam; password 'demo-password') and the KB."""
+    """Seed demo users (agents alice and bob, supervisor sam, admin; password DEMO_PASSWORD)
+    and the KB."""
     from center.records.users import UserExists, create_user
 
     async def run() -> None:
@@ -106,11 +110,11 @@ def _demo(_args: argparse.Namespace, settings: Settings) -> int:
                 await create_user(
                     db,
                     username,
-                    "demo-password",
+                    DEMO_PASSWORD,
                     role=role,
                     capacity=dict(settings.default_capacity),
                 )
-                print(f"created {role.value} {username} / demo-password")
+                print(f"created {role.value} {username} / {DEMO_PASSWORD}")
             except UserExists:
                 print(f"{username} exists already")
         try:

