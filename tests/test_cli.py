@@ -42,6 +42,10 @@ def test_user_add_then_serve_then_login(tmp_path: Path) -> None:
     assert again.returncode == 1 and "exists already" in again.stderr
     short = _center("user", "add", "bob", "--password", "short", env=env)
     assert short.returncode == 2 and "at least 10" in short.stderr
+    common = _center(
+        "user", "add", "root", "--role", "admin", "--password", "root12345678", env=env
+    )
+    assert common.returncode == 2 and "must not contain the username" in common.stderr
 
     port = _free_port()
     proc = subprocess.Popen(
