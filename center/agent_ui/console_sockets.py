@@ -93,13 +93,16 @@ class ConsoleSockets:
 
     async def check_once(self) -> int:
         """Disconnect this process's console sockets whose session has ended."""
-        for entry in list(self._local):
-            if not self.sio.manager.is_connected(entry[1], entry[0]):
-                del self._local[entry]  # closed meanwhile
-        if not self._local:
+        manager = self.sio.manager
+        for namespace, sid in list(self._local):
+            if manager.eio_sid_from_sid(sid, namespace) is None:
+                del self._local[(namespace, sid)]  # closed meanwhile, or refused at connect
+        # (A socket still in its connect handler is not connected yet: the next round.)
+        ready = {e: k for e, k in self._local.items() if manager.is_connected(e[1], e[0])}
+        if not ready:
             return 0
-        live = await users.live_sessions(self.db, set(self._local.values()))
-        ended = [entry for entry, key in self._local.items() if key not in live]
+        live = await users.live_sessions(self.db, set(ready.values()))
+        ended = [entry for entry, key in ready.items() if key not in live]
         for namespace, sid in ended:
             self._local.pop((namespace, sid), None)
             await self.sio.disconnect(sid, namespace=namespace)
