@@ -50,9 +50,9 @@ class Settings(BaseSettings):
     # with, and disconnects those that ended (expired, user deactivated).
     session_check_interval_s: float = Field(default=30.0, gt=0)
 
-    # Sign-in limits (center/agent_ui/login_limits.py). Failed (and in-flight) attempts
-    # per client address and per account (from every address) in a window; past either,
-    # 429 until the window ends.
+    # Sign-in limits (center/agent_ui/login_limits.py). Failed attempts per client address
+    # and per account (from every address) in a window; past either, 429 until the window
+    # ends. Attempts still being checked hold a place too (429, retry in a second).
     login_window_s: float = Field(default=900.0, gt=0)
     login_ip_limit: int = Field(default=50, ge=1)
     login_account_limit: int = Field(default=100, ge=1)

@@ -100,12 +100,16 @@ async def login(request: web.Request) -> web.Response:
             exc = error(web.HTTPTooManyRequests, "too many attempts", retry_after_s=wait_s)
             exc.headers["Retry-After"] = str(wait_s)
             raise exc
-    user = await users.authenticate(db, body.username, body.password)
+    verdict: bool | None = None
+    try:
+        user = await users.authenticate(db, body.username, body.password)
+        verdict = user is not None
+    finally:
+        if limits is not None:
+            await limits.finish(body.username, address, verdict)
     if user is None:
         # One message for unknown user and wrong password alike.
         raise error(web.HTTPUnauthorized, "invalid username or password")
-    if limits is not None:
-        await limits.succeeded(body.username, address)
     ttl = timedelta(hours=settings.session_ttl_hours)
     token = await users.open_session(db, user, ttl)
     resp = web.json_response({"user": users.user_json(user)})

@@ -95,16 +95,34 @@ async def test_each_further_failure_doubles_the_lock(server: Server) -> None:
     limits = LoginLimits(server.app[REDIS], server.app[LOGIN_LIMITS].keys, slow)
     _, lock = await _pair_keys(server, "alice", "203.0.113.9")
     redis = server.app[REDIS]
+
+    async def fail() -> None:
+        assert await limits.reserve("alice", ip) == 0
+        await limits.finish("alice", ip, ok=False)
+
+    ip = "203.0.113.9"
     for _ in range(FREE):
-        assert await limits.reserve("alice", "203.0.113.9") == 0
-    assert 9 <= await limits.reserve("alice", "203.0.113.9") <= 10
+        await fail()
+    assert 9 <= await limits.reserve("alice", ip) <= 10
     locks = []
     for _ in range(3):
         locks.append(await redis.pttl(lock))
         await redis.delete(lock)
-        assert await limits.reserve("alice", "203.0.113.9") == 0
+        await fail()
     assert 9_000 < locks[0] <= 10_000 < locks[1] <= 20_000 < locks[2] <= 25_000  # capped
-    assert await limits.reserve("Alice ", "203.0.113.9") > 0  # case and spaces buy nothing
+    assert await limits.reserve("Alice ", ip) > 0  # case and spaces buy nothing
+
+
+async def test_attempts_in_flight_hold_their_place_and_are_told_to_retry_soon(
+    server: Server,
+) -> None:
+    limits, ip = server.app[LOGIN_LIMITS], "203.0.113.9"
+    for _ in range(FREE):  # being checked, no verdict yet
+        assert await limits.reserve("alice", ip) == 0
+    assert await limits.reserve("alice", ip) == 1  # not the lock: a second
+    assert await limits.reserve("bob", ip) == 0  # another account is not held up
+    await limits.finish("alice", ip, ok=None)  # an error: the place is given back
+    assert await limits.reserve("alice", ip) == 0
 
 
 async def test_concurrent_guesses_get_only_the_free_attempts_hashed(server: Server) -> None:
