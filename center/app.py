@@ -21,6 +21,8 @@ from center import sockets
 from center.agent_ui import api as agent_api
 from center.agent_ui import auth, history_api, queues_api, supervisor
 from center.agent_ui.assist import Assist
+from center.agent_ui.console_sockets import ConsoleSockets
+from center.agent_ui.login_limits import LOGIN_LIMITS, LoginLimits
 from center.agent_ui.namespace import AgentNamespace
 from center.agent_ui.notices import AgentBus
 from center.appkeys import DB, QUEUE_CONFIG, REDIS, ROUTER, SERVICE, SETTINGS, SIO, STATS
@@ -43,6 +45,7 @@ from center.redisconn import (
     client,
     start_embedded,
 )
+from center.security import OriginPolicy
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "agent_ui" / "static"
@@ -62,7 +65,9 @@ async def create_app(settings: Settings | None = None) -> web.Application:
         # names the file and line; exit code 2 like a usage error.
         print(f"center: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc
-    app = web.Application(client_max_size=2 * 1024 * 1024)
+    origins = OriginPolicy.from_settings(settings)
+    # Cross-site state changes refused on every REST route (center/security.py).
+    app = web.Application(client_max_size=2 * 1024 * 1024, middlewares=[origins.middleware()])
     app[SETTINGS] = settings
     app[QUEUE_CONFIG] = queues
 
@@ -90,7 +95,9 @@ async def create_app(settings: Settings | None = None) -> web.Application:
             publisher=redis,
             redis_options={**CLIENT_OPTIONS, "socket_connect_timeout": pool.connect_timeout_s},
         ),
-        cors_allowed_origins=[],
+        # ([] would switch socket.io's Origin check off.) Consoles' and widget's origins;
+        # the console namespaces narrow it to the consoles' (ConsoleSockets.admit).
+        cors_allowed_origins=origins.allows_socket,
         max_http_buffer_size=256 * 1024,
         handler_timeout_s=settings.socket_handler_timeout_s,
     )
@@ -110,6 +117,15 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     assist = Assist(db, service.bus)
     service.listeners.append(assist.for_agent)
     liveness = Liveness(redis, keys, ttl_s=settings.heartbeat_ttl_s)
+    console_sockets = ConsoleSockets(
+        sio,
+        db,
+        redis,
+        keys,
+        origins,
+        session_ttl_s=settings.session_ttl_hours * 3600,
+        check_interval_s=settings.session_check_interval_s,
+    )
     liveness.on_peer_lost.append(service.reconcile)
     namespaces = [
         ChatNamespace(
@@ -121,8 +137,12 @@ async def create_app(settings: Settings | None = None) -> web.Application:
             suggest=assist.for_customer,
             placement=queues.rules,
         ),
-        AgentNamespace(service, redis, keys, settings, liveness, assist=assist),
-        supervisor.SupervisorNamespace(supervisor.snapshot_source(app), db, redis, keys),
+        AgentNamespace(
+            service, redis, keys, settings, liveness, assist=assist, sockets=console_sockets
+        ),
+        supervisor.SupervisorNamespace(
+            supervisor.snapshot_source(app), db, redis, keys, sockets=console_sockets
+        ),
     ]
     for ns in namespaces:
         sio.register_namespace(ns)
@@ -131,6 +151,8 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     app[DB], app[REDIS], app[SIO], app[ROUTER], app[SERVICE] = db, redis, sio, router, service
     app[NAMESPACES] = namespaces
     app[LIVENESS] = liveness
+    app[auth.CONSOLE_SOCKETS] = console_sockets
+    app[LOGIN_LIMITS] = LoginLimits(redis, keys, settings)
     # (Reading the zone's file off the event loop.)
     zone = await asyncio.to_thread(ZoneInfo, settings.timezone)
     app[STATS] = StatsService(db, redis, keys, zone=zone)
@@ -168,6 +190,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     tasks = [
         asyncio.create_task(router.run(), name="router-loop"),
         asyncio.create_task(liveness.run(), name="liveness"),
+        asyncio.create_task(app[auth.CONSOLE_SOCKETS].run(), name="console-sessions"),
     ]
     if app[SETTINGS].reconcile_interval_s > 0:
         audit = service.audit_forever(

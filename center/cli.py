@@ -17,6 +17,9 @@ from center.records.db import Database
 from center.records.enums import Role
 
 Handler = Callable[[argparse.Namespace, Settings], int]
+# Published in the README, so only for trying the platform out; it meets the password
+# policy like any other (center/records/password_policy.py), with no exception for demos.
+DEMO_PASSWORD = "center-demo-password"
 
 
 class CliError(Exception):
@@ -124,7 +127,8 @@ def _user_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _demo(_args: argparse.Namespace, settings: Settings) -> int:
-    """Seed demo users (agent alice, supervisor sam; password 'demo-password') and the KB."""
+    """Seed demo users (agents alice and bob, supervisor sam, admin; password DEMO_PASSWORD)
+    and the KB."""
     from center.records.users import UserExists, create_user
 
     async def run() -> None:
@@ -140,11 +144,11 @@ def _demo(_args: argparse.Namespace, settings: Settings) -> int:
                 await create_user(
                     db,
                     username,
-                    "demo-password",
+                    DEMO_PASSWORD,
                     role=role,
                     capacity=dict(settings.default_capacity),
                 )
-                print(f"created {role.value} {username} / demo-password")
+                print(f"created {role.value} {username} / {DEMO_PASSWORD}")
             except UserExists:
                 print(f"{username} exists already")
         try:

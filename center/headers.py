@@ -45,6 +45,9 @@ def widget_policy(origins: Iterable[str]) -> str:
     sources = ["'self'"]
     for origin in origins:
         origin = origin.strip().rstrip("/")
+        if origin == "*":  # (the setting's "anywhere")
+            sources.append("*")
+            continue
         if not _ORIGIN.fullmatch(origin):
             raise ValueError(
                 f"CENTER_WIDGET_ORIGINS: {origin!r} is not an origin such as https://shop.example"
@@ -57,7 +60,7 @@ def install(app: web.Application) -> None:
     """Add the headers to every response of ``app`` (and its sub-apps). Raises ValueError at
     start-up on a malformed widget origin."""
     settings = app.get(SETTINGS)
-    widget = widget_policy(getattr(settings, "widget_origins", None) or [])
+    widget = widget_policy(settings.widget_origins if settings is not None else [])
 
     async def add_headers(request: web.Request, response: web.StreamResponse) -> None:
         h = response.headers

@@ -38,13 +38,19 @@ def _center(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
 
 def test_user_add_then_serve_then_login(tmp_path: Path) -> None:
     env = _env(tmp_path)
-    made = _center("user", "add", "--role", "agent", "alice", "--password", "s3cret-pass", env=env)
+    made = _center(
+        "user", "add", "--role", "agent", "alice", "--password", "s3cret-pass-phrase", env=env
+    )
     assert made.returncode == 0, made.stderr
     assert "created agent alice" in made.stdout
-    again = _center("user", "add", "alice", "--password", "s3cret-pass", env=env)
+    again = _center("user", "add", "alice", "--password", "s3cret-pass-phrase", env=env)
     assert again.returncode == 1 and "exists already" in again.stderr
     short = _center("user", "add", "bob", "--password", "short", env=env)
-    assert short.returncode == 2 and "at least 8" in short.stderr
+    assert short.returncode == 2 and "at least 10" in short.stderr
+    common = _center(
+        "user", "add", "root", "--role", "admin", "--password", "root12345678", env=env
+    )
+    assert common.returncode == 2 and "must not contain the username" in common.stderr
 
     port = _free_port()
     proc = subprocess.Popen(
@@ -68,7 +74,7 @@ def test_user_add_then_serve_then_login(tmp_path: Path) -> None:
                 time.sleep(0.2)
         req = urllib.request.Request(
             f"{base}/api/login",
-            data=json.dumps({"username": "alice", "password": "s3cret-pass"}).encode(),
+            data=json.dumps({"username": "alice", "password": "s3cret-pass-phrase"}).encode(),
             headers={"Content-Type": "application/json"},
             method="POST",
         )

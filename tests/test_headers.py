@@ -64,8 +64,15 @@ async def test_the_chat_widget_may_be_framed_only_by_the_configured_sites(
         console = _directives((await _headers(f"{embedded.url}/agent"))["Content-Security-Policy"])
         assert console["frame-ancestors"] == "'none'"
 
+    anywhere = server.settings.model_copy(update={"widget_origins": ["*"]})
+    async with serve_app(anywhere, server.db) as embedded:
+        csp = _directives((await _headers(f"{embedded.url}/chat"))["Content-Security-Policy"])
+        assert csp["frame-ancestors"] == "'self' *"  # the setting's "anywhere"
+        console = _directives((await _headers(f"{embedded.url}/agent"))["Content-Security-Policy"])
+        assert console["frame-ancestors"] == "'none'"
 
-@pytest.mark.parametrize("origin", ["https://a.example; script-src *", "javascript:x", "*"])
+
+@pytest.mark.parametrize("origin", ["https://a.example; script-src *", "javascript:x", "* *"])
 async def test_a_widget_origin_that_is_not_an_origin_is_refused_at_start(
     server: Server, origin: str
 ) -> None:

@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from center.agent_ui.assist import Assist
-from center.agent_ui.auth import token_from_cookie_header
+from center.agent_ui.console_sockets import ConsoleSockets
 from center.agent_ui.notices import AGENT_NAMESPACE, agent_room
 from center.channels.validation import (
     PayloadError,
@@ -63,8 +63,11 @@ class AgentNamespace(Namespace):
         settings: Settings,
         liveness: Liveness,
         assist: Assist | None = None,
+        *,
+        sockets: ConsoleSockets,
     ) -> None:
         super().__init__(AGENT_NAMESPACE)
+        self.sockets = sockets
         self.liveness = liveness
         # A process that died held this agent's console: a survivor runs the grace check.
         liveness.handlers[Owner.AGENT] = self._offline_after_grace
@@ -76,10 +79,8 @@ class AgentNamespace(Namespace):
         self.settings = settings
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        token = token_from_cookie_header(environ.get("HTTP_COOKIE"))
-        user = await users.user_for_token(self.db, token)
-        if user is None:
-            raise ConnectionRefusedError("login required")
+        # Our pages only, a live session; recorded under it so that logout ends it.
+        user = await self.sockets.admit(sid, self.namespace, environ)
         await self.save_session(sid, {"user_id": user.id})
         await self.enter_room(sid, agent_room(user.id))
         await self.liveness.connected(Owner.AGENT, user.id, sid)

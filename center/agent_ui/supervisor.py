@@ -27,12 +27,12 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from center.agent_ui import queues_api
-from center.agent_ui.auth import require_user, token_from_cookie_header
+from center.agent_ui.auth import require_user
+from center.agent_ui.console_sockets import ConsoleSockets
 from center.appkeys import DB, QUEUE_CONFIG, ROUTER, STATS
 from center.loops import Backoff, pause
 from center.queue.keys import Keys
 from center.queue.stats import Snapshot
-from center.records import users
 from center.records.db import Database
 from center.records.enums import Role
 from center.sockets import Namespace
@@ -82,9 +82,11 @@ class SupervisorNamespace(Namespace):
         redis: Redis,
         keys: Keys,
         *,
+        sockets: ConsoleSockets,
         interval_s: float = 1.0,
     ) -> None:
         super().__init__(SUPERVISOR_NAMESPACE)
+        self.sockets = sockets
         self.snapshot = snapshot
         self.db = db
         self.redis = redis
@@ -99,12 +101,8 @@ class SupervisorNamespace(Namespace):
         self._last: tuple[float, dict[str, Any]] | None = None
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        token = token_from_cookie_header(environ.get("HTTP_COOKIE"))
-        user = await users.user_for_token(self.db, token)
-        if user is None:
-            raise ConnectionRefusedError("login required")
-        if user.role not in SUPERVISOR_ROLES:
-            raise ConnectionRefusedError("supervisors only")
+        # Our pages only, a live session of a supervisor; ended at logout.
+        user = await self.sockets.admit(sid, self.namespace, environ, *SUPERVISOR_ROLES)
         snap = await self._recent()  # (first: a failure here leaves nothing to undo)
         await self.save_session(sid, {"user_id": user.id})
         await self.enter_room(sid, ROOM)

@@ -27,6 +27,14 @@ a single Redis Cluster slot and runs unchanged on a cluster.
                                     its data since, and the audit restores at once
     {p}:missing:<id>          STR   ms the audit first saw an open interaction missing
                                     from Redis (expires unless it stays missing)
+    {p}:login:ip:<h>          STR   failed sign-ins from one client address (fixed window)
+    {p}:login:acct:<h>        STR   ... of one account from every address (fixed window)
+    {p}:login:pair:<h>        STR   failures of one account from one address, and
+    {p}:login:lock:<h>        STR   the lock they earned (PX); center/agent_ui/login_limits.py
+    {p}:login:busy:<kind>:<h> STR   sign-ins being checked now, per address or pair
+                                    (<h>: a digest of the address and/or the username)
+    {p}:user:<id>:sockets     SET   "<session key>|<namespace>|<sid>" of a user's console
+                                    sockets, to end them at logout (console_sockets.py)
 
 Scripts that must reach per-id keys receive the prefix ``{p}:`` itself as a KEYS entry and
 derive those keys from it (as BullMQ does), so the slot is still declared.
@@ -111,6 +119,24 @@ class Keys:
     @property
     def stats_lock(self) -> str:
         return f"{self.base}lock:stats"
+
+    def login_address(self, digest: str) -> str:
+        return f"{self.base}login:ip:{digest}"
+
+    def login_account(self, digest: str) -> str:
+        return f"{self.base}login:acct:{digest}"
+
+    def login_pair(self, digest: str) -> str:
+        return f"{self.base}login:pair:{digest}"
+
+    def login_lock(self, digest: str) -> str:
+        return f"{self.base}login:lock:{digest}"
+
+    def login_busy(self, kind: str, digest: str) -> str:
+        return f"{self.base}login:busy:{kind}:{digest}"
+
+    def user_sockets(self, user_id: int) -> str:
+        return f"{self.base}user:{user_id}:sockets"
 
     @property
     def socketio_channel(self) -> str:

@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
+from center.records import password_policy
 from center.records.base import utcnow
 from center.records.db import Database
 from center.records.enums import Role
@@ -36,8 +37,9 @@ class UserExists(Exception):
     pass
 
 
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+def session_key(token: str) -> str:
+    """What the database (and Redis) know a session by: a hash, never the cookie itself."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 async def create_user(
@@ -53,10 +55,9 @@ async def create_user(
     username = username.strip()
     if not username or len(username) > 80:
         raise ValueError("username must be 1-80 characters")
-    if len(password) < 8:
-        raise ValueError("password must be at least 8 characters")
-    # argon2 is deliberately slow: keep it off the event loop.
-    password_hash = await _off_loop(_hasher.hash, password)
+    # The strength estimate and argon2 are both CPU work: off the event loop, one job.
+    # (Raises password_policy.WeakPassword, a ValueError, naming the reason.)
+    password_hash = await _off_loop(_checked_hash, password, username, display_name or "")
     async with db.transaction() as s:
         if await s.scalar(select(User.id).where(User.username == username)):
             raise UserExists(username)
@@ -70,6 +71,11 @@ async def create_user(
         )
         s.add(user)
     return user
+
+
+def _checked_hash(password: str, username: str, display_name: str) -> str:
+    password_policy.check(password, username, (display_name,))
+    return _hasher.hash(password)
 
 
 async def _off_loop(fn: Callable[..., T], *args: str) -> T:
@@ -94,14 +100,44 @@ async def open_session(db: Database, user: User, ttl: timedelta) -> str:
     token = secrets.token_urlsafe(32)
     async with db.transaction() as s:
         s.add(
-            AuthSession(token_hash=_token_hash(token), user_id=user.id, expires_at=utcnow() + ttl)
+            AuthSession(token_hash=session_key(token), user_id=user.id, expires_at=utcnow() + ttl)
         )
     return token
 
 
-async def close_session(db: Database, token: str) -> None:
+async def close_session(db: Database, token: str) -> int | None:
+    """End the session; the id of the user it belonged to (None: there was no such one)."""
     async with db.transaction() as s:
-        await s.execute(delete(AuthSession).where(AuthSession.token_hash == _token_hash(token)))
+        return await s.scalar(
+            delete(AuthSession)
+            .where(AuthSession.token_hash == session_key(token))
+            .returning(AuthSession.user_id)
+        )
+
+
+async def deactivate_user(db: Database, user_id: int) -> None:
+    """The user can no longer sign in, and every session they had ends (their open sockets
+    are disconnected by the next session check on each process)."""
+    async with db.transaction() as s:
+        await s.execute(update(User).where(User.id == user_id).values(active=False))
+        await s.execute(delete(AuthSession).where(AuthSession.user_id == user_id))
+
+
+async def live_sessions(db: Database, keys: Collection[str]) -> set[str]:
+    """Which of these session keys still stand: unexpired, of an active user."""
+    if not keys:
+        return set()
+    async with db.read() as s:
+        rows = await s.scalars(
+            select(AuthSession.token_hash)
+            .join(User, AuthSession.user_id == User.id)
+            .where(
+                AuthSession.token_hash.in_(list(keys)),
+                AuthSession.expires_at > utcnow(),
+                User.active,
+            )
+        )
+        return set(rows)
 
 
 async def user_for_token(db: Database, token: str | None) -> User | None:
@@ -112,7 +148,7 @@ async def user_for_token(db: Database, token: str | None) -> User | None:
             select(User)
             .join(AuthSession, AuthSession.user_id == User.id)
             .where(
-                AuthSession.token_hash == _token_hash(token),
+                AuthSession.token_hash == session_key(token),
                 AuthSession.expires_at > utcnow(),
                 User.active,
             )

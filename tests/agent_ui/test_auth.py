@@ -24,7 +24,11 @@ async def test_wrong_password_and_unknown_user_get_the_same_401(server: Server) 
             await bad_pw.json() == await no_user.json() == {"error": "invalid username or password"}
         )
         assert "center_session" not in bad_pw.cookies
-        malformed = await http.post(f"{server.url}/api/login", data=b"{not json")
+        malformed = await http.post(
+            f"{server.url}/api/login",
+            data=b"{not json",
+            headers={"Content-Type": "application/json"},
+        )
         assert malformed.status == 400 and "JSON" in (await malformed.json())["error"]
 
 

@@ -250,7 +250,7 @@ async def test_agents_list_shows_presence_and_away_reason(
 async def test_one_push_per_interval_across_processes(server: Server) -> None:
     # Two publishers (as in two processes) share the Redis lock: only one computes.
     [ns] = [n for n in server.app[NAMESPACES] if n.namespace == "/supervisor"]
-    other = type(ns)(ns.snapshot, ns.db, ns.redis, ns.keys)
+    other = type(ns)(ns.snapshot, ns.db, ns.redis, ns.keys, sockets=ns.sockets)
     assert await ns.publish_once() is True
     assert await other.publish_once() is False
     assert await ns.publish_once() is False

@@ -198,7 +198,7 @@ async def test_the_advice_assumes_the_agents_own_concurrency(
     db: Database, router: Router, clock: FakeClock
 ) -> None:
     for name, chats in [("ana", 2), ("ben", 4), ("cy", 4)]:
-        await create_user(db, name, "password-123", capacity={"chat": chats})
+        await create_user(db, name, "a-stats-password", capacity={"chat": chats})
     defs = {"default": QueueDef("default", channels=frozenset({Channel.CHAT, Channel.EMAIL}))}
     snap = await StatsService(db, router.redis, router.keys).snapshot(defs, clock.ms)
     by_channel = {q.channel: q for q in snap.queues}
