@@ -25,6 +25,7 @@ from center.agent_ui.notices import AgentBus
 from center.appkeys import DB, QUEUE_CONFIG, REDIS, ROUTER, SERVICE, SETTINGS, SIO, STATS
 from center.channels.webchat import ChatNamespace, WebChatAdapter
 from center.config import Settings
+from center.errors import json_errors
 from center.interactions import InteractionService
 from center.knowledge_base import web as kb_web
 from center.liveness import Liveness
@@ -52,6 +53,7 @@ async def create_app(settings: Settings | None = None) -> web.Application:
         print(f"center: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc
     app = web.Application(client_max_size=2 * 1024 * 1024)
+    app.middlewares.insert(0, json_errors)  # outermost: it answers for all the others
     app[SETTINGS] = settings
     app[QUEUE_CONFIG] = queues
 

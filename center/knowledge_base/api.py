@@ -10,17 +10,28 @@ from sqlalchemy import select
 
 from center.agent_ui.auth import require_user
 from center.appkeys import DB
-from center.httpjson import error, int_param, json_body, too_large
+from center.httpjson import body_as, error, int_param, json_body, query_as, too_large, validated
 from center.knowledge_base import reports
 from center.knowledge_base.articles import article_json, fields_from, save_one, snapshot
 from center.knowledge_base.models import PUBLISHED, Article, Attachment, Category, Revision
 from center.knowledge_base.search import BadQuery, answer, search, suggest
+from center.payloads import Payload, SearchQuery, Text
 from center.records.enums import Role
 
 routes = web.RouteTableDef()
 MAX_ATTACHMENT = 5 * 1024 * 1024
 READERS = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
 EDITORS = (Role.SUPERVISOR, Role.ADMIN)
+MAX_SUGGEST_CHARS = 10_000  # a conversation's worth of text
+
+
+class SuggestIn(Payload):
+    text: Text(MAX_SUGGEST_CHARS, min_chars=0, strip=False) = ""
+
+
+class AttachmentMeta(Payload):
+    filename: Text(255)
+    content_type: Text(100)
 
 
 def _too_large(size: int | None) -> web.HTTPException:
@@ -125,12 +136,18 @@ async def upload(request: web.Request) -> web.Response:
         data += chunk
         if len(data) > MAX_ATTACHMENT:
             raise _too_large(len(data))
-    content_type = part.headers.get("Content-Type", "application/octet-stream")
+    meta = validated(
+        AttachmentMeta,
+        {
+            "filename": part.filename[:255],
+            "content_type": part.headers.get("Content-Type", "application/octet-stream")[:100],
+        },
+    )
     async with request.config_dict[DB].transaction() as session:
         row = Attachment(
             article_id=found.id,
-            filename=part.filename[:255],
-            content_type=content_type[:100],
+            filename=meta.filename,
+            content_type=meta.content_type,
             data=bytes(data),
         )
         session.add(row)
@@ -159,20 +176,12 @@ async def download(request: web.Request) -> web.Response:
     )
 
 
-def _query(request: web.Request) -> str:
-    return request.query.get("q", "")
-
-
 @routes.get("/api/kb/search")
 async def search_api(request: web.Request) -> web.Response:
     await require_user(request, *READERS)
+    q = query_as(request, SearchQuery)
     try:
-        hits = await search(
-            request.config_dict[DB],
-            _query(request),
-            locale=request.query.get("locale"),
-            include_drafts=True,
-        )
+        hits = await search(request.config_dict[DB], q.q, locale=q.locale, include_drafts=True)
     except BadQuery as exc:
         raise error(web.HTTPBadRequest, str(exc)) from None
     return web.json_response([vars(h) for h in hits])
@@ -181,14 +190,14 @@ async def search_api(request: web.Request) -> web.Response:
 @routes.post("/api/kb/suggest")
 async def suggest_api(request: web.Request) -> web.Response:
     await require_user(request, *READERS)
-    text = str((await json_body(request)).get("text", ""))
+    text = (await body_as(request, SuggestIn)).text
     return web.json_response([vars(h) for h in await suggest(request.config_dict[DB], text)])
 
 
 @routes.get("/api/kb/answer")
 async def answer_api(request: web.Request) -> web.Response:
     await require_user(request, *READERS)
-    found = await answer(request.config_dict[DB], _query(request))
+    found = await answer(request.config_dict[DB], query_as(request, SearchQuery).q)
     return web.json_response(vars(found) if found else None)
 
 
