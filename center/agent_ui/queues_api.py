@@ -252,10 +252,10 @@ def _in_use(request: web.Request, name: str, queues: dict[str, QueueDef]) -> str
 @routes.delete("/api/queues/{name}")
 async def delete_queue(request: web.Request) -> web.Response:
     user = await require_user(request, Role.ADMIN)
+    move_to = query_as(request, DeleteQuery).move_to
     name, queues = await _existing(request)
     if (reason := _in_use(request, name, queues)) is not None:
         raise error(web.HTTPConflict, f"queue in use: {reason}", name=name)
-    move_to = query_as(request, DeleteQuery).move_to
     if move_to is not None and (move_to == name or move_to not in queues):
         raise error(web.HTTPBadRequest, "move_to must name another existing queue", field="move_to")
     withdrawn: dict[int, int] = {}
