@@ -17,6 +17,7 @@ from center.knowledge_base.models import PUBLISHED, Article, Attachment, Categor
 from center.knowledge_base.search import BadQuery, answer, search, suggest
 from center.payloads import Payload, SearchQuery, Text
 from center.records.enums import Role
+from center.records.models import User
 
 routes = web.RouteTableDef()
 MAX_ATTACHMENT = 5 * 1024 * 1024
@@ -50,8 +51,7 @@ async def _load(request: web.Request) -> tuple[Article, str | None]:
     return found, category.slug if category else None
 
 
-async def _write(request: web.Request, data: dict[str, Any]) -> web.Response:
-    user = await require_user(request, *EDITORS)
+async def _write(request: web.Request, user: User, data: dict[str, Any]) -> web.Response:
     try:
         fields = fields_from(data)
     except ValueError as exc:
@@ -73,7 +73,8 @@ async def list_articles(request: web.Request) -> web.Response:
 
 @routes.post("/api/kb/articles")
 async def create_article(request: web.Request) -> web.Response:
-    return await _write(request, await json_body(request))
+    user = await require_user(request, *EDITORS)  # (before reading a body a stranger sent)
+    return await _write(request, user, await json_body(request))
 
 
 @routes.get("/api/kb/articles/{article_id}")
@@ -85,18 +86,19 @@ async def get_article(request: web.Request) -> web.Response:
 
 @routes.patch("/api/kb/articles/{article_id}")
 async def patch_article(request: web.Request) -> web.Response:
-    await require_user(request, *EDITORS)
+    user = await require_user(request, *EDITORS)
     found, category = await _load(request)
     data = {**snapshot(found), "category": category, **await json_body(request)}
     data["slug"], data["locale"] = found.slug, found.locale  # identity never changes here
-    return await _write(request, data)
+    return await _write(request, user, data)
 
 
 @routes.post("/api/kb/articles/{article_id}/publish")
 async def publish(request: web.Request) -> web.Response:
-    await require_user(request, *EDITORS)
+    user = await require_user(request, *EDITORS)
     found, category = await _load(request)
-    return await _write(request, {**snapshot(found), "category": category, "status": PUBLISHED})
+    published = {**snapshot(found), "category": category, "status": PUBLISHED}
+    return await _write(request, user, published)
 
 
 @routes.get("/api/kb/articles/{article_id}/revisions")
@@ -127,6 +129,8 @@ async def upload(request: web.Request) -> web.Response:
     found, _ = await _load(request)
     if request.content_length and request.content_length > MAX_ATTACHMENT + 64 * 1024:
         raise _too_large(request.content_length)
+    if request.content_type != "multipart/form-data":
+        raise error(web.HTTPBadRequest, "send the file as multipart/form-data")
     reader = await request.multipart()
     part = await reader.next()
     if part is None or not hasattr(part, "filename") or not part.filename:
