@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from center.queue.config import QUEUE_KEYS, STEP_KEYS
 from center.records.enums import Role
 from tests.rest import Answer, Http
-from tests.support import Agent, Customer, Server, signed_in_agent
+from tests.support import Agent, Client, Customer, Server, signed_in_agent
 
 EXAMPLES = 150
 EXAMPLE_TIMEOUT_S = 20  # a hang fails the test instead of stalling the run
@@ -212,6 +212,16 @@ def _acked(event: str, payload: Any, ack: Any) -> None:
         assert ack["event"] == event and ack["code"] and ack["error"], ack
 
 
+async def _drive_events(client: Client, strategy: st.SearchStrategy[tuple[str, Any]]) -> None:
+    """Each (event, payload) from ``strategy`` sent by ``client``: an ack every time."""
+
+    async def send(case: tuple[str, Any]) -> None:
+        event, payload = case
+        _acked(event, payload, await client.call(event, payload, timeout=EXAMPLE_TIMEOUT_S))
+
+    await _drive(strategy, send)
+
+
 @pytest.fixture
 async def admin(server: Server) -> Any:
     http = await Http(server).login(server, "root", Role.ADMIN)
@@ -247,12 +257,8 @@ async def test_chat_events_are_always_acknowledged(server: Server) -> None:
     customer = Customer(server.url)
     await customer.connect()
 
-    async def send(case: tuple[str, Any]) -> None:
-        event, payload = case
-        _acked(event, payload, await customer.call(event, payload, timeout=EXAMPLE_TIMEOUT_S))
-
     try:
-        await _drive(CHAT_EVENTS, send)
+        await _drive_events(customer, CHAT_EVENTS)
     finally:
         await customer.close()
     await _still_healthy(server)
@@ -278,12 +284,8 @@ async def test_agent_events_are_always_acknowledged(server: Server) -> None:
         ),
     )
 
-    async def send(case: tuple[str, Any]) -> None:
-        event, payload = case
-        _acked(event, payload, await alice.call(event, payload, timeout=EXAMPLE_TIMEOUT_S))
-
     try:
-        await _drive(events, send)
+        await _drive_events(alice, events)
     finally:
         await customer.close()
         await alice.close()
