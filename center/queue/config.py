@@ -22,11 +22,11 @@ from typing import Any
 import yaml
 
 from center.queue import definitions
+from center.queue.config_lines import FieldPath, toml_lines, yaml_lines
 from center.queue.model import EscalationStep, QueueDef, Strategy
 from center.queue.placement import FALLBACK_QUEUE, KeywordRule, Placement, PlacementRules
 from center.records.enums import Channel
 
-FieldPath = tuple[str | int, ...]
 QUEUE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,79}$")
 QUEUE_KEYS = frozenset(
     {"channels", "skills", "language", "priority", "aging_s", "sl_target", "sl_seconds"}
@@ -269,19 +269,6 @@ def check_all(queues: Iterable[QueueDef]) -> None:
 # -- the file -------------------------------------------------------------------------------
 
 
-def _lines(node: yaml.Node, path: FieldPath, out: dict[FieldPath, int]) -> None:
-    """Map every key/index path in the document to the 1-based line it starts on."""
-    out[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            sub = (*path, str(key_node.value))
-            _lines(value_node, sub, out)
-            out[sub] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _lines(item, (*path, i), out)
-
-
 def _line_of(lines: Mapping[FieldPath, int], path: FieldPath) -> int:
     while path and path not in lines:
         path = path[:-1]
@@ -345,33 +332,6 @@ def _rules(raw: Any, queues: Mapping[str, QueueDef], lines: Mapping[FieldPath, i
     return PlacementRules(ivr=ivr, keywords=tuple(keywords), tiers=tiers, defaults=defaults)
 
 
-def _toml_key_parts(raw: str) -> list[str]:
-    parts = re.findall(r'"((?:[^"\\]|\\.)*)"|\'([^\']*)\'|([A-Za-z0-9_:\-]+)', raw)
-    return [a or b or c for a, b, c in parts]
-
-
-def _toml_lines(text: str) -> dict[FieldPath, int]:
-    """Map key paths to lines in a TOML document. tomllib keeps no positions, so this scans
-    table headers and ``key =`` lines (enough to point at the line of a wrong value)."""
-    out: dict[FieldPath, int] = {}
-    table: FieldPath = ()
-    arrays: dict[FieldPath, int] = {}
-    for n, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if m := re.match(r"^\[\[\s*(.+?)\s*\]\]", stripped):
-            base = tuple(_toml_key_parts(m.group(1)))
-            arrays[base] = arrays.get(base, -1) + 1
-            table = (*base, arrays[base])
-            out.setdefault(base, n)
-            out[table] = n
-        elif m := re.match(r"^\[\s*(.+?)\s*\]", stripped):
-            table = tuple(_toml_key_parts(m.group(1)))
-            out[table] = n
-        elif m := re.match(r'^((?:"[^"]*"|\'[^\']*\'|[A-Za-z0-9_:.\- ])+?)\s*=', stripped):
-            out[(*table, *_toml_key_parts(m.group(1)))] = n
-    return out
-
-
 def parse_toml(text: str, source: str) -> QueueConfig:
     try:
         data = tomllib.loads(text)
@@ -380,7 +340,7 @@ def parse_toml(text: str, source: str) -> QueueConfig:
         raise ConfigError(
             f"{source}:{line.group(1) if line else 1}: not valid TOML: {exc}"
         ) from None
-    lines = _toml_lines(text)
+    lines = toml_lines(text)
     try:
         return _build(data, source, lines)
     except FieldError as exc:
@@ -401,8 +361,7 @@ def parse(text: str, source: str) -> QueueConfig:
         ) from None
     if root is None:
         raise ConfigError(f"{source}:1: the file is empty; it needs a 'queues:' mapping")
-    lines: dict[FieldPath, int] = {}
-    _lines(root, (), lines)
+    lines = yaml_lines(root)
     data = yaml.SafeLoader("").construct_document(root)
     try:
         return _build(data, source, lines)
