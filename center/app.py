@@ -28,6 +28,7 @@ from center.agent_ui.notices import AgentBus
 from center.appkeys import DB, QUEUE_CONFIG, REDIS, ROUTER, SERVICE, SETTINGS, SIO, STATS
 from center.channels.webchat import ChatNamespace, WebChatAdapter
 from center.config import Settings
+from center.errors import json_errors
 from center.headers import install as install_headers
 from center.interactions import InteractionService
 from center.knowledge_base import web as kb_web
@@ -68,6 +69,7 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     origins = OriginPolicy.from_settings(settings)
     # Cross-site state changes refused on every REST route (center/security.py).
     app = web.Application(client_max_size=2 * 1024 * 1024, middlewares=[origins.middleware()])
+    app.middlewares.insert(0, json_errors)  # outermost: it answers for all the others
     app[SETTINGS] = settings
     app[QUEUE_CONFIG] = queues
 

@@ -5,19 +5,30 @@ Agents see the customers and interactions they have served; supervisors and admi
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from aiohttp import web
+from pydantic import Field
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from center.agent_ui.auth import require_user
 from center.appkeys import DB
-from center.httpjson import error, int_param
+from center.httpjson import error, int_param, query_as
 from center.interactions import interaction_json, message_json
+from center.payloads import MAX_ID, Payload
 from center.records.customers import customer_json
 from center.records.events import event_json
 from center.records.models import Customer, Event, Interaction, Message, User
 
 routes = web.RouteTableDef()
+
+
+class TimelinePage(Payload):
+    """?after=<event id>&limit=<1..1000>: a page of a customer's timeline."""
+
+    after: Annotated[int, Field(ge=0, le=MAX_ID)] = 0
+    limit: Annotated[int, Field(ge=1, le=1000)] = 500
 
 
 async def _may_see_customer(s: AsyncSession, user: User, customer_id: int) -> None:
@@ -48,11 +59,8 @@ async def get_customer(request: web.Request) -> web.Response:
 async def timeline(request: web.Request) -> web.Response:
     user = await require_user(request)
     customer_id = int_param(request, "customer_id")
-    try:
-        after = int(request.query.get("after", "0"))
-        limit = min(1000, max(1, int(request.query.get("limit", "500"))))
-    except ValueError:
-        raise error(web.HTTPBadRequest, "after and limit must be integers") from None
+    page = query_as(request, TimelinePage)
+    after, limit = page.after, page.limit
     async with request.config_dict[DB].read() as s:
         if await s.get(Customer, customer_id) is None:
             raise error(web.HTTPNotFound, "no such customer", id=customer_id)

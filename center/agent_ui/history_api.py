@@ -13,14 +13,17 @@ Bad parameters get a 400 whose JSON names the parameter.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated, Any
 
 from aiohttp import web
+from pydantic import Field, Strict, field_validator
 
 from center.agent_ui import queues_api
 from center.agent_ui.auth import require_user
 from center.agent_ui.supervisor import SUPERVISOR_ROLES
 from center.appkeys import DB, QUEUE_CONFIG, ROUTER, STATS
-from center.httpjson import error
+from center.httpjson import error, query_as
+from center.payloads import BlankIsNone, Payload, QueueName
 from center.queue.history import Bucket, history
 from center.queue.stats import FALLBACK
 from center.queue.today import day_start
@@ -37,43 +40,36 @@ def _bad(param: str, message: str, value: str) -> web.HTTPException:
     return error(web.HTTPBadRequest, message, param=param, value=value)
 
 
-def _days(raw: str) -> int:
-    # (isascii: int() refuses some of what isdigit() accepts, such as "²")
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_DAYS:
-        raise _bad("days", f"days must be a whole number from 1 to {MAX_DAYS}", raw)
-    return int(raw)
+class HistoryQuery(Payload):
+    days: Annotated[int, Strict(), Field(ge=1, le=MAX_DAYS)] = 7
+    bucket: Annotated[Bucket | None, BlankIsNone] = None
+    queue: Annotated[QueueName | None, BlankIsNone] = None
+    channel: Annotated[Channel | None, BlankIsNone] = None
+
+    @field_validator("days", mode="before")
+    @classmethod
+    def _whole_number(cls, raw: Any) -> Any:
+        # Digits only: int() takes "+7", " 7" and "1_0"; "²" is a digit to str.isdigit.
+        if raw == "":
+            return 7
+        if not (isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) < 4):
+            raise ValueError(f"days must be a whole number from 1 to {MAX_DAYS}")
+        return int(raw)
 
 
-def _bucket(raw: str | None, days: int) -> Bucket:
-    if not raw:
-        return Bucket.HOUR if days <= HOURS_UP_TO_DAYS else Bucket.DAY
-    try:
-        bucket = Bucket(raw)
-    except ValueError:
-        raise _bad("bucket", "bucket must be hour or day", raw) from None
-    if bucket is Bucket.HOUR and days > MAX_HOUR_DAYS:
-        raise _bad("bucket", f"hour buckets are for up to {MAX_HOUR_DAYS} days", raw)
-    return bucket
-
-
-def _channel(raw: str | None) -> Channel | None:
-    if not raw:
-        return None
-    try:
-        return Channel(raw)
-    except ValueError:
-        valid = ", ".join(c.value for c in Channel)
-        raise _bad("channel", f"channel must be one of {valid}", raw) from None
+def _bucket(q: HistoryQuery) -> Bucket:
+    if q.bucket is None:
+        return Bucket.HOUR if q.days <= HOURS_UP_TO_DAYS else Bucket.DAY
+    if q.bucket is Bucket.HOUR and q.days > MAX_HOUR_DAYS:
+        raise _bad("bucket", f"hour buckets are for up to {MAX_HOUR_DAYS} days", q.bucket.value)
+    return q.bucket
 
 
 @routes.get("/api/supervisor/history")
 async def get_history(request: web.Request) -> web.Response:
     await require_user(request, *SUPERVISOR_ROLES)
-    q = request.query
-    days = _days(q.get("days") or "7")
-    bucket = _bucket(q.get("bucket"), days)
-    channel = _channel(q.get("channel"))
-    queue = q.get("queue") or None
+    q = query_as(request, HistoryQuery)
+    days, bucket, channel, queue = q.days, _bucket(q), q.channel, q.queue
     app = request.app
     zone = app[STATS].zone
     # The router's clock, as the live board uses: both agree on what "now" is.

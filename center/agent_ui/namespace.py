@@ -30,13 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from center.agent_ui.assist import Assist
 from center.agent_ui.console_sockets import ConsoleSockets
 from center.agent_ui.notices import AGENT_NAMESPACE, agent_room
-from center.channels.validation import (
-    PayloadError,
-    as_dict,
-    error_payload,
-    id_field,
-    text_field,
-)
+from center.channels.validation import PayloadError, error_payload
 from center.config import Settings
 from center.interactions import (
     InteractionError,
@@ -45,9 +39,18 @@ from center.interactions import (
     message_json,
 )
 from center.liveness import Liveness, Owner
+from center.payloads import (
+    AgentMessage,
+    CloseWork,
+    InsertArticle,
+    InteractionRef,
+    PresenceChange,
+    Transfer,
+    parse,
+)
 from center.queue.keys import Keys
 from center.records import users
-from center.records.enums import AwayReason, InteractionState, Presence
+from center.records.enums import InteractionState, Presence
 from center.records.models import Interaction, Message, User
 from center.sockets import Namespace
 
@@ -116,26 +119,17 @@ class AgentNamespace(Namespace):
     # -- events ----------------------------------------------------------------------------
 
     async def on_presence(self, sid: str, data: Any = None) -> dict[str, Any]:
-        async def act(user: User, d: dict[str, Any]) -> dict[str, Any]:
-            raw = d.get("presence")
-            try:
-                presence = Presence(raw)
-            except ValueError:
-                presence = None
-            if presence is None or presence is Presence.WRAP_UP:
-                raise PayloadError("malformed", "presence must be available, away or offline")
-            reason = text_field(d, "reason", max_chars=40, required=False, allow_empty=True)
-            if presence is Presence.AWAY and reason and reason not in set(AwayReason):
-                codes = ", ".join(r.value for r in AwayReason)
-                raise PayloadError("malformed", f"away reason must be one of {codes}")
-            await self.service.set_presence(user, presence, reason or None)
-            return {"presence": presence.value}
+        async def act(user: User, d: Any) -> dict[str, Any]:
+            change = parse(PresenceChange, d)
+            await self.service.set_presence(user, change.state, change.reason or None)
+            return {"presence": change.presence}
 
         return await self._handle(sid, "presence", data, act)
 
     async def on_accept(self, sid: str, data: Any = None) -> dict[str, Any]:
-        async def act(user: User, d: dict[str, Any]) -> dict[str, Any]:
-            interaction, msgs = await self.service.accept(user, id_field(d, "interaction_id"))
+        async def act(user: User, d: Any) -> dict[str, Any]:
+            ref = parse(InteractionRef, d)
+            interaction, msgs = await self.service.accept(user, ref.interaction_id)
             return {
                 "interaction": interaction_json(interaction),
                 "messages": [message_json(m) for m in msgs],
@@ -144,63 +138,58 @@ class AgentNamespace(Namespace):
         return await self._handle(sid, "accept", data, act)
 
     async def on_reject(self, sid: str, data: Any = None) -> dict[str, Any]:
-        async def act(user: User, d: dict[str, Any]) -> dict[str, Any]:
-            await self.service.reject(user, id_field(d, "interaction_id"))
+        async def act(user: User, d: Any) -> dict[str, Any]:
+            await self.service.reject(user, parse(InteractionRef, d).interaction_id)
             return {}
 
         return await self._handle(sid, "reject", data, act)
 
     async def on_message(self, sid: str, data: Any = None) -> dict[str, Any]:
-        async def act(user: User, d: dict[str, Any]) -> dict[str, Any]:
-            iid = id_field(d, "interaction_id")
-            text = text_field(d, "text", max_chars=self.settings.max_message_chars)
-            stored = await self.service.outbound(user, iid, text)
+        async def act(user: User, d: Any) -> dict[str, Any]:
+            m = parse(AgentMessage, d, max_chars=self.settings.max_message_chars)
+            stored = await self.service.outbound(user, m.interaction_id, m.text)
             return {"message_id": stored.message.id, "message": message_json(stored.message)}
 
         return await self._handle(sid, "message", data, act)
 
     async def on_typing(self, sid: str, data: Any = None) -> dict[str, Any]:
-        async def act(user: User, d: dict[str, Any]) -> dict[str, Any]:
-            await self.service.agent_typing(user, id_field(d, "interaction_id"))
+        async def act(user: User, d: Any) -> dict[str, Any]:
+            await self.service.agent_typing(user, parse(InteractionRef, d).interaction_id)
             return {}
 
         return await self._handle(sid, "typing", data, act)
 
     async def on_insert_article(self, sid: str, data: Any = None) -> dict[str, Any]:
-        async def act(user: User, d: dict[str, Any]) -> dict[str, Any]:
+        async def act(user: User, d: Any) -> dict[str, Any]:
+            ref = parse(InsertArticle, d)
             if self.assist is None:
                 raise PayloadError("unavailable", "no knowledge base is configured")
-            article = await self.assist.insert(
-                user, id_field(d, "interaction_id"), id_field(d, "article_id")
-            )
+            article = await self.assist.insert(user, ref.interaction_id, ref.article_id)
             return {"article": article}
 
         return await self._handle(sid, "insert_article", data, act)
 
     async def on_close(self, sid: str, data: Any = None) -> dict[str, Any]:
-        async def act(user: User, d: dict[str, Any]) -> dict[str, Any]:
-            iid = id_field(d, "interaction_id")
-            note = text_field(d, "note", max_chars=4000, required=False, allow_empty=True)
-            disposition = text_field(
-                d, "disposition", max_chars=80, required=False, allow_empty=True
+        async def act(user: User, d: Any) -> dict[str, Any]:
+            c = parse(CloseWork, d)
+            await self.service.close(
+                user, c.interaction_id, note=c.note or "", disposition=c.disposition or None
             )
-            await self.service.close(user, iid, note=note, disposition=disposition or None)
             return {}
 
         return await self._handle(sid, "close", data, act)
 
     async def on_transfer(self, sid: str, data: Any = None) -> dict[str, Any]:
-        async def act(user: User, d: dict[str, Any]) -> dict[str, Any]:
-            iid = id_field(d, "interaction_id")
-            if ("to_agent_id" in d) == ("to_queue" in d):
-                raise PayloadError("malformed", "give exactly one of to_agent_id or to_queue")
-            if "to_agent_id" in d:
-                to_agent = id_field(d, "to_agent_id")
-                await self.service.transfer(user, iid, to_agent_id=to_agent)
-                return {"to_agent_id": to_agent}
-            queue = text_field(d, "to_queue", max_chars=80)
-            await self.service.transfer(user, iid, to_queue=queue)
-            return {"to_queue": queue}
+        async def act(user: User, d: Any) -> dict[str, Any]:
+            t = parse(Transfer, d)
+            if t.to_agent_id is not None:
+                await self.service.transfer(user, t.interaction_id, to_agent_id=t.to_agent_id)
+                return {"to_agent_id": t.to_agent_id}
+            # Only a queue in effect: work sent to a name no queue has would wait unseen.
+            if await self.service.router.queue_definition(t.to_queue) is None:
+                raise PayloadError("not_found", f"no queue {t.to_queue!r}")
+            await self.service.transfer(user, t.interaction_id, to_queue=t.to_queue)
+            return {"to_queue": t.to_queue}
 
         return await self._handle(sid, "transfer", data, act)
 
@@ -209,12 +198,11 @@ class AgentNamespace(Namespace):
     async def _handle(self, sid: str, event: str, data: Any, act: Any) -> dict[str, Any]:
         """Run one event for the session's (freshly loaded) user; refuse bad input cleanly."""
         try:
-            d = as_dict(data)
             user_id = (await self.get_session(sid)).get("user_id")
             user = await users.get_user(self.db, user_id) if user_id else None
             if user is None or not user.active:
                 raise PayloadError("unauthorized", "login required")
-            result = await act(user, d)
+            result = await act(user, data)
         except (PayloadError, InteractionError) as exc:
             payload = error_payload(event, exc.code, str(exc))
             await self.emit("error", payload, to=sid)

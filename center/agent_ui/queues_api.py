@@ -20,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from center.agent_ui.auth import require_user
 from center.agent_ui.notices import AgentNotice
 from center.appkeys import DB, QUEUE_CONFIG, ROUTER, SERVICE
-from center.httpjson import error, json_body
+from center.httpjson import error, json_body, query_as
+from center.payloads import Payload, QueueName
 from center.queue.config import (
     FieldError,
     QueueConfig,
@@ -41,6 +42,10 @@ from center.records.queues import QueueRow
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 WAITING = (InteractionState.QUEUED, InteractionState.OFFERED)
+
+
+class DeleteQuery(Payload):
+    move_to: QueueName | None = None  # where the waiting interactions go
 
 
 async def effective(db: Database, config: QueueConfig) -> dict[str, QueueDef]:
@@ -247,10 +252,10 @@ def _in_use(request: web.Request, name: str, queues: dict[str, QueueDef]) -> str
 @routes.delete("/api/queues/{name}")
 async def delete_queue(request: web.Request) -> web.Response:
     user = await require_user(request, Role.ADMIN)
+    move_to = query_as(request, DeleteQuery).move_to
     name, queues = await _existing(request)
     if (reason := _in_use(request, name, queues)) is not None:
         raise error(web.HTTPConflict, f"queue in use: {reason}", name=name)
-    move_to = request.query.get("move_to")
     if move_to is not None and (move_to == name or move_to not in queues):
         raise error(web.HTTPBadRequest, "move_to must name another existing queue", field="move_to")
     withdrawn: dict[int, int] = {}

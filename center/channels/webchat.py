@@ -41,16 +41,11 @@ from sqlalchemy import exists, select
 from center.agent_ui.notices import AgentNotice
 from center.channels import chat_identity, chat_transcript
 from center.channels.base import CustomerNotice
-from center.channels.validation import (
-    PayloadError,
-    as_dict,
-    error_payload,
-    id_field,
-    text_field,
-)
+from center.channels.validation import PayloadError, error_payload
 from center.config import Settings
 from center.interactions import InteractionError, InteractionService, message_json
 from center.liveness import Liveness, Owner
+from center.payloads import ArticleOpened, ChatMessage, NoArguments, parse
 from center.queue.keys import Keys
 from center.queue.placement import PlacementRules, place
 from center.records import customers
@@ -196,7 +191,7 @@ class ChatNamespace(Namespace):
     async def on_message(self, sid: str, data: Any = None) -> dict[str, Any]:
         deflecting = False
         try:
-            text = text_field(as_dict(data), "text", max_chars=self.settings.max_message_chars)
+            text = parse(ChatMessage, data, max_chars=self.settings.max_message_chars).text
             customer_id = (await self.get_session(sid))["customer_id"]
             interaction = await self._open_chat(customer_id)
             if interaction is None:
@@ -245,6 +240,8 @@ class ChatNamespace(Namespace):
             return []
 
     async def on_escalate(self, sid: str, data: Any = None) -> dict[str, Any]:
+        if (refused := await self._no_arguments(sid, "escalate", data)) is not None:
+            return refused
         customer_id = (await self.get_session(sid))["customer_id"]
         interaction = await self._open_chat(customer_id)
         if interaction is None or interaction.state is not InteractionState.NEW:
@@ -257,17 +254,23 @@ class ChatNamespace(Namespace):
 
     async def on_article_opened(self, sid: str, data: Any = None) -> dict[str, Any]:
         try:
-            article_id = id_field(as_dict(data), "article_id")
+            article_id = parse(ArticleOpened, data).article_id
             customer_id = (await self.get_session(sid))["customer_id"]
             interaction = await self._open_chat(customer_id)
             if interaction is None:
                 raise PayloadError("no_chat", "there is no open chat")
+            # Only what this chat was shown: any other id would count as self-service
+            # that never happened (the deflection figures).
+            if article_id not in await self._suggested(interaction.id):
+                raise PayloadError("not_found", f"article {article_id} was not suggested here")
             await self.service.article_viewed(interaction.id, article_id)
         except (PayloadError, InteractionError) as exc:
             return await self._refuse(sid, "article_opened", exc)
         return {"ok": True}
 
     async def on_typing(self, sid: str, data: Any = None) -> dict[str, Any]:
+        if (refused := await self._no_arguments(sid, "typing", data)) is not None:
+            return refused
         customer_id = (await self.get_session(sid))["customer_id"]
         interaction = await self._open_chat(customer_id)
         if interaction is not None and interaction.agent_id is not None:
@@ -279,6 +282,8 @@ class ChatNamespace(Namespace):
         return {"ok": True}
 
     async def on_leave(self, sid: str, data: Any = None) -> dict[str, Any]:
+        if (refused := await self._no_arguments(sid, "leave", data)) is not None:
+            return refused
         customer_id = (await self.get_session(sid))["customer_id"]
         interaction = await self._open_chat(customer_id)
         if interaction is None:
@@ -309,6 +314,24 @@ class ChatNamespace(Namespace):
                 .limit(1)
             )
         return interaction if interaction is not None and interaction.state.is_open else None
+
+    async def _no_arguments(self, sid: str, event: str, data: Any) -> dict[str, Any] | None:
+        """The refusal for a payload of an event that takes none (an object or nothing)."""
+        try:
+            parse(NoArguments, data)
+        except PayloadError as exc:
+            return await self._refuse(sid, event, exc)
+        return None
+
+    async def _suggested(self, interaction_id: int) -> set[int]:
+        async with self.db.read() as s:
+            rows = await s.scalars(
+                select(Event.data).where(
+                    Event.interaction_id == interaction_id,
+                    Event.type == EventType.ARTICLE_SUGGESTED.value,
+                )
+            )
+            return {int(i) for data in rows for i in data.get("article_ids", [])}
 
     async def _refuse(
         self, sid: str, event: str, exc: PayloadError | InteractionError

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from center.agent_ui.auth import current_user, require_user
 from center.appkeys import DB
-from center.httpjson import error, int_param, json_body, too_large
+from center.httpjson import body_as, error, int_param, json_body, query_as, too_large, validated
 from center.knowledge_base import reports
 from center.knowledge_base.articles import (
     SlugTaken,
@@ -22,12 +22,24 @@ from center.knowledge_base.articles import (
 )
 from center.knowledge_base.models import PUBLISHED, Article, Attachment, Category, Revision
 from center.knowledge_base.search import BadQuery, answer, search, suggest
+from center.payloads import Payload, SearchQuery, Text
 from center.records.enums import Role
+from center.records.models import User
 
 routes = web.RouteTableDef()
 MAX_ATTACHMENT = 5 * 1024 * 1024
 READERS = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
 EDITORS = (Role.SUPERVISOR, Role.ADMIN)
+MAX_SUGGEST_CHARS = 10_000  # a conversation's worth of text
+
+
+class SuggestIn(Payload):
+    text: Text(MAX_SUGGEST_CHARS, min_chars=0, strip=False) = ""
+
+
+class AttachmentMeta(Payload):
+    filename: Text(255)
+    content_type: Text(100)
 
 
 def _too_large(size: int | None) -> web.HTTPException:
@@ -47,10 +59,9 @@ async def _load(request: web.Request) -> tuple[Article, str | None]:
 
 
 async def _write(
-    request: web.Request, data: dict[str, Any], article_id: int | None = None
+    request: web.Request, user: User, data: dict[str, Any], article_id: int | None = None
 ) -> web.Response:
     """Create or update by slug; with ``article_id``, update that article (its slug too)."""
-    user = await require_user(request, *EDITORS)
     try:
         fields = fields_from(data)
     except ValueError as exc:
@@ -80,7 +91,8 @@ async def list_articles(request: web.Request) -> web.Response:
 
 @routes.post("/api/kb/articles")
 async def create_article(request: web.Request) -> web.Response:
-    return await _write(request, await json_body(request))
+    user = await require_user(request, *EDITORS)  # (before reading a body a stranger sent)
+    return await _write(request, user, await json_body(request))
 
 
 @routes.get("/api/kb/articles/{article_id}")
@@ -92,19 +104,19 @@ async def get_article(request: web.Request) -> web.Response:
 
 @routes.patch("/api/kb/articles/{article_id}")
 async def patch_article(request: web.Request) -> web.Response:
-    await require_user(request, *EDITORS)
+    user = await require_user(request, *EDITORS)
     found, category = await _load(request)
     data = {**snapshot(found), "category": category, **await json_body(request)}
     data["locale"] = found.locale  # a translation is another article, not a rename
-    return await _write(request, data, article_id=found.id)
+    return await _write(request, user, data, article_id=found.id)
 
 
 @routes.post("/api/kb/articles/{article_id}/publish")
 async def publish(request: web.Request) -> web.Response:
-    await require_user(request, *EDITORS)
+    user = await require_user(request, *EDITORS)
     found, category = await _load(request)
-    data = {**snapshot(found), "category": category, "status": PUBLISHED}
-    return await _write(request, data, article_id=found.id)
+    published = {**snapshot(found), "category": category, "status": PUBLISHED}
+    return await _write(request, user, published, article_id=found.id)
 
 
 @routes.get("/api/kb/articles/{article_id}/revisions")
@@ -135,6 +147,8 @@ async def upload(request: web.Request) -> web.Response:
     found, _ = await _load(request)
     if request.content_length and request.content_length > MAX_ATTACHMENT + 64 * 1024:
         raise _too_large(request.content_length)
+    if request.content_type != "multipart/form-data":
+        raise error(web.HTTPBadRequest, "send the file as multipart/form-data")
     reader = await request.multipart()
     part = await reader.next()
     if part is None or not hasattr(part, "filename") or not part.filename:
@@ -144,12 +158,18 @@ async def upload(request: web.Request) -> web.Response:
         data += chunk
         if len(data) > MAX_ATTACHMENT:
             raise _too_large(len(data))
-    content_type = part.headers.get("Content-Type", "application/octet-stream")
+    meta = validated(
+        AttachmentMeta,
+        {
+            "filename": part.filename[:255],
+            "content_type": part.headers.get("Content-Type", "application/octet-stream")[:100],
+        },
+    )
     async with request.config_dict[DB].transaction() as session:
         row = Attachment(
             article_id=found.id,
-            filename=part.filename[:255],
-            content_type=content_type[:100],
+            filename=meta.filename,
+            content_type=meta.content_type,
             data=bytes(data),
         )
         session.add(row)
@@ -182,20 +202,12 @@ async def download(request: web.Request) -> web.Response:
     )
 
 
-def _query(request: web.Request) -> str:
-    return request.query.get("q", "")
-
-
 @routes.get("/api/kb/search")
 async def search_api(request: web.Request) -> web.Response:
     await require_user(request, *READERS)
+    q = query_as(request, SearchQuery)
     try:
-        hits = await search(
-            request.config_dict[DB],
-            _query(request),
-            locale=request.query.get("locale"),
-            include_drafts=True,
-        )
+        hits = await search(request.config_dict[DB], q.q, locale=q.locale, include_drafts=True)
     except BadQuery as exc:
         raise error(web.HTTPBadRequest, str(exc)) from None
     return web.json_response([vars(h) for h in hits])
@@ -204,14 +216,14 @@ async def search_api(request: web.Request) -> web.Response:
 @routes.post("/api/kb/suggest")
 async def suggest_api(request: web.Request) -> web.Response:
     await require_user(request, *READERS)
-    text = str((await json_body(request)).get("text", ""))
+    text = (await body_as(request, SuggestIn)).text
     return web.json_response([vars(h) for h in await suggest(request.config_dict[DB], text)])
 
 
 @routes.get("/api/kb/answer")
 async def answer_api(request: web.Request) -> web.Response:
     await require_user(request, *READERS)
-    found = await answer(request.config_dict[DB], _query(request))
+    found = await answer(request.config_dict[DB], query_as(request, SearchQuery).q)
     return web.json_response(vars(found) if found else None)
 
 

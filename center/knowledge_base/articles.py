@@ -5,19 +5,20 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from pydantic import Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from center.knowledge_base import render, vocab
-from center.knowledge_base.models import DRAFT, PUBLISHED, Article, Category, Revision
+from center.knowledge_base.models import DRAFT, Article, Category, Revision
 from center.knowledge_base.search import ts_config
+from center.payloads import BlankIsNone, Locale, Payload, Text, describe
 from center.records.base import utcnow
 from center.records.db import Database
 
 EDITABLE = ("title", "body_md", "answer", "tags", "status", "category")
-STATUSES = (DRAFT, PUBLISHED)
 # Slugs are URL path segments (/help/articles/<slug>) and file names on export: lowercase
 # words joined by single hyphens, so they need no escaping anywhere.
 SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
@@ -41,36 +42,47 @@ class Fields:
     category: str | None = None
 
 
+MAX_BODY_CHARS = 1_000_000  # what a JSON body may carry at all
+MAX_TAGS, MAX_TAG_CHARS = 50, 64
+Tag = Text(MAX_TAG_CHARS)
+
+
+class ArticleIn(Payload):
+    """An article as the API or a file's front matter gives it: strings are strings (an
+    object is refused, never turned into its repr), each within its column."""
+
+    slug: Text(200)
+    title: Text(300)
+    body_md: Text(MAX_BODY_CHARS, min_chars=0, strip=False) | None = None
+    body: Text(MAX_BODY_CHARS, min_chars=0, strip=False) | None = None  # (files' name)
+    locale: Annotated[Locale | None, BlankIsNone] = None
+    answer: Text(320, min_chars=0, strip=False) | None = None
+    tags: Annotated[list[Tag], Field(max_length=MAX_TAGS)] | None = None
+    status: Literal["draft", "published"] = DRAFT
+    category: Annotated[Text(120) | None, BlankIsNone] = None
+
+
 def fields_from(data: dict[str, Any]) -> Fields:
     """Check a dict of fields; raises ValueError with a message a user can act on."""
-    slug, title = data.get("slug"), data.get("title")
-    if not isinstance(slug, str) or not slug.strip() or len(slug) > 200:
-        raise ValueError("slug is required (a string of at most 200 characters)")
-    if not SLUG.fullmatch(slug.strip()):
+    try:
+        a = ArticleIn.model_validate(data)
+    except ValidationError as exc:
+        where, _kind, message = describe(exc)
+        raise ValueError(f"{where}: {message}" if where else message) from None
+    if not SLUG.fullmatch(a.slug):
         raise ValueError(
-            f"slug {slug.strip()!r} may use only lowercase a-z, 0-9 and single hyphens"
+            f"slug {a.slug!r} may use only lowercase a-z, 0-9 and single hyphens"
             " between them (e.g. reset-your-password)"
         )
-    if not isinstance(title, str) or not title.strip() or len(title) > 300:
-        raise ValueError("title is required (a string of at most 300 characters)")
-    status = data.get("status", DRAFT)
-    if status not in STATUSES:
-        raise ValueError(f"status must be one of {', '.join(STATUSES)}")
-    tags = data.get("tags") or []
-    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-        raise ValueError("tags must be a list of strings")
-    answer = data.get("answer")
-    if answer is not None and (not isinstance(answer, str) or len(answer) > 320):
-        raise ValueError("answer must be a string of at most 320 characters")
     return Fields(
-        slug=slug.strip(),
-        title=title.strip(),
-        body_md=str(data.get("body_md") or data.get("body") or ""),
-        locale=str(data.get("locale") or "en"),
-        answer=answer,
-        tags=tuple(tags),
-        status=status,
-        category=str(data["category"]) if data.get("category") else None,
+        slug=a.slug,
+        title=a.title,
+        body_md=a.body_md or a.body or "",
+        locale=a.locale or "en",
+        answer=a.answer,
+        tags=tuple(a.tags or ()),
+        status=a.status,
+        category=a.category or None,
     )
 
 

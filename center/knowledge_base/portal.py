@@ -7,16 +7,26 @@ are Markdown rendered and sanitised by render.to_html.
 from __future__ import annotations
 
 from html import escape
+from typing import TypeVar
 
 from aiohttp import web
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import select, update
 
 from center.appkeys import DB
 from center.knowledge_base import render
 from center.knowledge_base.models import PUBLISHED, Article, Category, Feedback
 from center.knowledge_base.search import BadQuery, search
+from center.payloads import Locale, Payload, SearchQuery, clean, describe
 
 routes = web.RouteTableDef()
+M = TypeVar("M", bound=BaseModel)
+MAX_SLUG_CHARS = 200  # the longest slug a row holds (categories: 120)
+
+
+class ArticleQuery(Payload):
+    locale: Locale = "en"
+
 
 _STYLE = """body{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;
 line-height:1.5}mark{background:#ffe58a}form.search{margin:1rem 0}input[type=search]{width:70%}
@@ -46,6 +56,27 @@ async def stylesheet(_request: web.Request) -> web.Response:
     )
 
 
+def _params(request: web.Request, model: type[M]) -> M:
+    """The query string as ``model``, or the portal's own 400 page naming the parameter."""
+    try:
+        return model.model_validate({k: request.query[k] for k in request.query})
+    except ValidationError as exc:
+        where, _kind, message = describe(exc)
+        page = _page(
+            "Bad request", f"<h1>Bad request</h1><p>{escape(where)}: {escape(message)}</p>"
+        )
+        raise web.HTTPBadRequest(text=page.text, content_type="text/html") from None
+
+
+def _slug(request: web.Request) -> str | None:
+    """The path's slug, or None when no row can have it (too long, NUL, surrogates)."""
+    slug = request.match_info["slug"]
+    try:
+        return clean(slug) if len(slug) <= MAX_SLUG_CHARS else None
+    except ValueError:
+        return None
+
+
 def _links(articles: list[Article]) -> str:
     items = "".join(
         f"<li><a href='/help/articles/{escape(a.slug)}'>{escape(a.title)}</a></li>"
@@ -68,9 +99,12 @@ async def home(request: web.Request) -> web.Response:
 
 @routes.get("/categories/{slug}")
 async def category(request: web.Request) -> web.Response:
+    slug = _slug(request)
     async with request.config_dict[DB].read() as session:
-        found = await session.scalar(
-            select(Category).where(Category.slug == request.match_info["slug"])
+        found = (
+            None
+            if slug is None
+            else await session.scalar(select(Category).where(Category.slug == slug))
         )
         if found is None:
             return _page("Not found", "<h1>No such category</h1>", status=404)
@@ -85,11 +119,13 @@ async def category(request: web.Request) -> web.Response:
 
 
 async def _published(request: web.Request) -> Article:
-    locale = request.query.get("locale", "en")
+    locale = _params(request, ArticleQuery).locale
+    if (slug := _slug(request)) is None:
+        raise web.HTTPNotFound(text="no such article")
     async with request.config_dict[DB].read() as session:
         article = await session.scalar(
             select(Article).where(
-                Article.slug == request.match_info["slug"],
+                Article.slug == slug,
                 Article.locale == locale,
                 Article.status == PUBLISHED,
             )
@@ -140,9 +176,10 @@ async def feedback(request: web.Request) -> web.Response:
 
 @routes.get("/search")
 async def search_page(request: web.Request) -> web.Response:
-    query = request.query.get("q", "")
+    params = _params(request, SearchQuery)
+    query = params.q
     try:
-        hits = await search(request.config_dict[DB], query, locale=request.query.get("locale"))
+        hits = await search(request.config_dict[DB], query, locale=params.locale)
     except BadQuery as exc:
         return _page("Search", f"<h1>Search</h1><p>{escape(str(exc))}</p>", status=400)
     results = (

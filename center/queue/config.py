@@ -11,6 +11,7 @@ every channel and no placement rules. See ``queues.example.yaml`` (or the same i
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -21,11 +22,11 @@ from typing import Any
 import yaml
 
 from center.queue import definitions
+from center.queue.config_lines import FieldPath, toml_lines, yaml_lines
 from center.queue.model import EscalationStep, QueueDef, Strategy
 from center.queue.placement import FALLBACK_QUEUE, KeywordRule, Placement, PlacementRules
 from center.records.enums import Channel
 
-FieldPath = tuple[str | int, ...]
 QUEUE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,79}$")
 QUEUE_KEYS = frozenset(
     {"channels", "skills", "language", "priority", "aging_s", "sl_target", "sl_seconds"}
@@ -34,6 +35,11 @@ QUEUE_KEYS = frozenset(
 STEP_KEYS = frozenset({"after_s", "lower_levels_by", "drop_skills", "overflow_queue"})
 TOP_KEYS = frozenset({"skills", "queues", "placement"})
 PLACEMENT_KEYS = frozenset({"ivr", "keywords", "tiers", "defaults"})
+MAX_WAIT_S = definitions.MAX_WAIT_S
+MIN_AGING_S = 0.001  # one millisecond: what the router counts in (less would round to "off")
+MAX_SL_SECONDS = 24 * 3600  # "answered within a day" is the loosest target anyone sets
+MAX_NAME_CHARS = 80  # a skill's name (queue names follow QUEUE_NAME)
+LANGUAGE = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")
 
 
 class ConfigError(ValueError):
@@ -84,15 +90,23 @@ def _int(value: Any, path: FieldPath, what: str, lo: int, hi: int) -> int:
     return value
 
 
-def _number(value: Any, path: FieldPath, what: str) -> float:
+def _number(value: Any, path: FieldPath, what: str, lo: float, hi: float) -> float:
+    """A finite number lo..hi. (YAML's .nan and TOML's nan are numbers, and NaN passes
+    every ``<`` test: unchecked, it stalled the Erlang C loop and the process with it.)"""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _fail(path, f"{what} must be a number, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _fail(path, f"{what} must be a finite number, got {value!r}")
+    if not lo <= value <= hi:  # (before float(): a huge int would overflow it)
+        raise _fail(path, f"{what} must be {lo:g}..{hi:g}, got {value!r}")
     return float(value)
 
 
 def _str_list(value: Any, path: FieldPath, what: str) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise _fail(path, f"{what} must be a list of names")
+    if not isinstance(value, list) or not all(
+        isinstance(v, str) and 0 < len(v) <= MAX_NAME_CHARS for v in value
+    ):
+        raise _fail(path, f"{what} must be a list of names (up to {MAX_NAME_CHARS} characters)")
     return value
 
 
@@ -109,14 +123,14 @@ def _check_keys(data: Mapping[str, Any], allowed: frozenset[str], path: FieldPat
 
 
 def check_queue_name(name: Any, path: FieldPath = ("name",)) -> str:
-    if not isinstance(name, str) or not QUEUE_NAME.match(name):
+    if not isinstance(name, str) or not QUEUE_NAME.fullmatch(name):
         raise _fail(path, f"queue name {name!r} must be 1..80 of letters, digits, _ . -")
     return name
 
 
 def _skill(name: Any, declared: frozenset[str] | None, path: FieldPath, what: str) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise _fail(path, f"{what}: skill names must be non-empty strings")
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_CHARS:
+        raise _fail(path, f"{what}: skill names must be strings of 1..{MAX_NAME_CHARS} characters")
     if declared is not None and name not in declared:
         raise _fail(path, f"{what} requires unknown skill {name!r}")
     return name
@@ -149,18 +163,22 @@ def queue_from_data(
         _skill(skill, skills, ("skills", skill), what)
         required[skill] = _int(level, ("skills", skill), f"{what}: level of {skill!r}", 1, 10)
     language = data.get("language")
-    if language is not None and (not isinstance(language, str) or not language.strip()):
+    if language is not None and (
+        not isinstance(language, str) or not LANGUAGE.fullmatch(language.strip())
+    ):
         raise _fail(("language",), f"{what}: language must be a language code like 'fr'")
     priority = _int(data.get("priority", 0), ("priority",), f"{what}: priority", 0, 9)
     aging = data.get("aging_s")
-    if aging is not None and _number(aging, ("aging_s",), f"{what}: aging_s") <= 0:
-        raise _fail(("aging_s",), f"{what}: aging_s must be positive (or absent)")
-    sl_target = _number(data.get("sl_target", 0.8), ("sl_target",), f"{what}: sl_target")
+    if aging is not None:
+        aging = _number(aging, ("aging_s",), f"{what}: aging_s", MIN_AGING_S, MAX_WAIT_S)
+    sl_target = _number(
+        data.get("sl_target", 0.8), ("sl_target",), f"{what}: sl_target", -math.inf, math.inf
+    )
     if not 0 < sl_target <= 1:
         raise _fail(("sl_target",), f"{what}: sl_target must be in (0, 1], got {sl_target}")
-    sl_seconds = _number(data.get("sl_seconds", 20.0), ("sl_seconds",), f"{what}: sl_seconds")
-    if sl_seconds <= 0:
-        raise _fail(("sl_seconds",), f"{what}: sl_seconds must be positive")
+    sl_seconds = _number(
+        data.get("sl_seconds", 20.0), ("sl_seconds",), f"{what}: sl_seconds", 1, MAX_SL_SECONDS
+    )
     strategy = data.get("strategy", Strategy.LONGEST_IDLE.value)
     if strategy not in Strategy.__members__.values():
         known = ", ".join(Strategy)
@@ -172,7 +190,7 @@ def queue_from_data(
         skills=required,
         language=language.strip().lower() if language else None,
         priority=priority,
-        aging_s=float(aging) if aging is not None else None,
+        aging_s=aging,
         sl_target=sl_target,
         sl_seconds=sl_seconds,
         strategy=Strategy(strategy),
@@ -192,8 +210,8 @@ def _escalation(
         _check_keys(step, STEP_KEYS, path, f"{what}: escalation step {i + 1}")
         if "after_s" not in step:
             raise _fail(path, f"{what}: escalation step {i + 1} needs after_s")
-        after = _number(step["after_s"], (*path, "after_s"), f"{what}: after_s")
-        if after < 0 or (steps and after <= steps[-1].after_s):
+        after = _number(step["after_s"], (*path, "after_s"), f"{what}: after_s", 0, MAX_WAIT_S)
+        if steps and after <= steps[-1].after_s:
             raise _fail(
                 (*path, "after_s"), f"{what}: escalation steps must have increasing after_s"
             )
@@ -249,19 +267,6 @@ def check_all(queues: Iterable[QueueDef]) -> None:
 
 
 # -- the file -------------------------------------------------------------------------------
-
-
-def _lines(node: yaml.Node, path: FieldPath, out: dict[FieldPath, int]) -> None:
-    """Map every key/index path in the document to the 1-based line it starts on."""
-    out[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            sub = (*path, str(key_node.value))
-            _lines(value_node, sub, out)
-            out[sub] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _lines(item, (*path, i), out)
 
 
 def _line_of(lines: Mapping[FieldPath, int], path: FieldPath) -> int:
@@ -327,33 +332,6 @@ def _rules(raw: Any, queues: Mapping[str, QueueDef], lines: Mapping[FieldPath, i
     return PlacementRules(ivr=ivr, keywords=tuple(keywords), tiers=tiers, defaults=defaults)
 
 
-def _toml_key_parts(raw: str) -> list[str]:
-    parts = re.findall(r'"((?:[^"\\]|\\.)*)"|\'([^\']*)\'|([A-Za-z0-9_:\-]+)', raw)
-    return [a or b or c for a, b, c in parts]
-
-
-def _toml_lines(text: str) -> dict[FieldPath, int]:
-    """Map key paths to lines in a TOML document. tomllib keeps no positions, so this scans
-    table headers and ``key =`` lines (enough to point at the line of a wrong value)."""
-    out: dict[FieldPath, int] = {}
-    table: FieldPath = ()
-    arrays: dict[FieldPath, int] = {}
-    for n, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if m := re.match(r"^\[\[\s*(.+?)\s*\]\]", stripped):
-            base = tuple(_toml_key_parts(m.group(1)))
-            arrays[base] = arrays.get(base, -1) + 1
-            table = (*base, arrays[base])
-            out.setdefault(base, n)
-            out[table] = n
-        elif m := re.match(r"^\[\s*(.+?)\s*\]", stripped):
-            table = tuple(_toml_key_parts(m.group(1)))
-            out[table] = n
-        elif m := re.match(r'^((?:"[^"]*"|\'[^\']*\'|[A-Za-z0-9_:.\- ])+?)\s*=', stripped):
-            out[(*table, *_toml_key_parts(m.group(1)))] = n
-    return out
-
-
 def parse_toml(text: str, source: str) -> QueueConfig:
     try:
         data = tomllib.loads(text)
@@ -362,7 +340,7 @@ def parse_toml(text: str, source: str) -> QueueConfig:
         raise ConfigError(
             f"{source}:{line.group(1) if line else 1}: not valid TOML: {exc}"
         ) from None
-    lines = _toml_lines(text)
+    lines = toml_lines(text)
     try:
         return _build(data, source, lines)
     except FieldError as exc:
@@ -383,8 +361,7 @@ def parse(text: str, source: str) -> QueueConfig:
         ) from None
     if root is None:
         raise ConfigError(f"{source}:1: the file is empty; it needs a 'queues:' mapping")
-    lines: dict[FieldPath, int] = {}
-    _lines(root, (), lines)
+    lines = yaml_lines(root)
     data = yaml.SafeLoader("").construct_document(root)
     try:
         return _build(data, source, lines)

@@ -13,12 +13,16 @@ A queue's language is the required skill ``lang:<code>`` at level 1 (see model.p
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from center.queue.model import QueueDef
 
 MIN_LEVEL, MAX_LEVEL = 1, 10
+# The longest wait any queue setting speaks of (aging, escalation): a week. Beyond that a
+# number is a typo, and an unbounded one overflows the milliseconds the scripts compare.
+MAX_WAIT_S = 7 * 24 * 3600
 LANGUAGE_PREFIX = "lang:"
 
 
@@ -66,22 +70,24 @@ def encode(queues: Iterable[QueueDef]) -> dict[str, str]:
         what = f"queue {q.name!r}"
         if not 0 <= q.priority <= 9:
             raise DefinitionError(f"{what}: priority must be 0..9")
-        if q.aging_s is not None and q.aging_s <= 0:
-            raise DefinitionError(f"{what}: aging_s must be positive (or None)")
+        if q.aging_s is not None and not _within(q.aging_s, 0.001, MAX_WAIT_S):
+            raise DefinitionError(f"{what}: aging_s must be 0.001..{MAX_WAIT_S} s (or None)")
         if not q.channels:
             raise DefinitionError(f"{what}: needs at least one channel")
         skills = check_skills(required_skills(q), what=what)
         steps = []
         last = 0.0
         for step in q.escalation:
-            if step.after_s < 0 or (steps and step.after_s <= last):
+            if not _within(step.after_s, 0, MAX_WAIT_S):
+                raise DefinitionError(f"{what}: after_s must be 0..{MAX_WAIT_S} s")
+            if steps and step.after_s <= last:
                 raise DefinitionError(f"{what}: escalation steps must have increasing after_s")
             if step.overflow_queue is not None and step.overflow_queue not in names:
                 raise DefinitionError(
                     f"{what}: overflow queue {step.overflow_queue!r} is not defined"
                 )
-            if step.lower_levels_by < 0:
-                raise DefinitionError(f"{what}: lower_levels_by must be >= 0")
+            if not 0 <= step.lower_levels_by <= MAX_LEVEL:
+                raise DefinitionError(f"{what}: lower_levels_by must be 0..{MAX_LEVEL}")
             last = step.after_s
             steps.append(
                 {
@@ -101,6 +107,11 @@ def encode(queues: Iterable[QueueDef]) -> dict[str, str]:
         }
         out[q.name] = _dumps(doc)
     return out
+
+
+def _within(value: float, lo: float, hi: float) -> bool:
+    # (NaN compares false with everything: a bare ``value < lo`` would let it through.)
+    return math.isfinite(value) and lo <= value <= hi
 
 
 def _dumps(doc: dict[str, Any]) -> str:

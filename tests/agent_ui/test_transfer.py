@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from center.config import Settings
@@ -10,8 +12,11 @@ from tests.agent_ui.routing_support import Desk
 
 
 @pytest.fixture
-def settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"agent_offline_grace_s": 0.3})
+def settings(settings: Settings, tmp_path: Path) -> Settings:
+    # A second queue to transfer to (a transfer to a queue that does not exist is refused).
+    queues = tmp_path / "queues.yaml"
+    queues.write_text("queues:\n  default: {}\n  billing: {}\n")
+    return settings.model_copy(update={"agent_offline_grace_s": 0.3, "queues_file": queues})
 
 
 async def test_transfer_to_an_agent_offers_them_the_conversation(desk: Desk) -> None:
@@ -51,6 +56,8 @@ async def test_transfer_to_a_queue_keeps_the_original_enqueue_time(desk: Desk) -
         queued_at = (await s.get(Interaction, iid)).queued_at
     bad = await alice.call("transfer", {"interaction_id": iid})
     assert bad["code"] == "malformed"
+    nowhere = await alice.call("transfer", {"interaction_id": iid, "to_queue": "nowhere"})
+    assert (nowhere["ok"], nowhere["code"]) == (False, "not_found")
     ack = await alice.call("transfer", {"interaction_id": iid, "to_queue": "billing"})
     assert ack["ok"], ack
     assert await alice.next("transferred") == {"interaction_id": iid, "to_queue": "billing"}
