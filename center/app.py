@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import socketio
 from aiohttp import web
 
+from center import fastjson
 from center.agent_ui import api as agent_api
 from center.agent_ui import auth, history_api, queues_api, supervisor
 from center.agent_ui.assist import Assist
@@ -71,6 +72,7 @@ async def create_app(settings: Settings | None = None) -> web.Application:
         ),
         cors_allowed_origins=[],
         max_http_buffer_size=256 * 1024,
+        json=fastjson,  # every packet in and out, and the Redis fan-out, through orjson
     )
     router = Router(
         redis,

@@ -43,7 +43,7 @@ from center.channels.validation import (
     text_field,
 )
 from center.config import Settings
-from center.interactions import InteractionError, InteractionService, message_json
+from center.interactions import InteractionError, InteractionService, message_json, rows
 from center.liveness import Liveness, Owner
 from center.queue.keys import Keys
 from center.queue.placement import PlacementRules, place
@@ -264,26 +264,24 @@ class ChatNamespace(socketio.AsyncNamespace):
     async def _open_chat(
         self, customer_id: int, *, with_messages: bool = True
     ) -> tuple[Interaction | None, list[Message]]:
-        async with self.db.read() as s:
-            interaction = await s.scalar(
-                select(Interaction)
-                .where(
-                    Interaction.customer_id == customer_id,
-                    Interaction.channel == Channel.CHAT,
-                    Interaction.ended_at.is_(None),
+        t = rows.INTERACTIONS  # (Core: every customer message asks this; see rows.py)
+        async with self.db.read_step() as c:
+            row = (
+                await c.execute(
+                    select(t)
+                    .where(
+                        t.c.customer_id == customer_id,
+                        t.c.channel == Channel.CHAT,
+                        t.c.ended_at.is_(None),
+                    )
+                    .order_by(t.c.id.desc())
+                    .limit(1)
                 )
-                .order_by(Interaction.id.desc())
-                .limit(1)
-            )
+            ).first()
+            interaction = None if row is None else rows.as_interaction(row)
             if interaction is None or not interaction.state.is_open or not with_messages:
                 return (interaction if interaction and interaction.state.is_open else None), []
-            messages = list(
-                await s.scalars(
-                    select(Message)
-                    .where(Message.interaction_id == interaction.id)
-                    .order_by(Message.id)
-                )
-            )
+            messages = await rows.messages(c, interaction.id)
         return interaction, messages
 
     async def _refuse(
