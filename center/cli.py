@@ -24,14 +24,14 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
     print(f"center: serving on http://{host}:{port}  (agent console /agent, chat /chat)")
-    loop = _fast_loop()
+    loop = _fast_loop() if settings.uvloop else None
     web.run_app(create_app(settings), host=host, port=port, print=None, loop=loop)
     return 0
 
 
 def _fast_loop() -> asyncio.AbstractEventLoop | None:
-    """uvloop when installed (``pip install center[fast]``): a cheaper event loop for every
-    socket read and write; None (asyncio's own loop) otherwise."""
+    """uvloop when installed (``pip install center[fast]``, CENTER_UVLOOP=1): a cheaper
+    event loop for every socket read and write; None (asyncio's own loop) otherwise."""
     try:
         import uvloop
     except ImportError:

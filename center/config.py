@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     # The contact centre's own time zone (an IANA name): where the supervisor's "today"
     # starts and ends. UTC would reset a New York floor's figures at 7 pm.
     timezone: str = "UTC"
+    # `center serve` on uvloop (`pip install center[fast]`). Off by default: under the
+    # 200-chat bench on a saturated 2-core machine it left a few acks past 60 s that
+    # asyncio's loop did not (bench/chat.py); on until that is understood, only by choice.
+    uvloop: bool = False
 
     @field_validator("timezone")
     @classmethod
