@@ -22,19 +22,19 @@ from center.agent_ui import api as agent_api
 from center.agent_ui import auth, history_api, queues_api, supervisor
 from center.agent_ui.assist import Assist
 from center.agent_ui.namespace import AgentNamespace
-from center.agent_ui.notices import AgentBus
 from center.appkeys import DB, QUEUE_CONFIG, REDIS, ROUTER, SERVICE, SETTINGS, SIO, STATS
 from center.channels.webchat import ChatNamespace, WebChatAdapter
 from center.config import Settings
 from center.interactions import InteractionService
 from center.knowledge_base import web as kb_web
 from center.liveness import Liveness
+from center.notices import AgentBus
 from center.queue import config as queue_config
 from center.queue.keys import Keys
 from center.queue.router import Router, RouterOptions
-from center.queue.stats import StatsService
 from center.records.db import Database
 from center.redisconn import CLIENT_OPTIONS, EmbeddedRedis, client, start_embedded
+from center.reports.stats import StatsService
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "agent_ui" / "static"

@@ -138,7 +138,7 @@ def _demo(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _simulate(args: argparse.Namespace, settings: Settings) -> int:
-    from center.queue import simulate
+    from center.reports import simulate
 
     return simulate.run_command(args, args.redis_url or settings.redis_url)
 
@@ -167,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--capacity", help="e.g. chat=3,voice=1 (defaults from settings)")
     add.set_defaults(func=_user_add)
 
-    from center.queue import simulate
+    from center.reports import simulate
 
     sim = sub.add_parser("simulate", help="drive the router with simulated calls vs Erlang C")
     simulate.add_arguments(sim)

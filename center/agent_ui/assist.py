@@ -11,10 +11,10 @@ from typing import Any
 
 from sqlalchemy import exists, select
 
-from center.agent_ui.notices import AgentBus, AgentNotice
 from center.interactions import InteractionError
 from center.knowledge_base import search as kb_search
 from center.knowledge_base.models import PUBLISHED, Article
+from center.notices import AgentBus, AgentNotice
 from center.records import events
 from center.records.db import Database
 from center.records.enums import ActorKind, Direction, InteractionState

@@ -28,7 +28,6 @@ from sqlalchemy import select
 
 from center.agent_ui.assist import Assist
 from center.agent_ui.auth import token_from_cookie_header
-from center.agent_ui.notices import AGENT_NAMESPACE, agent_room
 from center.channels.validation import (
     PayloadError,
     as_dict,
@@ -44,6 +43,7 @@ from center.interactions import (
     message_json,
 )
 from center.liveness import Liveness, Owner
+from center.notices import AGENT_NAMESPACE, agent_room
 from center.queue.keys import Keys
 from center.records import users
 from center.records.enums import AwayReason, InteractionState, Presence

@@ -33,7 +33,6 @@ import socketio
 from redis.asyncio import Redis
 from sqlalchemy import select
 
-from center.agent_ui.notices import AgentNotice
 from center.channels.base import CustomerNotice
 from center.channels.validation import (
     PayloadError,
@@ -45,6 +44,7 @@ from center.channels.validation import (
 from center.config import Settings
 from center.interactions import InteractionError, InteractionService, message_json, rows
 from center.liveness import Liveness, Owner
+from center.notices import AgentNotice
 from center.queue.keys import Keys
 from center.queue.placement import PlacementRules, place
 from center.records import customers

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from center.agent_ui.notices import AgentNotice
 from center.channels.base import CustomerNotice
 from center.interactions import rows
 from center.interactions.base import (
@@ -14,6 +13,7 @@ from center.interactions.base import (
     interaction_json,
     message_json,
 )
+from center.notices import AgentNotice
 from center.queue.results import DEFAULT_CAPACITY, PresenceChange
 from center.queue.router import Declined, Offer
 from center.queue.scripts import ErrorCode, RouterError

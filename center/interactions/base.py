@@ -11,10 +11,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from center.agent_ui.notices import AgentBus
 from center.channels.base import ChannelAdapter, CustomerNotice
 from center.interactions import rows
 from center.interactions.followups import Followups
+from center.notices import AgentBus
 from center.queue.router import Router
 from center.queue.scripts import ErrorCode
 from center.records.base import utcnow

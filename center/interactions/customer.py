@@ -7,7 +7,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from center.agent_ui.notices import AgentNotice
 from center.channels.base import CustomerNotice
 from center.interactions import rows
 from center.interactions.base import (
@@ -17,6 +16,7 @@ from center.interactions.base import (
     _ms,
     message_json,
 )
+from center.notices import AgentNotice
 from center.queue.scripts import ErrorCode, RouterError
 from center.records import events
 from center.records.base import utcnow
