@@ -1,15 +1,20 @@
-"""End-to-end chat benchmark: the real app in-process, real socket.io websocket clients.
+"""End-to-end chat benchmark: real `center serve` processes, real socket.io websocket clients,
+and beside them, in the same run, the same load against a bare python-socketio relay.
 
     python bench/chat.py                                   # SQLite + embedded Redis
-    python bench/chat.py --serve-processes 2               # two real `center serve` processes
+    python bench/chat.py --serve-processes 3               # three `center serve` processes
+    python bench/chat.py --profile /tmp/chat.prof   # the server under cProfile; then:
+    python -c "import pstats; pstats.Stats('/tmp/chat-0.prof').sort_stats('tottime').print_stats(9)"
     CENTER_DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test \\
     CENTER_REDIS_URL=redis://127.0.0.1:6379/0 python bench/chat.py --customers 200 --agents 50
 
 N customers and M agents (chat capacity 3 each) connect over websockets. Agents auto-accept
 every offer and answer every customer message; customers send K messages each, one at a time,
 waiting for the reply; the agent closes each chat after its last reply. Prints routed
-interactions/s, offer latency, message latencies both ways (p50/p99), wall time and peak RSS.
-Figures only: nothing here asserts on timing.
+interactions/s, offer latency, message latencies both ways (p50/p99), wall time, the servers'
+peak RSS and CPU (psutil, the server processes only: the clients run here), and center's
+figures as ratios of the relay's (bench/relay.py: the same socket work, no database, no
+Redis), the ceiling on this machine. Figures only: nothing here asserts on timing.
 """
 
 from __future__ import annotations
@@ -18,31 +23,31 @@ import argparse
 import asyncio
 import contextlib
 import os
-import resource
 import shutil
+import signal
+import socket
 import statistics
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Awaitable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import psutil
 import socketio
-from aiohttp import web
 from sqlalchemy import text
 
-from center.app import create_app
 from center.config import Settings
 from center.records.db import Database
 from center.records.users import create_user
 from center.redisconn import start_embedded
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.processes
-from tests.processes import ServeProcess, start_serve
+from tests.processes import ServeProcess, settings_env, spawn, start_serve
 
 PASSWORD = "bench-password-123"
 STEP_TIMEOUT = float(
@@ -248,49 +253,135 @@ def make_settings(data_dir: Path, tag: str) -> Settings:
     )
 
 
-def peak_rss_mb() -> float:
-    # ru_maxrss is in KiB on Linux, bytes on macOS.
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
+@dataclass
+class Result:
+    """One load run's figures (against center or the relay)."""
+
+    name: str
+    customers: int
+    routed: int = 0
+    rate: float = float("nan")  # routed chats/s
+    offer: list[float] = field(default_factory=list)
+    ack: list[float] = field(default_factory=list)
+    c2a: list[float] = field(default_factory=list)
+    a2c: list[float] = field(default_factory=list)
+    closed: int = 0
+    wall: float = 0.0
+    cpu_s: float = 0.0  # the server processes' CPU over the load (user + system)
+    rss_mib: float = 0.0  # peak, summed over the server processes
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def cpu_ms_per_chat(self) -> float:
+        return self.cpu_s * 1000 / max(1, self.customers)
+
+    @property
+    def messages_per_s(self) -> float:
+        return (len(self.c2a) + len(self.a2c)) / self.wall if self.wall else float("nan")
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures and self.routed == self.customers == self.closed
+
+    def print(self) -> None:
+        print(f"  [{self.name}]")
+        print(f"  routed interactions      {self.routed}/{self.customers} = {self.rate:.1f}/s")
+        for label, values, what in (
+            ("offer latency", self.offer, "customer sends first message -> agent has offer"),
+            ("first message ack", self.ack, "customer sends first message -> ack"),
+            ("customer -> agent", self.c2a, f"{len(self.c2a)} messages"),
+            ("agent -> customer", self.a2c, f"{len(self.a2c)} messages"),
+        ):
+            print(
+                f"  {label:<24} p50 {pct(values, 50):7.1f} ms   "
+                f"p99 {pct(values, 99):7.1f} ms   ({what})"
+            )
+        print(f"  messages/s               {self.messages_per_s:.0f} (both ways, over the wall)")
+        print(f"  chats closed             {self.closed}")
+        print(f"  wall time                {self.wall:.2f} s")
+        print(f"  peak RSS, servers        {self.rss_mib:.0f} MiB")
+        print(
+            f"  server CPU               {self.cpu_s:.2f} s = {self.cpu_ms_per_chat:.1f} ms"
+            " per chat (server processes only)"
+        )
+        for f in self.failures[:10]:
+            print(f"  FAILURE {f}")
 
 
-async def bench(customers: int, agents: int, messages: int, processes: int = 0) -> int:
+async def run_load(
+    name: str, urls: list[str], pids: list[int], customers: int, agents: int, messages: int
+) -> Result:
+    """The client load (this process) against servers (other processes, ``pids``)."""
+    stats = Stats()
+    result = Result(name, customers)
+    bench_agents: list[BenchAgent] = []
+    sampler = RssSampler(pids)
+    try:
+        async with aiohttp.ClientSession() as http:
+            bench_agents = [
+                BenchAgent(urls[a % len(urls)], f"agent{a}", messages, stats) for a in range(agents)
+            ]
+            await asyncio.gather(*(a.start(http) for a in bench_agents))
+        clients = [BenchCustomer(urls[i % len(urls)], i, messages, stats) for i in range(customers)]
+        await asyncio.gather(*(c.connect() for c in clients))
+        cpu_before = server_cpu_s(pids)
+        started = now()
+        await asyncio.gather(*(c.run() for c in clients))
+        result.wall = now() - started
+        result.cpu_s = server_cpu_s(pids) - cpu_before
+        for a in bench_agents:
+            await a.stop()
+    finally:
+        for a in bench_agents:
+            with contextlib.suppress(Exception):
+                await a.sio.disconnect()
+        result.rss_mib = await sampler.stop()
+
+    result.routed = len(stats.accepted)
+    # The offer usually reaches the agent before the customer has the ack of the message
+    # that queued it, so latency runs from the moment the customer emitted that message.
+    sent_at = {iid: stats.first_sent[idx] for idx, iid in stats.iid_of.items()}
+    result.offer = [stats.offered[i] - sent_at[i] for i in stats.offered if i in sent_at]
+    result.ack = [stats.first_ack[i] - sent_at[i] for i in stats.first_ack if i in sent_at]
+    first = min(stats.first_sent.values(), default=started)
+    last = max(stats.accepted.values(), default=first)
+    result.rate = result.routed / (last - first) if last > first else float("nan")
+    result.c2a, result.a2c = stats.to_agent, stats.to_customer
+    result.closed, result.failures = stats.closed, stats.failures
+    return result
+
+
+async def run_relay(customers: int, agents: int, messages: int, log_dir: Path) -> Result:
+    """The anchor: the same load against bench/relay.py (socket work only)."""
+    port = free_port()
+    argv = [sys.executable, str(Path(__file__).with_name("relay.py")), "--port", str(port)]
+    proc = await spawn("relay", argv, dict(os.environ), log_dir / "relay.log", port)
+    try:
+        return await run_load(
+            "bare python-socketio relay", [proc.url], [proc.proc.pid], customers, agents, messages
+        )
+    finally:
+        await proc.stop()
+
+
+async def run_center(
+    customers: int, agents: int, messages: int, processes: int, profile: Path | None
+) -> tuple[Result, str]:
     tag = uuid.uuid4().hex[:10]
     data_dir = Path(tempfile.mkdtemp(prefix="center-bench-"))
     settings = make_settings(data_dir, tag)
     backend = "postgresql" if settings.database_schema else "sqlite"
     backend += " + redis server" if settings.redis_url else " + embedded redis"
     embedded = None
-    if processes and not settings.redis_url:
+    if not settings.redis_url:
         # The processes must share one Redis: one embedded server for all of them.
         embedded = await start_embedded(data_dir / "redis" / "bench.rdb")
         settings = settings.model_copy(update={"redis_url": embedded.url})
-    app = await create_app(settings) if processes == 0 else None
-    runner = web.AppRunner(app, handle_signals=False) if app is not None else None
-    stats = Stats()
-    bench_agents: list[BenchAgent] = []
     servers: list[ServeProcess] = []
-    rss_task: asyncio.Task[None] | None = None
     try:
-        if runner is not None:
-            await runner.setup()  # migrates the database, starts the router
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-            urls = [f"http://127.0.0.1:{port}"]
-        else:
-            # Real `center serve` processes sharing the database and Redis; the clients stay
-            # in this process, so the servers' CPU is their own.
-            servers = list(
-                await asyncio.gather(
-                    *(start_serve(settings, f"serve{n}", data_dir) for n in range(processes))
-                )
-            )
-            urls = [s.url for s in servers]
-            backend += f", {processes} center serve processes"
-            rss_task = asyncio.create_task(_sample_rss([s.proc.pid for s in servers]))
         db = Database(settings.resolved_database_url, schema=settings.database_schema or None)
         try:
+            await db.migrate()
             await asyncio.gather(
                 *(
                     create_user(db, f"agent{a}", PASSWORD, capacity={"chat": 3})
@@ -299,32 +390,27 @@ async def bench(customers: int, agents: int, messages: int, processes: int = 0) 
             )
         finally:
             await db.dispose()
-
-        async with aiohttp.ClientSession() as http:
-            bench_agents = [
-                BenchAgent(urls[a % len(urls)], f"agent{a}", messages, stats) for a in range(agents)
-            ]
-            await asyncio.gather(*(a.start(http) for a in bench_agents))
-        clients = [BenchCustomer(urls[i % len(urls)], i, messages, stats) for i in range(customers)]
-        await asyncio.gather(*(c.connect() for c in clients))
-        print(f"center bench/chat: {backend}; {agents} agents, {customers} customers connected")
-
-        cpu_before = _server_cpu_s(servers)
-        started = now()
-        await asyncio.gather(*(c.run() for c in clients))
-        wall = now() - started
-        server_cpu = _server_cpu_s(servers) - cpu_before
-        for a in bench_agents:
-            await a.stop()
+        # Real `center serve` processes sharing the database and Redis; the clients stay
+        # in this process, so the servers' CPU is their own.
+        servers = list(
+            await asyncio.gather(
+                *(
+                    start_center(settings, f"serve{n}", data_dir, profile=profile, n=n)
+                    for n in range(processes)
+                )
+            )
+        )
+        name = f"center, {backend}, {processes} process{'es' if processes > 1 else ''}"
+        result = await run_load(
+            name, [s.url for s in servers], [s.proc.pid for s in servers],
+            customers, agents, messages,
+        )  # fmt: skip
     finally:
-        for a in bench_agents:
-            with contextlib.suppress(Exception):
-                await a.sio.disconnect()
-        if runner is not None:
-            await runner.cleanup()
+        if profile is not None:
+            for s in servers:
+                with contextlib.suppress(ProcessLookupError):
+                    s.proc.send_signal(signal.SIGUSR1)
         await asyncio.gather(*(s.stop() for s in servers))
-        if rss_task is not None:
-            rss_task.cancel()
         if settings.database_schema:
             db = Database(settings.resolved_database_url)
             try:
@@ -336,79 +422,75 @@ async def bench(customers: int, agents: int, messages: int, processes: int = 0) 
                 await db.dispose()
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)
-        elif settings.redis_url:
+        else:
             await _forget_keys(settings)
         shutil.rmtree(data_dir, ignore_errors=True)
-
-    routed = len(stats.accepted)
-    # The offer usually reaches the agent before the customer has the ack of the message
-    # that queued it, so latency runs from the moment the customer emitted that message.
-    sent_at = {iid: stats.first_sent[idx] for idx, iid in stats.iid_of.items()}
-    offer_lat = [stats.offered[i] - sent_at[i] for i in stats.offered if i in sent_at]
-    ack_lat = [stats.first_ack[i] - sent_at[i] for i in stats.first_ack if i in sent_at]
-    first = min(stats.first_sent.values(), default=started)
-    last = max(stats.accepted.values(), default=first)
-    rate = routed / (last - first) if last > first else float("nan")
-    print(f"  routed interactions      {routed}/{customers} in {last - first:.2f}s = {rate:.1f}/s")
-    print(
-        f"  offer latency            p50 {pct(offer_lat, 50):7.1f} ms   "
-        f"p99 {pct(offer_lat, 99):7.1f} ms   (customer sends first message -> agent has offer)"
-    )
-    print(
-        f"  first message ack        p50 {pct(ack_lat, 50):7.1f} ms   "
-        f"p99 {pct(ack_lat, 99):7.1f} ms   (customer sends first message -> ack)"
-    )
-    print(
-        f"  customer -> agent        p50 {pct(stats.to_agent, 50):7.1f} ms   "
-        f"p99 {pct(stats.to_agent, 99):7.1f} ms   ({len(stats.to_agent)} messages)"
-    )
-    print(
-        f"  agent -> customer        p50 {pct(stats.to_customer, 50):7.1f} ms   "
-        f"p99 {pct(stats.to_customer, 99):7.1f} ms   ({len(stats.to_customer)} messages)"
-    )
-    print(f"  chats closed             {stats.closed}")
-    print(f"  wall time                {wall:.2f} s")
-    print(f"  peak RSS                 {peak_rss_mb():.0f} MiB (this process)")
-    if SERVER_RSS:
-        print(f"  peak RSS, servers        {max(SERVER_RSS):.0f} MiB (sum of the processes)")
-        print(
-            f"  server CPU               {server_cpu:.2f} s = {server_cpu * 1000 / customers:.1f}"
-            " ms per chat (all processes; the least noisy figure here)"
-        )
-    for f in stats.failures[:10]:
-        print(f"  FAILURE {f}")
-    ok = not stats.failures and routed == customers and stats.closed == customers
-    print(
-        f"SUMMARY chat {backend} customers={customers} agents={agents} messages={messages} "
-        f"routed/s={rate:.1f} offer_p50={pct(offer_lat, 50):.1f}ms "
-        f"offer_p99={pct(offer_lat, 99):.1f}ms c2a_p50={pct(stats.to_agent, 50):.1f}ms "
-        f"c2a_p99={pct(stats.to_agent, 99):.1f}ms a2c_p50={pct(stats.to_customer, 50):.1f}ms "
-        f"a2c_p99={pct(stats.to_customer, 99):.1f}ms wall={wall:.2f}s "
-        f"rss={peak_rss_mb():.0f}MiB "
-        + (f"cpu_per_chat={server_cpu * 1000 / customers:.1f}ms " if servers else "")
-        + f"failures={len(stats.failures)} {'OK' if ok else 'FAILED'}"
-    )
-    return 0 if ok else 1
+    return result, backend
 
 
-SERVER_RSS: list[float] = []
+async def start_center(
+    settings: Settings, name: str, log_dir: Path, *, profile: Path | None, n: int
+) -> ServeProcess:
+    if profile is None:
+        return await start_serve(settings, name, log_dir)
+    # Under cProfile (the CPU figures of this run are inflated by it). SIGUSR1 (sent by
+    # run_center once the load is done) writes the profile and exits at once: a graceful
+    # shutdown under the profiler can outlast ServeProcess.stop's patience.
+    port = free_port()
+    out = profile.with_name(f"{profile.stem}-{n}{profile.suffix}")
+    code = (
+        "import cProfile, os, signal, sys\n"
+        "import time\n"
+        "p = cProfile.Profile(time.process_time)  # CPU, not wall: the machine is shared\n"
+        "def dump(*_):\n"
+        f"    p.disable(); p.dump_stats({str(out)!r}); os._exit(0)\n"
+        "signal.signal(signal.SIGUSR1, dump)\n"
+        "from center.cli import main\n"
+        "p.enable()\n"
+        f"sys.exit(main(['serve', '--host', '127.0.0.1', '--port', '{port}']))\n"
+    )
+    argv = [sys.executable, "-c", code]
+    return await spawn(name, argv, settings_env(settings), log_dir / f"{name}.log", port)
 
 
-def _server_cpu_s(servers: list[ServeProcess]) -> float:
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def server_cpu_s(pids: list[int]) -> float:
     total = 0.0
-    for s in servers:
+    for pid in pids:
         with contextlib.suppress(psutil.Error):
-            t = psutil.Process(s.proc.pid).cpu_times()
+            t = psutil.Process(pid).cpu_times()
             total += t.user + t.system
     return total
 
 
-async def _sample_rss(pids: list[int]) -> None:
-    procs = [psutil.Process(p) for p in pids]
-    while True:
+class RssSampler:
+    """Peak RSS summed over the server processes, sampled every half second."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.procs = [psutil.Process(p) for p in pids]
+        self.peak = 0.0
+        self.task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            self.sample()
+            await asyncio.sleep(0.5)
+
+    def sample(self) -> None:
         with contextlib.suppress(psutil.Error):
-            SERVER_RSS.append(sum(p.memory_info().rss for p in procs) / 2**20)
-        await asyncio.sleep(0.5)
+            self.peak = max(self.peak, sum(p.memory_info().rss for p in self.procs) / 2**20)
+
+    async def stop(self) -> float:
+        self.sample()
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+        return self.peak
 
 
 async def _forget_keys(settings: Settings) -> None:
@@ -423,19 +505,67 @@ async def _forget_keys(settings: Settings) -> None:
         await redis.aclose()
 
 
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b and b == b and a == a else "n/a"
+
+
+async def bench(
+    customers: int, agents: int, messages: int, processes: int, anchor: bool, profile: Path | None
+) -> int:
+    log_dir = Path(tempfile.mkdtemp(prefix="center-bench-relay-"))
+    relay = await run_relay(customers, agents, messages, log_dir) if anchor else None
+    center, backend = await run_center(customers, agents, messages, processes, profile)
+    shutil.rmtree(log_dir, ignore_errors=True)
+    print(f"center bench/chat: {agents} agents, {customers} customers, {messages} messages each")
+    for r in (relay, center):
+        if r is not None:
+            r.print()
+    summary = (
+        f"SUMMARY chat {backend} processes={processes} customers={customers} agents={agents} "
+        f"messages={messages} routed/s={center.rate:.1f} "
+        f"msgs/s={center.messages_per_s:.0f} "
+        f"c2a_p50={pct(center.c2a, 50):.1f}ms c2a_p99={pct(center.c2a, 99):.1f}ms "
+        f"a2c_p50={pct(center.a2c, 50):.1f}ms a2c_p99={pct(center.a2c, 99):.1f}ms "
+        f"cpu_per_chat={center.cpu_ms_per_chat:.1f}ms rss={center.rss_mib:.0f}MiB "
+    )
+    if relay is not None:
+        summary += (
+            f"relay_cpu_per_chat={relay.cpu_ms_per_chat:.1f}ms "
+            f"cpu_ratio={ratio(center.cpu_ms_per_chat, relay.cpu_ms_per_chat)} "
+            f"msgs/s_ratio={ratio(center.messages_per_s, relay.messages_per_s)} "
+            f"c2a_p50_ratio={ratio(pct(center.c2a, 50), pct(relay.c2a, 50))} "
+            f"c2a_p99_ratio={ratio(pct(center.c2a, 99), pct(relay.c2a, 99))} "
+        )
+    ok = center.ok and (relay is None or relay.ok)
+    print(summary + f"failures={len(center.failures)} {'OK' if ok else 'FAILED'}")
+    return 0 if ok else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--customers", type=int, default=200)
     parser.add_argument("--agents", type=int, default=50)
     parser.add_argument("--messages", type=int, default=3)
     parser.add_argument(
-        "--serve-processes",
-        type=int,
-        default=0,
-        help="run N real `center serve` processes (0: the app in this process)",
+        "--serve-processes", type=int, default=1, help="real `center serve` processes"
+    )
+    parser.add_argument(
+        "--no-anchor", action="store_true", help="skip the bare relay run (bench/relay.py)"
+    )
+    parser.add_argument(
+        "--profile", type=Path, help="run the servers under cProfile; pstats file(s) here"
     )
     args = parser.parse_args()
-    return asyncio.run(bench(args.customers, args.agents, args.messages, args.serve_processes))
+    return asyncio.run(
+        bench(
+            args.customers,
+            args.agents,
+            args.messages,
+            args.serve_processes,
+            not args.no_anchor,
+            args.profile,
+        )
+    )
 
 
 if __name__ == "__main__":

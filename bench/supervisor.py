@@ -30,11 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from center.queue.keys import Keys
 from center.queue.model import QueueDef
 from center.queue.router import Router
-from center.queue.stats import StatsService
 from center.records.db import Database
 from center.records.enums import Channel, InteractionState, Presence, Role
 from center.records.models import Customer, Interaction, User
 from center.redisconn import EmbeddedRedis, connect
+from center.reports.stats import StatsService
 
 QUEUES = ["default", "billing", "tech", "sales"]
 CHANNELS = [Channel.CHAT, Channel.EMAIL, Channel.VOICE]

@@ -17,14 +17,13 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from center import sockets
+from center import fastjson, sockets
 from center.agent_ui import api as agent_api
 from center.agent_ui import auth, history_api, queues_api, supervisor
 from center.agent_ui.assist import Assist
 from center.agent_ui.console_sockets import ConsoleSockets
 from center.agent_ui.login_limits import LOGIN_LIMITS, LoginLimits
 from center.agent_ui.namespace import AgentNamespace
-from center.agent_ui.notices import AgentBus
 from center.appkeys import DB, QUEUE_CONFIG, REDIS, ROUTER, SERVICE, SETTINGS, SIO, STATS
 from center.channels.webchat import ChatNamespace, WebChatAdapter
 from center.config import Settings
@@ -33,10 +32,10 @@ from center.headers import install as install_headers
 from center.interactions import InteractionService
 from center.knowledge_base import web as kb_web
 from center.liveness import Liveness
+from center.notices import AgentBus
 from center.queue import config as queue_config
 from center.queue.keys import Keys
 from center.queue.router import Router, RouterOptions
-from center.queue.stats import StatsService
 from center.records.db import Database
 from center.redisconn import (
     CLIENT_OPTIONS,
@@ -46,6 +45,7 @@ from center.redisconn import (
     client,
     start_embedded,
 )
+from center.reports.stats import StatsService
 from center.security import OriginPolicy
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,7 @@ async def create_app(settings: Settings | None = None) -> web.Application:
         cors_allowed_origins=origins.allows_socket,
         max_http_buffer_size=256 * 1024,
         handler_timeout_s=settings.socket_handler_timeout_s,
+        json=fastjson,  # every packet in and out, and the Redis fan-out, through orjson
     )
     router = Router(
         redis,
@@ -208,6 +209,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     await liveness.stop()
     await service.followups.aclose()
     for ns in app[NAMESPACES]:
+        await ns.settle_overdue()
         if isinstance(ns, supervisor.SupervisorNamespace):  # its publisher; the others'
             await ns.close()  # grace checks were liveness tasks, stopped above
     await redis.aclose()

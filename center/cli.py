@@ -46,6 +46,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             host=host,
             port=port,
             print=None,
+            loop=_fast_loop() if settings.uvloop else None,
             shutdown_timeout=settings.shutdown_timeout_s,
         )
     finally:
@@ -54,6 +55,16 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         gc.disable()
         gc.freeze()
     return 0
+
+
+def _fast_loop() -> asyncio.AbstractEventLoop | None:
+    """uvloop when installed (``pip install center[fast]``, CENTER_UVLOOP=1): a cheaper
+    event loop for every socket read and write; None (asyncio's own loop) otherwise."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop()
 
 
 def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
@@ -165,7 +176,7 @@ def _demo(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _simulate(args: argparse.Namespace, settings: Settings) -> int:
-    from center.queue import simulate
+    from center.reports import simulate
 
     return simulate.run_command(args, args.redis_url or settings.redis_url)
 
@@ -194,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--capacity", help="e.g. chat=3,voice=1 (defaults from settings)")
     add.set_defaults(func=_user_add)
 
-    from center.queue import simulate
+    from center.reports import simulate
 
     sim = sub.add_parser("simulate", help="drive the router with simulated calls vs Erlang C")
     simulate.add_arguments(sim)

@@ -38,8 +38,11 @@ class Settings(BaseSettings):
     redis_pool_timeout_s: float = Field(default=5.0, gt=0, le=300)
     redis_socket_timeout_s: float = Field(default=3.0, gt=0, le=300)
     redis_connect_timeout_s: float = Field(default=2.0, gt=0, le=300)
-    # Every socket.io handler answers within this (an ``unavailable`` error otherwise).
-    socket_handler_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    # Every socket.io handler answers within this (an ``unavailable`` error otherwise). A
+    # Redis outage is answered sooner (its reply and pool timeouts); this is the last resort
+    # for a stalled database, so it sits at SQLite's busy timeout (30 s): two processes on
+    # one SQLite file under a burst legitimately wait for each other's writes for seconds.
+    socket_handler_timeout_s: float = Field(default=30.0, gt=0, le=600)
     # How long a SIGTERM waits for requests in flight before closing them.
     shutdown_timeout_s: float = Field(default=5.0, ge=0, le=600)
     # Every Redis key and the socket.io channel start with this; one routing domain per prefix.
@@ -112,6 +115,10 @@ class Settings(BaseSettings):
     # The contact centre's own time zone (an IANA name): where the supervisor's "today"
     # starts and ends. UTC would reset a New York floor's figures at 7 pm.
     timezone: str = "UTC"
+    # `center serve` on uvloop (`pip install center[fast]`). Off by default: under the
+    # 200-chat bench on a saturated 2-core machine it left a few acks past 60 s that
+    # asyncio's loop did not (bench/chat.py); on until that is understood, only by choice.
+    uvloop: bool = False
 
     @field_validator("allowed_origins", "widget_origins", "trusted_proxies", mode="before")
     @classmethod

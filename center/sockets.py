@@ -29,7 +29,7 @@ RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error"})
 
 
 class Server(socketio.AsyncServer):
-    def __init__(self, *args: Any, handler_timeout_s: float = 10.0, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, handler_timeout_s: float = 30.0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.handler_timeout_s = handler_timeout_s
 
@@ -63,6 +63,16 @@ def unavailable(event: str, message: str) -> dict[str, Any]:
 class Namespace(socketio.AsyncNamespace):
     """Base of every namespace: handlers answer within a bound, outages are named."""
 
+    def __init__(self, namespace: str | None = None) -> None:
+        super().__init__(namespace)
+        self._overdue: set[asyncio.Future[Any]] = set()
+
+    async def settle_overdue(self, timeout_s: float = 5.0) -> None:
+        """Wait (boundedly) for handlers answered as overdue to finish unwinding: called at
+        shutdown before the database and Redis are closed under them."""
+        if self._overdue:
+            await asyncio.wait(set(self._overdue), timeout=timeout_s)
+
     def _set_server(self, server: Any) -> None:
         # Our namespaces rely on Server's guard against client-sent reserved events.
         if not isinstance(server, Server):
@@ -70,18 +80,35 @@ class Namespace(socketio.AsyncNamespace):
         super()._set_server(server)
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
-        limit = getattr(self.server, "handler_timeout_s", 10.0)
+        limit = getattr(self.server, "handler_timeout_s", 30.0)
+        # The handler runs as a task of its own and is waited for with a bound, not
+        # cancelled in place: a cancelled handler first finishes its clean-up (a rollback
+        # waits for SQLite's worker thread, itself stuck in the busy handler for up to
+        # 30 s), and python-socketio turns the cancellation into an empty ack. Past the
+        # bound the client is answered at once; the handler is cancelled and unwinds
+        # (rolls back) in the background.
+        work = asyncio.ensure_future(super().trigger_event(event, *args))
         try:
-            async with asyncio.timeout(limit) as deadline:
-                return await super().trigger_event(event, *args)
-        except (*OUTAGE_ERRORS, TimeoutError) as exc:
-            if event == "connect" and isinstance(exc, ConnectionRefusedError):
-                raise  # the handler's own refusal ("login required"), not an outage
-            if deadline.expired():
-                message = f"the server did not answer within {limit:g} s; try again shortly"
-            else:
-                message = f"{outage_name(exc)}; try again shortly"
-            log.warning("%s %s: %s (%r)", self.namespace, event, message, exc)
+            done, _ = await asyncio.wait({work}, timeout=limit)
+        except asyncio.CancelledError:
+            work.cancel()
+            raise
+        if not done:
+            work.cancel()
+            # (kept, so shutdown waits for its rollback before the database goes)
+            self._overdue.add(work)
+            work.add_done_callback(self._overdue.discard)
+            message = f"the server did not answer within {limit:g} s; try again shortly"
+            exc: BaseException = TimeoutError()
+        else:
+            try:
+                return work.result()
+            except (*OUTAGE_ERRORS, TimeoutError) as error:
+                if event == "connect" and isinstance(error, ConnectionRefusedError):
+                    raise  # the handler's own refusal ("login required"), not an outage
+                exc = error
+                message = f"{outage_name(error)}; try again shortly"
+        log.warning("%s %s: %s (%r)", self.namespace, event, message, exc)
         if event == "connect":
             raise socketio.exceptions.ConnectionRefusedError(message)
         if event == "disconnect":

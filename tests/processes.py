@@ -87,19 +87,19 @@ async def start_serve(
 ) -> ServeProcess:
     """``python -m center serve`` (or ``python <python_args> serve``) on a free port."""
     port = _free_port()
-    log = log_dir / f"{name}.log"
+    argv = [sys.executable, *python_args, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    return await spawn(
+        name, argv, settings_env(settings, **overrides), log_dir / f"{name}.log", port
+    )
+
+
+async def spawn(
+    name: str, argv: list[str], env: dict[str, str], log: Path, port: int
+) -> ServeProcess:
+    """Run ``argv`` (a server on ``port`` answering ``/healthz``) until it answers."""
     with log.open("wb") as out:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            *python_args,
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            env=settings_env(settings, **overrides),
-            stdout=out,
-            stderr=asyncio.subprocess.STDOUT,
+            *argv, env=env, stdout=out, stderr=asyncio.subprocess.STDOUT
         )
     server = ServeProcess(name, f"http://127.0.0.1:{port}", proc, log)
     deadline = time.monotonic() + START_TIMEOUT_S

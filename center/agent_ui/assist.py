@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 
-from center.agent_ui.notices import AgentBus, AgentNotice
 from center.interactions import InteractionError
 from center.knowledge_base import search as kb_search
 from center.knowledge_base.models import PUBLISHED, Article
+from center.notices import AgentBus, AgentNotice
 from center.records import events
 from center.records.db import Database
 from center.records.enums import ActorKind, Direction, InteractionState
@@ -36,11 +36,16 @@ class Assist:
 
     async def for_customer(self, text: str) -> list[dict[str, Any]]:
         """Articles to show a chat customer before queueing them."""
+        if not await self._published():
+            return []
         return [article_json(h) for h in await kb_search.suggest(self.db, text, limit=self.limit)]
 
     async def for_agent(self, interaction: Interaction, _latest: Message | None) -> None:
         """Push suggestions for the conversation so far to the assigned agent."""
         if interaction.agent_id is None:
+            return
+        if not await self._published():  # the answer a search would give, without one
+            await self._push(interaction, [])
             return
         async with self.db.read() as s:
             bodies = list(
@@ -58,11 +63,23 @@ class Assist:
             return
         # Newest first: suggest() weighs the terms it sees, so the latest question leads.
         hits = await kb_search.suggest(self.db, "\n".join(bodies), limit=self.limit)
+        await self._push(interaction, [article_json(h) for h in hits])
+
+    async def _push(self, interaction: Interaction, articles: list[dict[str, Any]]) -> None:
+        if interaction.agent_id is None:
+            return
         await self.bus.to_agent(
             interaction.agent_id,
             AgentNotice.SUGGESTIONS,
-            {"interaction_id": interaction.id, "articles": [article_json(h) for h in hits]},
+            {"interaction_id": interaction.id, "articles": articles},
         )
+
+    async def _published(self) -> bool:
+        """Whether any article is published. A centre without a knowledge base paid, per
+        customer message, a full-text search and its vocabulary look-ups (as much server
+        CPU as the conversation itself, bench/chat.py --profile); one EXISTS instead."""
+        async with self.db.read_step() as c:
+            return bool(await c.scalar(select(exists().where(Article.status == PUBLISHED))))
 
     async def insert(self, agent: User, interaction_id: int, article_id: int) -> dict[str, Any]:
         """An agent puts an article into their reply: logged on the interaction."""

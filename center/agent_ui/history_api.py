@@ -5,7 +5,7 @@
     bucket   hour | day; default hour for up to 2 days, else day (hours for up to 14 days)
     queue    only this queue (optional)
     channel  only this channel (optional; voice, chat, sms or email)
-  -> {zone, bucket, from, to, queue, channel, rows: [see center.queue.history]}
+  -> {zone, bucket, from, to, queue, channel, rows: [see center.reports.history]}
 
 Bad parameters get a 400 whose JSON names the parameter.
 """
@@ -24,10 +24,10 @@ from center.agent_ui.supervisor import SUPERVISOR_ROLES
 from center.appkeys import DB, QUEUE_CONFIG, ROUTER, STATS
 from center.httpjson import error, query_as
 from center.payloads import BlankIsNone, Payload, QueueName
-from center.queue.history import Bucket, history
-from center.queue.stats import FALLBACK
-from center.queue.today import day_start
 from center.records.enums import Channel
+from center.reports.history import Bucket, history
+from center.reports.stats import FALLBACK
+from center.reports.today import day_start
 
 MAX_DAYS = 92  # a quarter: the longest range a chart of days stays readable for
 MAX_HOUR_DAYS = 14  # 336 bars already; beyond that hours are noise

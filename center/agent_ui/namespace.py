@@ -29,7 +29,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from center.agent_ui.assist import Assist
 from center.agent_ui.console_sockets import ConsoleSockets
-from center.agent_ui.notices import AGENT_NAMESPACE, agent_room
 from center.channels.validation import PayloadError, error_payload
 from center.config import Settings
 from center.interactions import (
@@ -39,6 +38,7 @@ from center.interactions import (
     message_json,
 )
 from center.liveness import Liveness, Owner
+from center.notices import AGENT_NAMESPACE, agent_room
 from center.payloads import (
     AgentMessage,
     CloseWork,

@@ -18,9 +18,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from center.agent_ui.auth import require_user
-from center.agent_ui.notices import AgentNotice
 from center.appkeys import DB, QUEUE_CONFIG, ROUTER, SERVICE
 from center.httpjson import error, json_body, query_as
+from center.notices import AgentNotice
 from center.payloads import Payload, QueueName
 from center.queue.config import (
     FieldError,

@@ -1,7 +1,7 @@
 """The supervisor's live statistics: REST reads and the socket.io namespace ``/supervisor``.
 
 REST (supervisor or admin; 401/403 JSON otherwise):
-  GET /api/supervisor/stats   {at_ms, queues: [per queue and channel, see center.queue.stats]}
+  GET /api/supervisor/stats   {at_ms, queues: [per queue and channel, see center.reports.stats]}
   GET /api/supervisor/agents  {at_ms, agents: [presence, away reason, time in state, load]}
 
 Socket.io ``/supervisor``: the login cookie authenticates as on ``/agent``; anyone but a
@@ -32,9 +32,9 @@ from center.agent_ui.console_sockets import ConsoleSockets
 from center.appkeys import DB, QUEUE_CONFIG, ROUTER, STATS
 from center.loops import Backoff, pause
 from center.queue.keys import Keys
-from center.queue.stats import Snapshot
 from center.records.db import Database
 from center.records.enums import Role
+from center.reports.stats import Snapshot
 from center.sockets import Namespace
 
 log = logging.getLogger(__name__)

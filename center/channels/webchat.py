@@ -38,13 +38,13 @@ import socketio
 from redis.asyncio import Redis
 from sqlalchemy import exists, select
 
-from center.agent_ui.notices import AgentNotice
 from center.channels import chat_identity, chat_transcript
 from center.channels.base import CustomerNotice
 from center.channels.validation import PayloadError, error_payload
 from center.config import Settings
-from center.interactions import InteractionError, InteractionService, message_json
+from center.interactions import InteractionError, InteractionService, message_json, rows
 from center.liveness import Liveness, Owner
+from center.notices import AgentNotice
 from center.payloads import ArticleOpened, ChatMessage, NoArguments, parse
 from center.queue.keys import Keys
 from center.queue.placement import PlacementRules, place
@@ -298,21 +298,25 @@ class ChatNamespace(Namespace):
 
     async def _open_chat(self, customer_id: int) -> Interaction | None:
         """The customer's open chat, if any (one they have left is not theirs any more)."""
-        async with self.db.read() as s:
-            interaction = await s.scalar(
-                select(Interaction)
-                .where(
-                    Interaction.customer_id == customer_id,
-                    Interaction.channel == Channel.CHAT,
-                    Interaction.ended_at.is_(None),
-                    ~exists().where(
-                        Event.interaction_id == Interaction.id,
-                        Event.type == EventType.CUSTOMER_LEFT.value,
-                    ),
+        t = rows.INTERACTIONS  # (Core: every customer message asks this; see rows.py)
+        async with self.db.read_step() as c:
+            row = (
+                await c.execute(
+                    select(t)
+                    .where(
+                        t.c.customer_id == customer_id,
+                        t.c.channel == Channel.CHAT,
+                        t.c.ended_at.is_(None),
+                        ~exists().where(
+                            Event.interaction_id == t.c.id,
+                            Event.type == EventType.CUSTOMER_LEFT.value,
+                        ),
+                    )
+                    .order_by(t.c.id.desc())
+                    .limit(1)
                 )
-                .order_by(Interaction.id.desc())
-                .limit(1)
-            )
+            ).first()
+        interaction = None if row is None else rows.as_interaction(row)
         return interaction if interaction is not None and interaction.state.is_open else None
 
     async def _no_arguments(self, sid: str, event: str, data: Any) -> dict[str, Any] | None:

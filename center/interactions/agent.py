@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
-from center.agent_ui.notices import AgentNotice
 from center.channels.base import CustomerNotice
+from center.interactions import rows
 from center.interactions.base import (
     _ACCEPT_ERRORS,
     InteractionError,
@@ -15,6 +13,7 @@ from center.interactions.base import (
     interaction_json,
     message_json,
 )
+from center.notices import AgentNotice
 from center.queue.results import DEFAULT_CAPACITY, PresenceChange
 from center.queue.router import Declined, Offer
 from center.queue.scripts import ErrorCode, RouterError
@@ -36,30 +35,30 @@ class AgentSide(ServiceBase):
     # -- router callbacks ------------------------------------------------------------------
 
     async def _offered(self, offer: Offer) -> None:
-        async with self.db.transaction() as s:
-            i = await self._get(s, offer.interaction_id, lock=True)
+        timeout = self.router.options.offer_timeout_ms / 1000
+        async with self.db.step() as c:
+            i = await self._load(c, offer.interaction_id, lock=True)
             recorded = i.state is S.OFFERED and i.agent_id == offer.agent_id
+            written = []
             if i.state is S.OFFERED and i.agent_id not in (None, offer.agent_id):
                 # The previous offer ended in Redis but its record never came: the process
                 # that ended it died between the two (seen in the SIGKILL proof). Say so
                 # rather than leave a silent gap in the timeline.
-                events.append(
-                    s,
-                    events.Requeued(reason="offer_unrecorded", agent_id=i.agent_id),
-                    interaction=i,
+                written.append(
+                    events.row(
+                        events.Requeued(reason="offer_unrecorded", agent_id=i.agent_id),
+                        interaction=i,
+                    )
                 )
-            i.state, i.agent_id = S.OFFERED, offer.agent_id
-            timeout = self.router.options.offer_timeout_ms / 1000
             if not recorded:  # (the audit wrote it down first when this write lagged)
-                events.append(
-                    s, events.Offered(agent_id=offer.agent_id, timeout_s=timeout), interaction=i
+                await rows.set_interaction(c, i, state=S.OFFERED, agent_id=offer.agent_id)
+                written.append(
+                    events.row(
+                        events.Offered(agent_id=offer.agent_id, timeout_s=timeout), interaction=i
+                    )
                 )
-            preview = await s.scalar(
-                select(Message.body)
-                .where(Message.interaction_id == i.id)
-                .order_by(Message.id.desc())
-                .limit(1)
-            )
+            await events.write(c, *written)
+            preview = await rows.last_body(c, i.id)
         await self.bus.to_agent(
             offer.agent_id,
             AgentNotice.OFFER,
@@ -95,13 +94,14 @@ class AgentSide(ServiceBase):
             )
 
     async def _declined(self, d: Declined, payload: events.Payload) -> None:
-        async with self.db.transaction() as s:
-            i = await self._get(s, d.interaction_id, lock=True)
+        async with self.db.step() as c:
+            i = await self._load(c, d.interaction_id, lock=True)
             # Another process may already have re-offered it: only undo our own offer.
             if i.state is S.OFFERED and i.agent_id == d.agent_id:
-                i.state, i.agent_id = S.QUEUED, None
-            events.append(
-                s, payload, interaction=i, actor_kind=ActorKind.AGENT, actor_id=d.agent_id
+                await rows.set_interaction(c, i, state=S.QUEUED, agent_id=None)
+            await events.write(
+                c,
+                events.row(payload, interaction=i, actor_kind=ActorKind.AGENT, actor_id=d.agent_id),
             )
 
     # -- agent side ------------------------------------------------------------------------
@@ -111,26 +111,27 @@ class AgentSide(ServiceBase):
             enq_ms = await self.router.accept(interaction_id, agent.id)
         except RouterError as exc:
             raise InteractionError(exc.code.name.lower(), _ACCEPT_ERRORS[exc.code]) from None
-        async with self.db.transaction() as s:
-            i = await self._get(s, interaction_id, lock=True)
+        async with self.db.step() as c:
+            i = await self._load(c, interaction_id, lock=True)
             # Already recorded if this write lagged so far behind Redis that the audit
             # wrote it down first (recovery.py): one accept, one event, one "joined".
             recorded = i.state is S.ASSIGNED and i.agent_id == agent.id
             if not recorded:
-                i.state, i.agent_id, i.assigned_at = S.ASSIGNED, agent.id, utcnow()
-                wait = max(0.0, _ms(i.assigned_at) / 1000 - enq_ms / 1000)
-                events.append(
-                    s,
-                    events.Accepted(agent_id=agent.id, wait_s=round(wait, 3)),
-                    interaction=i,
-                    actor_kind=ActorKind.AGENT,
-                    actor_id=agent.id,
+                now = utcnow()
+                await rows.set_interaction(
+                    c, i, state=S.ASSIGNED, agent_id=agent.id, assigned_at=now
                 )
-            msgs = list(
-                await s.scalars(
-                    select(Message).where(Message.interaction_id == i.id).order_by(Message.id)
+                wait = max(0.0, _ms(now) / 1000 - enq_ms / 1000)
+                await events.write(
+                    c,
+                    events.row(
+                        events.Accepted(agent_id=agent.id, wait_s=round(wait, 3)),
+                        interaction=i,
+                        actor_kind=ActorKind.AGENT,
+                        actor_id=agent.id,
+                    ),
                 )
-            )
+            msgs = await rows.messages(c, i.id)
         if not recorded:
             await self._notify(i, CustomerNotice.AGENT_JOINED, {"agent": agent.display_name})
         await self.bus.to_agent(
@@ -151,19 +152,17 @@ class AgentSide(ServiceBase):
         await self.router.dispatch(declined.queue, declined.channel)
 
     async def outbound(self, agent: User, interaction_id: int, body: str) -> Stored:
-        async with self.db.transaction() as s:
-            i = await self._owned(s, agent, interaction_id)
-            m = Message(
-                interaction_id=i.id, direction=Direction.OUTBOUND, body=body, author_id=agent.id
-            )
-            s.add(m)
-            await s.flush()
-            events.append(
-                s,
-                events.MessageSent(message_id=m.id, body=body, agent_id=agent.id),
-                interaction=i,
-                actor_kind=ActorKind.AGENT,
-                actor_id=agent.id,
+        async with self.db.step() as c:
+            i = await self._load_owned(c, agent, interaction_id)
+            m = await rows.insert_message(c, i.id, Direction.OUTBOUND, body, author_id=agent.id)
+            await events.write(
+                c,
+                events.row(
+                    events.MessageSent(message_id=m.id, body=body, agent_id=agent.id),
+                    interaction=i,
+                    actor_kind=ActorKind.AGENT,
+                    actor_id=agent.id,
+                ),
             )
         adapter = self.adapters.get(i.channel)
         if adapter is not None:
@@ -178,8 +177,8 @@ class AgentSide(ServiceBase):
     async def close(
         self, agent: User, interaction_id: int, *, note: str, disposition: str | None
     ) -> Interaction:
-        async with self.db.read() as s:
-            await self._owned(s, agent, interaction_id)
+        async with self.db.read_step() as c:
+            await self._load_owned(c, agent, interaction_id)
         released = None
         try:
             released = await self.router.finish(interaction_id, agent.id)
@@ -187,25 +186,24 @@ class AgentSide(ServiceBase):
             # Live state gone (Redis restarted): the record still closes.
             if exc.code is not ErrorCode.NOT_FOUND:
                 raise InteractionError(exc.code.name.lower(), str(exc)) from None
-        async with self.db.transaction() as s:
-            i = await self._owned(s, agent, interaction_id, lock=True)
+        async with self.db.step() as c:
+            i = await self._load_owned(c, agent, interaction_id, lock=True)
             now = utcnow()
-            i.state, i.wrap_up_note, i.disposition = S.WRAP_UP, note, disposition
-            events.append(
-                s,
-                events.WrapUp(agent_id=agent.id, note=note, disposition=disposition),
-                interaction=i,
-                actor_kind=ActorKind.AGENT,
-                actor_id=agent.id,
-            )
             handle = (now - i.assigned_at).total_seconds() if i.assigned_at else None
-            i.state, i.ended_at = S.CLOSED, now
-            events.append(
-                s,
-                events.Closed(handle_s=round(handle, 3) if handle else None),
-                interaction=i,
-                actor_kind=ActorKind.AGENT,
-                actor_id=agent.id,
+            # Through wrap-up to closed in one update; both events, in that order.
+            await rows.set_interaction(
+                c, i, state=S.CLOSED, wrap_up_note=note, disposition=disposition, ended_at=now
+            )
+            by_agent = {"interaction": i, "actor_kind": ActorKind.AGENT, "actor_id": agent.id}
+            await events.write(
+                c,
+                events.row(
+                    events.WrapUp(agent_id=agent.id, note=note, disposition=disposition),
+                    **by_agent,
+                ),
+                events.row(
+                    events.Closed(handle_s=round(handle, 3) if handle else None), **by_agent
+                ),
             )
         await self._notify(i, CustomerNotice.CLOSED, {})
         await self.bus.to_agent(agent.id, AgentNotice.CLOSED, {"interaction_id": i.id})
@@ -256,22 +254,22 @@ class AgentSide(ServiceBase):
         previous: str | None = None,
         duration_s: float | None = None,
     ) -> None:
-        async with self.db.transaction() as s:
-            user = await s.get(User, agent_id)
-            if user is not None:
-                if previous is None and duration_s is None:
-                    previous = user.presence.value
-                user.presence = presence
-            events.append(
-                s,
-                events.PresenceChanged(
-                    presence=presence.value,
-                    reason=reason,
-                    previous=previous,
-                    duration_s=duration_s,
+        async with self.db.step() as c:
+            if previous is None and duration_s is None:
+                previous = await rows.presence(c, agent_id)
+            await rows.set_presence(c, agent_id, presence)
+            await events.write(
+                c,
+                events.row(
+                    events.PresenceChanged(
+                        presence=presence.value,
+                        reason=reason,
+                        previous=previous,
+                        duration_s=duration_s,
+                    ),
+                    actor_kind=ActorKind.AGENT,
+                    actor_id=agent_id,
                 ),
-                actor_kind=ActorKind.AGENT,
-                actor_id=agent_id,
             )
         await self.bus.to_agent(
             agent_id, AgentNotice.PRESENCE, {"presence": presence.value, "reason": reason}

@@ -9,11 +9,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import exists, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from center.agent_ui.notices import AgentBus, AgentNotice
 from center.channels.base import ChannelAdapter, CustomerNotice
+from center.interactions import rows
 from center.interactions.followups import Followups
+from center.notices import AgentBus, AgentNotice
 from center.queue.router import Router
 from center.queue.scripts import ErrorCode, RouterError
 from center.records import events
@@ -104,10 +105,22 @@ class ServiceBase:
     async def _owned(
         self, s: AsyncSession, agent: User, interaction_id: int, *, lock: bool = False
     ) -> Interaction:
-        i = await self._get(s, interaction_id, lock=lock)
-        if i.agent_id != agent.id or i.state is not S.ASSIGNED:
-            raise InteractionError("not_yours", "this interaction is not assigned to you")
-        return i
+        return _check_owned(await self._get(s, interaction_id, lock=lock), agent)
+
+    # The hot path's versions (a Core connection from ``db.step()``; see rows.py).
+
+    async def _load(
+        self, c: AsyncConnection, interaction_id: int, *, lock: bool = False
+    ) -> Interaction:
+        try:
+            return await rows.interaction(c, interaction_id, lock=lock)
+        except rows.Missing:
+            raise InteractionError("not_found", f"no interaction {interaction_id}") from None
+
+    async def _load_owned(
+        self, c: AsyncConnection, agent: User, interaction_id: int, *, lock: bool = False
+    ) -> Interaction:
+        return _check_owned(await self._load(c, interaction_id, lock=lock), agent)
 
     def _tell_listeners(self, i: Interaction, m: Message | None) -> None:
         """Run the listeners beside the conversation (see followups), never holding it up."""
@@ -190,6 +203,12 @@ class ServiceBase:
                 {"interaction_id": interaction_id, "reason": "customer_left"},
             )
         return True
+
+
+def _check_owned(i: Interaction, agent: User) -> Interaction:
+    if i.agent_id != agent.id or i.state is not S.ASSIGNED:
+        raise InteractionError("not_yours", "this interaction is not assigned to you")
+    return i
 
 
 _ACCEPT_ERRORS = {

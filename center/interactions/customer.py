@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from center.agent_ui.notices import AgentNotice
 from center.channels.base import CustomerNotice
+from center.interactions import rows
 from center.interactions.base import (
     InteractionError,
     ServiceBase,
@@ -17,6 +17,7 @@ from center.interactions.base import (
     _ms,
     message_json,
 )
+from center.notices import AgentNotice
 from center.queue.scripts import ErrorCode, RouterError
 from center.records import events
 from center.records.base import utcnow
@@ -26,7 +27,7 @@ from center.records.enums import (
     Direction,
     InteractionState,
 )
-from center.records.models import Event, Interaction, Message
+from center.records.models import Event, Interaction
 
 S = InteractionState
 
@@ -76,25 +77,31 @@ class CustomerSide(ServiceBase):
         """A new conversation with its first message, in one transaction: started, message
         received, and then either the articles shown to the customer (``suggested``: the
         chat waits for them to read or ask for an agent) or queued at once."""
-        async with self.db.transaction() as s:
-            i = Interaction(
-                customer_id=customer_id, channel=channel, state=S.NEW, queue=queue,
-                priority=priority,
+        async with self.db.step() as c:
+            # Inserted in the state it ends this step in (one statement, not insert+update).
+            i = await rows.insert_interaction(
+                c, customer_id=customer_id, channel=channel, queue=queue, priority=priority,
+                state=S.NEW if suggested else S.QUEUED,
+                queued_at=None if suggested else utcnow(),
             )  # fmt: skip
-            s.add(i)
-            await s.flush()
-            events.append(
-                s,
-                events.InteractionStarted(channel=channel.value),
-                interaction=i,
-                actor_kind=ActorKind.CUSTOMER,
+            m = await rows.insert_message(c, i.id, Direction.INBOUND, body, meta=meta)
+            customer = ActorKind.CUSTOMER
+            await events.write(
+                c,
+                events.row(
+                    events.InteractionStarted(channel=channel.value),
+                    interaction=i,
+                    actor_kind=customer,
+                ),
+                events.row(
+                    events.MessageReceived(message_id=m.id, body=body),
+                    interaction=i,
+                    actor_kind=customer,
+                ),
+                events.row(events.ArticlesSuggested(article_ids=suggested), interaction=i)
+                if suggested
+                else events.row(events.Queued(queue=i.queue, priority=i.priority), interaction=i),
             )
-            m = await _store_inbound(s, i, body, meta)
-            if suggested:
-                events.append(s, events.ArticlesSuggested(article_ids=suggested), interaction=i)
-            else:
-                i.state, i.queued_at = S.QUEUED, utcnow()
-                events.append(s, events.Queued(queue=i.queue, priority=i.priority), interaction=i)
         if not suggested:
             await self._route(i)
         return Stored(i, m)
@@ -103,11 +110,19 @@ class CustomerSide(ServiceBase):
         self, interaction_id: int, body: str, meta: dict[str, Any] | None = None
     ) -> Stored:
         """Store a customer's message (durably, before anyone acknowledges it)."""
-        async with self.db.transaction() as s:
-            i = await self._get(s, interaction_id)
+        async with self.db.step() as c:
+            i = await self._load(c, interaction_id)
             if not i.state.is_open:
                 raise InteractionError("closed", "this conversation has ended")
-            m = await _store_inbound(s, i, body, meta)
+            m = await rows.insert_message(c, i.id, Direction.INBOUND, body, meta=meta)
+            await events.write(
+                c,
+                events.row(
+                    events.MessageReceived(message_id=m.id, body=body),
+                    interaction=i,
+                    actor_kind=ActorKind.CUSTOMER,
+                ),
+            )
         if i.agent_id is not None and i.state is S.ASSIGNED:
             await self.bus.to_agent(i.agent_id, AgentNotice.MESSAGE, message_json(m))
             self._tell_listeners(i, m)
@@ -115,12 +130,14 @@ class CustomerSide(ServiceBase):
 
     async def enqueue(self, interaction_id: int) -> int:
         """Queue an interaction for routing; returns its position."""
-        async with self.db.transaction() as s:
-            i = await self._get(s, interaction_id, lock=True)
+        async with self.db.step() as c:
+            i = await self._load(c, interaction_id, lock=True)
             if i.state not in (S.NEW, S.IVR):
                 raise InteractionError("bad_state", f"cannot queue from {i.state.value}")
-            i.state, i.queued_at = S.QUEUED, utcnow()
-            events.append(s, events.Queued(queue=i.queue, priority=i.priority), interaction=i)
+            await rows.set_interaction(c, i, state=S.QUEUED, queued_at=utcnow())
+            await events.write(
+                c, events.row(events.Queued(queue=i.queue, priority=i.priority), interaction=i)
+            )
         return await self._route(i)
 
     async def _route(self, i: Interaction) -> int:
@@ -201,7 +218,7 @@ class CustomerSide(ServiceBase):
             )
 
     async def _viewed_articles(self, s: AsyncSession, interaction_id: int) -> list[int]:
-        rows = await s.scalars(
+        found = await s.scalars(
             select(Event.data)
             .where(
                 Event.interaction_id == interaction_id,
@@ -209,19 +226,4 @@ class CustomerSide(ServiceBase):
             )
             .order_by(Event.id)
         )
-        return [int(d["article_id"]) for d in rows]
-
-
-async def _store_inbound(
-    s: AsyncSession, i: Interaction, body: str, meta: dict[str, Any] | None
-) -> Message:
-    m = Message(interaction_id=i.id, direction=Direction.INBOUND, body=body, meta=meta or {})
-    s.add(m)
-    await s.flush()
-    events.append(
-        s,
-        events.MessageReceived(message_id=m.id, body=body),
-        interaction=i,
-        actor_kind=ActorKind.CUSTOMER,
-    )
-    return m
+        return [int(d["article_id"]) for d in found]

@@ -6,12 +6,12 @@ import logging
 
 from sqlalchemy import select
 
-from center.agent_ui.notices import AgentNotice
 from center.interactions.base import (
     _TRANSFER_ERRORS,
     InteractionError,
     ServiceBase,
 )
+from center.notices import AgentNotice
 from center.queue.results import Escalated
 from center.queue.router import Offer
 from center.queue.scripts import RouterError

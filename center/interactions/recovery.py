@@ -31,10 +31,10 @@ import logging
 
 from sqlalchemy import select
 
-from center.agent_ui.notices import AgentNotice
 from center.channels.base import CustomerNotice
 from center.interactions.base import ServiceBase, _ms, interaction_json, message_json
 from center.loops import every, pause
+from center.notices import AgentNotice
 from center.queue.results import DEFAULT_CAPACITY
 from center.records import events
 from center.records.base import utcnow

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from center.agent_ui.notices import AgentBus
 from center.channels.base import ChannelAdapter
 from center.interactions.agent import AgentSide
 from center.interactions.base import ConversationListener
@@ -10,6 +9,7 @@ from center.interactions.customer import CustomerSide
 from center.interactions.followups import Followups
 from center.interactions.handoffs import Handoffs
 from center.interactions.recovery import Recovery
+from center.notices import AgentBus
 from center.queue.router import Router
 from center.records.db import Database
 from center.records.enums import (

@@ -1,7 +1,11 @@
-"""Event types, their typed payloads, and the one function that appends them.
+"""Event types, their typed payloads, and the functions that append them.
 
-Every state change of an interaction calls ``append`` inside the transaction that makes the
-change, so the timeline can never disagree with the record.
+Every state change of an interaction appends its events inside the transaction that makes
+the change, so the timeline can never disagree with the record. Two ways, one shape:
+
+* ``append`` adds an ORM ``Event`` to a session (the unit of work writes it at commit);
+* ``write`` (the hot path, see docs/hot-path.md) inserts ``row`` dicts with one Core
+  statement on the step's connection, in the order given, so their ids follow that order.
 """
 
 from __future__ import annotations
@@ -10,10 +14,14 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from center.records.base import utcnow
 from center.records.enums import ActorKind
 from center.records.models import Event, Interaction
+
+EVENTS = Event.__table__
 
 
 class EventType(StrEnum):
@@ -237,6 +245,36 @@ def append(
     )
     session.add(event)
     return event
+
+
+def row(
+    payload: Payload,
+    *,
+    interaction: Interaction | None = None,
+    customer_id: int | None = None,
+    actor_kind: ActorKind = ActorKind.SYSTEM,
+    actor_id: int | None = None,
+) -> dict[str, Any]:
+    """The values of one event row (as ``append`` would write it), for ``write``."""
+    return {
+        "customer_id": interaction.customer_id if interaction is not None else customer_id,
+        "interaction_id": interaction.id if interaction is not None else None,
+        "ticket_id": interaction.ticket_id if interaction is not None else None,
+        "actor_kind": actor_kind,
+        "actor_id": actor_id,
+        "type": payload.type.value,
+        "data": payload.data(),
+        "created_at": utcnow(),
+    }
+
+
+async def write(conn: AsyncConnection | AsyncSession, *rows: dict[str, Any]) -> None:
+    """Insert event rows in the caller's transaction, in order: one statement, one round trip
+    (an executemany for several, which keeps the statement cached and prepared)."""
+    if len(rows) == 1:
+        await conn.execute(insert(EVENTS), rows[0])
+    elif rows:
+        await conn.execute(insert(EVENTS), list(rows))
 
 
 def event_json(event: Event) -> dict[str, Any]:

@@ -157,8 +157,12 @@ async def user_for_token(db: Database, token: str | None) -> User | None:
 
 
 async def get_user(db: Database, user_id: int) -> User | None:
-    async with db.read() as s:
-        return await s.get(User, user_id)
+    """The user's row as a transient ``User`` (every agent console event loads it fresh, so
+    one Core select, without a session around it)."""
+    users = User.__table__
+    async with db.read_step() as c:
+        row = (await c.execute(select(users).where(users.c.id == user_id))).first()
+    return None if row is None else User(**row._mapping)
 
 
 def user_json(user: User) -> dict[str, Any]:

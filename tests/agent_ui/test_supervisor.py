@@ -13,10 +13,10 @@ import socketio
 
 from center.app import NAMESPACES
 from center.config import Settings
-from center.queue import erlang
 from center.records.enums import Role
 from center.records.models import Interaction
 from center.records.users import create_user
+from center.reports import erlang
 from tests.agent_ui.routing_support import Desk
 from tests.support import PASSWORD, Agent, Server, make_user, serve_app
 

@@ -8,7 +8,7 @@ from fractions import Fraction
 
 import pytest
 
-from center.queue import erlang
+from center.reports import erlang
 
 
 def textbook_erlang_c(load: Fraction, n: int) -> Fraction:

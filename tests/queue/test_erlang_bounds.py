@@ -11,8 +11,8 @@ import math
 
 import pytest
 
-from center.queue import erlang
-from center.queue.stats import QueueStats, advice
+from center.reports import erlang
+from center.reports.stats import QueueStats, advice
 
 NAN, INF = math.nan, math.inf
 

@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from center.queue.history import Bucket, HistoryRow, history
 from center.queue.model import QueueDef
-from center.queue.today import day_start
 from center.records.db import Database
 from center.records.enums import Channel, InteractionState
+from center.reports.history import Bucket, HistoryRow, history
+from center.reports.today import day_start
 from tests.queue.figures import row, store
 
 S = InteractionState

@@ -22,8 +22,8 @@ import pytest
 from redis.asyncio import Redis
 
 from center.config import Settings
-from center.queue.simulate import HOUR_MS, SimConfig, SimResult, simulate
 from center.redisconn import connect
+from center.reports.simulate import HOUR_MS, SimConfig, SimResult, simulate
 
 
 @pytest.fixture

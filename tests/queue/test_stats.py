@@ -11,14 +11,14 @@ import pytest
 from pydantic import ValidationError
 
 from center.config import Settings
-from center.queue import erlang
 from center.queue.model import QueueDef
 from center.queue.router import Router
-from center.queue.stats import QueueStats, StatsService, _LiveReader, advice, apply_today
-from center.queue.today import Today, day_start, today
 from center.records.db import Database
 from center.records.enums import Channel, InteractionState, Presence
 from center.records.users import create_user
+from center.reports import erlang
+from center.reports.stats import QueueStats, StatsService, _LiveReader, advice, apply_today
+from center.reports.today import Today, day_start, today
 from tests.queue.conftest import FakeClock
 from tests.queue.figures import row, store
 

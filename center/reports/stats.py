@@ -15,7 +15,7 @@ Definitions (stated once, used everywhere; "today" is the day in CENTER_TIMEZONE
 * arrival rate   -- interactions queued in the last hour, per hour.
 * handle time    -- mean of (ended - assigned) over interactions closed after being queued
   today; ``DEFAULT_AHT_S`` while there are none (``aht_default`` says so).
-* Erlang C       -- ``center.queue.erlang.agents_needed`` for the queue's target at the
+* Erlang C       -- ``center.reports.erlang.agents_needed`` for the queue's target at the
   arrival rate and handle time above (0 without arrivals), counted in contact slots and
   divided by the channel's concurrency: the median capacity on the channel of the agents
   who could take the work (the default capacity when there are none). Voice is 1, so
@@ -38,17 +38,17 @@ from typing import Any
 from redis.asyncio import Redis
 from sqlalchemy import select
 
-from center.queue import erlang
 from center.queue.definitions import required_skills
 from center.queue.keys import BAND, Keys
 from center.queue.model import QueueDef
 from center.queue.results import DEFAULT_CAPACITY
 from center.queue.scripts import SOURCES
-from center.queue.today import Today, day_start, today
 from center.records.db import Database
 from center.records.enums import Channel, Presence
 from center.records.events import EventType
 from center.records.models import Event, User
+from center.reports import erlang
+from center.reports.today import Today, day_start, today
 
 DEFAULT_AHT_S = 300.0
 # Queue definitions used for statistics of queues that are not (or no longer) defined.

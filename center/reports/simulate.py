@@ -116,7 +116,7 @@ class VirtualClock:
 
 def predict(config: SimConfig) -> tuple[Figures, float, int]:
     """Erlang C's figures for the configuration, its load and the agents an 80/20 needs."""
-    from center.queue import erlang  # (imported here: `center --help` needs none of it)
+    from center.reports import erlang  # (imported here: `center --help` needs none of it)
 
     rate, aht, n = config.arrivals_per_hour, config.aht_s, config.agents
     figures = Figures(

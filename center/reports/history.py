@@ -1,6 +1,6 @@
 """Past figures per hour or per day, for the supervisor's history chart.
 
-The definitions are today's (see ``center.queue.today``): an interaction counts in the
+The definitions are today's (see ``center.reports.today``): an interaction counts in the
 bucket its ``queued_at`` falls in, for the queue it is in now.
 
 * entered        -- interactions queued in the bucket.
@@ -30,10 +30,10 @@ from typing import Any
 from sqlalchemy import BigInteger, ColumnElement, Integer, and_, cast, extract, func, select
 
 from center.queue.model import QueueDef
-from center.queue.today import count_if, seconds, sl_threshold, sum_if
 from center.records.db import Database
 from center.records.enums import Channel, InteractionState
 from center.records.models import Interaction
+from center.reports.today import count_if, seconds, sl_threshold, sum_if
 
 SLOT_S = 900
 

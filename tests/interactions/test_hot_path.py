@@ -1,0 +1,102 @@
+"""The hot path's Core statements (center/interactions/rows.py, events.write): each step's
+rows and events are stored, in order, before anyone is told, and a refused step stores
+nothing. Real server, real sockets, the database read directly."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from center.records.models import Event, Interaction, Message
+from tests.support import Customer, Server, signed_in_agent
+
+
+async def _events(server: Server, iid: int) -> list[Event]:
+    async with server.db.read() as s:
+        return list(
+            await s.scalars(select(Event).where(Event.interaction_id == iid).order_by(Event.id))
+        )
+
+
+async def _message(server: Server, message_id: int) -> Message | None:
+    async with server.db.read() as s:
+        return await s.get(Message, message_id)
+
+
+async def test_every_ack_comes_after_its_row_and_event_are_stored(server: Server) -> None:
+    alice = await signed_in_agent(server, "alice")
+    customer = Customer(server.url)
+    await customer.connect(name="Dana")
+    try:
+        ack = await customer.say("first")
+        iid = ack["interaction_id"]
+        # Acknowledged: the interaction, the message and its events are already committed.
+        stored = await _message(server, ack["message_id"])
+        assert stored is not None and stored.body == "first"
+        types = [e.type for e in await _events(server, iid)]
+        assert types[:3] == ["interaction.started", "message.received", "interaction.queued"]
+
+        offer = await alice.next("offer")
+        accepted = await alice.call("accept", {"interaction_id": offer["id"]})
+        assert accepted["ok"], accepted
+        async with server.db.read() as s:
+            row = await s.get(Interaction, iid)
+            assert row is not None and row.state.value == "assigned" and row.assigned_at
+
+        sent = await alice.call("message", {"interaction_id": iid, "text": "reply é \u00e9"})
+        assert sent["ok"], sent
+        stored = await _message(server, sent["message_id"])
+        assert stored is not None and stored.body == "reply é \u00e9"
+        assert stored.direction.value == "outbound"
+        got = await customer.next("message")
+        assert got["id"] == sent["message_id"]
+
+        second = await customer.say("second")
+        assert (await _message(server, second["message_id"])) is not None
+        assert (await alice.next("message"))["id"] == second["message_id"]
+
+        closed = await alice.call("close", {"interaction_id": iid, "note": "n", "disposition": "x"})
+        assert closed["ok"], closed
+        async with server.db.read() as s:
+            row = await s.get(Interaction, iid)
+            assert row is not None and row.state.value == "closed" and row.ended_at
+            assert (row.wrap_up_note, row.disposition) == ("n", "x")
+    finally:
+        await customer.close()
+        await alice.close()
+
+    timeline = await _events(server, iid)
+    # (The e2e test pins the whole sequence; here, what the statements must keep.)
+    assert len(timeline) == 9
+    assert [e.type for e in timeline][-2:] == ["interaction.wrap_up", "interaction.closed"]
+    # Ids follow the statements' order and time never runs backwards along them (the
+    # events of one step are one executemany: its rows keep the order given).
+    stamps = [e.created_at for e in timeline]
+    assert stamps == sorted(stamps)
+    # Each message event names the message it records.
+    by_type = {e.type: e for e in timeline}
+    assert by_type["message.sent"].data["message_id"] == sent["message_id"]
+    assert by_type["message.received"].data["message_id"] == second["message_id"]
+    assert by_type["interaction.accepted"].data["agent_id"] == accepted["interaction"]["agent_id"]
+    assert all(e.customer_id == timeline[0].customer_id for e in timeline)
+
+
+async def test_a_refused_step_stores_nothing(server: Server) -> None:
+    alice = await signed_in_agent(server, "alice")
+    customer = Customer(server.url)
+    await customer.connect(name="Eve")
+    try:
+        iid = (await customer.say("help"))["interaction_id"]
+        await alice.next("offer")
+        # Not accepted yet: an agent's message on it is refused, and leaves no trace.
+        refused = await alice.call("message", {"interaction_id": iid, "text": "too early"})
+        assert not refused.get("ok") and refused["code"] == "not_yours"
+        refused = await alice.call("close", {"interaction_id": iid, "note": ""})
+        assert not refused.get("ok")
+    finally:
+        await customer.close()
+        await alice.close()
+    async with server.db.read() as s:
+        bodies = list(await s.scalars(select(Message.body).where(Message.interaction_id == iid)))
+    assert bodies == ["help"]
+    types = [e.type for e in await _events(server, iid)]
+    assert "message.sent" not in types and "interaction.closed" not in types
