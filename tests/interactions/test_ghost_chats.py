@@ -101,7 +101,7 @@ async def test_a_chat_whose_customer_left_cannot_be_transferred(desk: Desk) -> N
     alice = desk.clients[0]
     await desk.agent("bob")
     bob_id = await desk.user_id("bob")
-    for target in ({"to_queue": "billing"}, {"to_agent_id": bob_id}):
+    for target in ({"to_queue": "default"}, {"to_agent_id": bob_id}):
         refused = await alice.call("transfer", {"interaction_id": iid, **target})
         assert refused["ok"] is False and refused["code"] == "customer_left", refused
     assert await _state(desk, iid) is InteractionState.ASSIGNED
