@@ -99,8 +99,10 @@ form.onsubmit = async (e) => {
   e.preventDefault();
   try {
     const saved = await save();
-    say(`Saved (${saved.result})`);
+    // Told only once the form shows what was saved: an edit typed before the reload ended
+    // would be overwritten by it.
     await reload(saved.id);
+    say(`Saved (${saved.result})`);
   } catch (err) { say(err.message); }
 };
 
@@ -112,14 +114,15 @@ document.getElementById("publish").onclick = async () => {
       // Unpublish: back to draft, keeping any edits on screen.
       const saved = await call("PATCH", `/api/kb/articles/${id}`, {...formFields(), status: "draft"});
       dirty = false;
-      say("Unpublished: the article is a draft again and hidden from the help center");
       id = saved.id;
+      await reload(id);
+      say("Unpublished: the article is a draft again and hidden from the help center");
     } else {
       if (dirty) id = (await save()).id;
       await call("POST", `/api/kb/articles/${id}/publish`);
+      await reload(id);
       say("Published: the article is live in the help center");
     }
-    await reload(id);
   } catch (err) { say(err.message); }
 };
 
