@@ -38,7 +38,7 @@ def calendar_from(settings: Any) -> BusinessCalendar:
 
 def setup(app: web.Application) -> None:
     """Called by create_app after the database and socket.io are on the app."""
-    from center.tickets import api  # (the routes import this module's keys)
+    from center.tickets import api, desk_api  # (the routes import this module's keys)
 
     settings = app[SETTINGS]
     app[TICKETS] = TicketService(calendar_from(settings))
@@ -54,6 +54,7 @@ def setup(app: web.Application) -> None:
     )
     app[SLA_MONITOR] = SlaMonitor(app[DB], notify=_sla_notifier(app))
     app.add_routes(api.routes)
+    app.add_routes(desk_api.routes)
     app.cleanup_ctx.append(_loops)
 
 
