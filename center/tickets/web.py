@@ -17,6 +17,7 @@ from center.notices import AGENT_NAMESPACE, agent_room
 from center.outbox import OutboxWorker, WorkerOptions, senders
 from center.records.models import Message, Ticket
 from center.tickets.monitor import SlaMonitor
+from center.tickets.replies import repliers
 from center.tickets.service import TicketService
 from center.tickets.sla import BusinessCalendar
 
@@ -42,6 +43,7 @@ def setup(app: web.Application) -> None:
 
     settings = app[SETTINGS]
     app[TICKETS] = TicketService(calendar_from(settings))
+    repliers(app)  # (the registries exist before any channel registers into them)
     app[OUTBOX_WORKER] = OutboxWorker(
         app[DB],
         senders(app),  # the registry itself: senders registered later are seen
