@@ -79,3 +79,42 @@ async def test_ticket_pane_in_the_browser(server: Server, browser: Browser) -> N
         assert dialogs == [] and errors == []
     finally:
         await ctx.close()
+
+
+async def test_supervisor_board_shows_breached_tickets(server: Server, browser: Browser) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import insert
+
+    from center.records.enums import Role
+    from center.tickets.models import SlaPolicy
+    from center.tickets.web import SLA_MONITOR
+    from tests.tickets.support import make_customer
+
+    await make_user(server.db, "sue", role=Role.SUPERVISOR)
+    async with server.db.step() as c:
+        policy = {"name": "all", "first_response_minutes": 30, "created_at": datetime.now(UTC)}
+        await c.execute(insert(SlaPolicy.__table__).values(policy))
+    customer = await make_customer(server.db)
+    async with server.db.step() as c:
+        t = await server.app[TICKETS].create(c, customer_id=customer, subject="Late <i>parcel</i>")
+    server.app[SLA_MONITOR].clock = lambda: datetime.now(UTC) + timedelta(days=7)
+    await server.app[SLA_MONITOR].check()
+    errors: list[str] = []
+    dialogs: list[str] = []
+    ctx = await browser.new_context()
+    try:
+        page = await watched_page(ctx, errors, dialogs)
+        await page.goto(f"{server.url}/supervisor")
+        await page.fill("#username", "sue")
+        await page.fill("#password", PASSWORD)
+        await page.click("#signin")
+        row = page.locator("#sla-tickets tbody tr")
+        await expect(row).to_have_count(1)
+        await expect(row.locator("td").first).to_have_text(f"[#{t.number}]")
+        await expect(row.locator("td").nth(1)).to_have_text("Late <i>parcel</i>")
+        await expect(row.locator("td.sla")).to_have_text("breached")
+        await expect(page.locator("#sla-counts")).to_contain_text("1 breached")
+        assert errors == [] and dialogs == []
+    finally:
+        await ctx.close()
