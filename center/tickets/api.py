@@ -87,6 +87,7 @@ class TicketQuery(Payload):
     sla: Literal["breached", "warning", "ok", "none"] | None = None
     q: Text(200) | None = None
     cursor: Annotated[str, Field(pattern=r"^[1-9][0-9]{0,17}$")] | None = None
+    interaction_id: Annotated[str, Field(pattern=r"^[1-9][0-9]{0,17}$")] | None = None
     limit: Annotated[str, Field(pattern=r"^[1-9][0-9]{0,2}$")] | None = None
 
 
@@ -231,6 +232,11 @@ async def list_tickets(request: web.Request) -> web.Response:
         if text.isascii() and text.isdigit() and len(text) <= 18:
             match = or_(match, TICKETS.c.number == int(text))
         stmt = stmt.where(match)
+    if query.interaction_id:  # the ticket an interaction is on (the console's email pane)
+        holder = select(INTERACTIONS.c.ticket_id).where(
+            INTERACTIONS.c.id == int(query.interaction_id)
+        )
+        stmt = stmt.where(TICKETS.c.id == holder.scalar_subquery())
     if query.cursor:
         stmt = stmt.where(TICKETS.c.id < int(query.cursor))
     async with request.config_dict[DB].read_step() as c:

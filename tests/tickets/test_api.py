@@ -97,6 +97,8 @@ async def test_ticket_story_over_rest(server: Server) -> None:
         iid = await make_interaction(server.db, t["customer_id"], Channel.EMAIL, ann_id)
         assert (await http.call("POST", f"/api/tickets/{tid}/interactions",
                                 {"interaction_id": iid})).status == 200  # fmt: skip
+        held = (await http.call("GET", f"/api/tickets?interaction_id={iid}")).json["tickets"]
+        assert [x["id"] for x in held] == [tid]
         answer = await http.call(
             "POST",
             f"/api/tickets/{tid}/replies",

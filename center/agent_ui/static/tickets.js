@@ -203,12 +203,27 @@
     pane.querySelector(".row.flush").append(b);
   }
 
+  // An e-mail (or any non-chat) interaction assigned to this agent: its ticket is opened.
+  async function showFor(interaction) {
+    if (interaction.channel === "chat") return;
+    const { tickets } = await api("GET", `/api/tickets?interaction_id=${Number(interaction.id)}`);
+    if (tickets.length) { await refreshList(); await show(tickets[0].id); }
+  }
+
   const guard = (fn) => (ev) => fn(ev).catch((e) => say(e.message));
-  document.addEventListener("console:socket", (ev) => {
-    const socket = ev.detail;
+  // agent.js announces its /agent connection (the same hook the channel scripts use).
+  document.addEventListener("center:socket", (ev) => {
+    const socket = ev.detail.socket;
     socket.on("delivery", onDelivery);
     socket.on("sla", () => refreshList().catch(() => {}));
-    socket.on("hello", (h) => { me = h.user; $("tickets").hidden = false; refreshList().catch((e) => say(e.message)); });
+    socket.on("hello", (h) => {
+      me = h.user;
+      $("tickets").hidden = false;
+      refreshList().catch((e) => say(e.message));
+      const work = (h.interactions || []).filter((i) => i.state === "assigned" && i.channel !== "chat");
+      if (work.length) showFor(work[work.length - 1]).catch((e) => say(e.message));
+    });
+    socket.on("assigned", (i) => showFor(i).catch((e) => say(e.message)));
   });
   $("ticket-filter").addEventListener("change", guard(refreshList));
   $("ticket-refresh").addEventListener("click", guard(refreshList));
