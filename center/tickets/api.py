@@ -15,8 +15,9 @@ from pydantic import AfterValidator, Field, model_validator
 from sqlalchemy import Text as SqlText
 from sqlalchemy import cast, or_, select
 
+from center.agent_ui import queues_api
 from center.agent_ui.auth import require_user
-from center.appkeys import DB
+from center.appkeys import DB, QUEUE_CONFIG
 from center.httpjson import body_as, error, int_param, query_as
 from center.outbox import requeue
 from center.payloads import Id, Payload, QueueName, Text
@@ -135,6 +136,14 @@ async def _visible_ticket(request: web.Request, user: User, ticket_id: int) -> A
     return as_ticket(row)
 
 
+async def _known_queue(request: web.Request, name: str | None) -> None:
+    if name is None:
+        return
+    queues = await queues_api.effective(request.config_dict[DB], request.config_dict[QUEUE_CONFIG])
+    if name not in queues:
+        raise error(web.HTTPUnprocessableEntity, "no such queue", field="queue", queue=name)
+
+
 def _agent(user: User) -> Actor:
     return Actor.agent(user.id)
 
@@ -143,6 +152,7 @@ def _agent(user: User) -> Actor:
 async def create_ticket(request: web.Request) -> web.Response:
     user = await require_user(request)
     body = await body_as(request, NewTicket, 64_000)
+    await _known_queue(request, body.queue)
     db = request.config_dict[DB]
     service = request.config_dict[TICKET_SERVICE]
     customer_id = body.customer_id
@@ -153,12 +163,20 @@ async def create_ticket(request: web.Request) -> web.Response:
         )
         customer_id = customer.id
     async with db.step() as c:
-        if (
-            await c.scalar(
-                select(customers.Customer.id).where(customers.Customer.id == customer_id)
+        if body.customer_id is not None and not user.role.sees_all:
+            # An agent opens tickets for customers they served (or by e-mail address):
+            # an id alone must not reach anyone's record.
+            served = await c.scalar(
+                select(INTERACTIONS.c.id)
+                .where(
+                    INTERACTIONS.c.customer_id == customer_id, INTERACTIONS.c.agent_id == user.id
+                )
+                .limit(1)
             )
-            is None
-        ):
+            if served is None:
+                raise error(web.HTTPForbidden, "you have not served this customer")
+        exists = select(customers.Customer.id).where(customers.Customer.id == customer_id)
+        if await c.scalar(exists) is None:
             raise error(web.HTTPNotFound, "no such customer", id=customer_id)
         if body.interaction_id is not None:
             await _own_interaction(c, user, body.interaction_id)
@@ -263,6 +281,7 @@ async def patch_ticket(request: web.Request) -> web.Response:
     ticket_id = int_param(request, "ticket_id")
     await _visible_ticket(request, user, ticket_id)
     body = await body_as(request, TicketPatch, 16_000)
+    await _known_queue(request, body.queue)
     db = request.config_dict[DB]
     assignee: int | None = None
     if "assignee_id" in body.model_fields_set:

@@ -152,6 +152,10 @@ async def test_ticket_story_over_rest(server: Server) -> None:
 
 async def test_list_filters_and_cursor(server: Server) -> None:
     sue = await Http(server).login(server, "sue", Role.SUPERVISOR)
+    root = await Http(server).login(server, "root", Role.ADMIN)
+    made = await root.call("POST", "/api/queues", {"name": "billing", "channels": ["email"]})
+    assert made.status == 201, made.text
+    await root.close()
     try:
         ids = []
         for n in range(5):
@@ -203,6 +207,7 @@ async def test_bad_input_is_a_4xx(server: Server) -> None:
             ("POST", "/api/tickets", {"customer_email": "a@example.com", "subject": "a\x00b"}),
             ("PATCH", f"/api/tickets/{tid}", {"priority": float("nan")}),
             ("PATCH", f"/api/tickets/{tid}", {"status": "deleted"}),
+            ("PATCH", f"/api/tickets/{tid}", {"queue": "nowhere"}),
             ("PATCH", f"/api/tickets/{tid}", {"tags": ["t"] * 21}),
             ("PATCH", f"/api/tickets/{tid}", {"assignee_id": 99999}),
             ("POST", f"/api/tickets/{tid}/notes", {"body": "x" * 10_001}),
@@ -214,7 +219,14 @@ async def test_bad_input_is_a_4xx(server: Server) -> None:
         for method, path, body in bad:
             answer = await ann.call(method, path, body)
             assert 400 <= answer.status < 500, (method, path, answer.status, answer.text)
-        # No replier for a ticket without a channel: refused, nothing stored.
+        # An agent cannot open a ticket on a customer they never served, by id.
+        other = (await ann.call("GET", f"/api/tickets/{tid}")).json["ticket"]["customer_id"]
+        bob = await Http(server).login(server, "bob", Role.AGENT)
+        refused = await bob.call("POST", "/api/tickets", {"customer_id": other, "subject": "x"})
+        assert refused.status == 403
+        await bob.close()
+        # No replier registered for the ticket's channel: refused, nothing stored.
+        repliers(server.app).clear()
         assert (await ann.call("POST", f"/api/tickets/{tid}/replies", {"body": "hi"})).status in (
             409,
         )
