@@ -61,20 +61,6 @@ TABLE: dict[tuple[str, str], Guard] = {
     ("GET", "/api/kb/attachments/{attachment_id}"): OPEN,
     # Signed in.
     ("GET", "/api/me"): AGENT,
-    # Tickets (issue 11): an agent's are those assigned to them or holding their interaction.
-    ("POST", "/api/tickets"): AGENT,
-    ("GET", "/api/tickets"): AGENT,
-    ("GET", "/api/tickets/{ticket_id}"): OWN,
-    ("PATCH", "/api/tickets/{ticket_id}"): OWN,
-    ("POST", "/api/tickets/{ticket_id}/notes"): OWN,
-    ("POST", "/api/tickets/{ticket_id}/replies"): OWN,
-    ("POST", "/api/tickets/{ticket_id}/interactions"): OWN,
-    ("POST", "/api/interactions/{interaction_id}/ticket"): OWN,
-    ("GET", "/api/attachments/{file_id}"): OWN,
-    ("POST", "/api/outbox/{outbox_id}/resend"): OWN,
-    ("GET", "/api/supervisor/tickets/sla"): SUPERVISOR,
-    ("GET", "/api/sla/policies"): SUPERVISOR,
-    ("PUT", "/api/sla/policies"): ADMIN,
     ("GET", "/api/customers/{customer_id}"): OWN,
     ("GET", "/api/customers/{customer_id}/timeline"): OWN,
     ("GET", "/api/interactions/{interaction_id}"): OWN,
@@ -97,6 +83,20 @@ TABLE: dict[tuple[str, str], Guard] = {
     ("POST", "/api/kb/suggest"): AGENT,
     ("GET", "/api/kb/answer"): AGENT,
     ("GET", "/api/kb/reports"): SUPERVISOR,
+    # Tickets (issue 11): an agent's are those assigned to them or holding their interaction.
+    ("POST", "/api/tickets"): AGENT,
+    ("GET", "/api/tickets"): AGENT,
+    ("GET", "/api/tickets/{ticket_id}"): OWN,
+    ("PATCH", "/api/tickets/{ticket_id}"): OWN,
+    ("POST", "/api/tickets/{ticket_id}/notes"): OWN,
+    ("POST", "/api/tickets/{ticket_id}/replies"): OWN,
+    ("POST", "/api/tickets/{ticket_id}/interactions"): OWN,
+    ("POST", "/api/interactions/{interaction_id}/ticket"): OWN,
+    ("GET", "/api/attachments/{file_id}"): OWN,
+    ("POST", "/api/outbox/{outbox_id}/resend"): OWN,
+    ("GET", "/api/supervisor/tickets/sla"): SUPERVISOR,
+    ("GET", "/api/sla/policies"): SUPERVISOR,
+    ("PUT", "/api/sla/policies"): ADMIN,
 }
 
 
