@@ -191,3 +191,22 @@ async def test_pending_pauses_the_resolution_clock(db) -> None:
     async with db.step() as c:
         t = await svc.update(c, t.id, TicketChanges(status=TicketStatus.SOLVED), actor=Actor())
     assert t.sla_flags["resolution"]["state"] == "met"
+
+
+async def test_solved_tickets_close_after_the_set_days(db) -> None:
+    clock = FakeClock(ny(2026, 3, 2, 9, 0))
+    svc = TicketService(WEEKDAYS, clock)
+    monitor = SlaMonitor(db, clock=clock, close_after=timedelta(days=4))
+    customer = await make_customer(db)
+    async with db.step() as c:
+        t = await svc.create(c, customer_id=customer, subject="Thanks")
+        await svc.update(c, t.id, TicketChanges(status=TicketStatus.SOLVED), actor=Actor())
+    clock.advance(days=3, hours=23)
+    assert await monitor.close_solved() == 0
+    clock.advance(hours=1)
+    assert await monitor.close_solved() == 1
+    async with db.read_step() as c:
+        t = await svc.get(c, t.id)
+    assert t.status is TicketStatus.CLOSED and t.closed_at == clock.at
+    changes = [d for x, d in await timeline(db, customer) if x == "ticket.status_changed"]
+    assert changes[-1] == {"old": "solved", "new": "closed", "reason": "auto_close"}
