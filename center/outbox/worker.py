@@ -132,6 +132,8 @@ class OutboxWorker:
     async def run(self) -> None:
         backoff = loops.Backoff("outbox worker")
         while True:
+            # (Cleared before looking: a row enqueued while this turn runs wakes the next.)
+            self._wake.clear()
             try:
                 busy = await self.run_once()
             except asyncio.CancelledError:
@@ -142,7 +144,6 @@ class OutboxWorker:
             backoff.succeeded()
             if busy:
                 continue
-            self._wake.clear()
             try:
                 async with asyncio.timeout(self.options.poll_s):
                     await self._wake.wait()
