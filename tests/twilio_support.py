@@ -31,6 +31,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from pydantic import SecretStr
 from twilio.request_validator import RequestValidator
 
 from center.config import Settings
@@ -54,7 +55,7 @@ def with_twilio(settings: Settings, api: TwilioApi | None = None, **extra: Any) 
     values: dict[str, Any] = {
         "public_url": PUBLIC_URL,
         "twilio_account_sid": ACCOUNT_SID,
-        "twilio_auth_token": AUTH_TOKEN,
+        "twilio_auth_token": SecretStr(AUTH_TOKEN),
         "twilio_number": CENTER_NUMBER,
         "twilio_timeout_s": 3.0,
     }

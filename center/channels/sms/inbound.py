@@ -30,7 +30,6 @@ from center.records.models import Interaction, Message
 
 log = logging.getLogger(__name__)
 S = InteractionState
-AGENT_HINT = "Reply AGENT for a person."
 
 
 class Replayed(InteractionError):
@@ -76,7 +75,9 @@ class Inbound:
             for _attempt in range(3):
                 current = await self._current(customer.id)
                 if keyword is not None:
-                    return await self._keyword(keyword, phone, customer.id, current, body, meta, guard)
+                    return await self._keyword(
+                        keyword, phone, customer.id, current, body, meta, guard
+                    )
                 try:
                     if current is None:
                         return await self._new(customer.id, phone, body, meta, guard)

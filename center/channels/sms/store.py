@@ -112,6 +112,11 @@ async def has_event(conn: AsyncConnection, interaction_id: int, kind: str) -> da
     )
 
 
+async def message(conn: AsyncConnection, message_id: int) -> Message | None:
+    row = (await conn.execute(select(MESSAGES).where(MESSAGES.c.id == message_id))).first()
+    return None if row is None else Message(**row._mapping)
+
+
 async def message_for_update(conn: AsyncConnection, message_id: int) -> Message | None:
     row = (
         await conn.execute(select(MESSAGES).where(MESSAGES.c.id == message_id).with_for_update())
