@@ -18,7 +18,8 @@ async def test_text_in_agent_reply_out_with_delivery_status(
 ) -> None:
     ann = await signed_in_agent(server, "ann", capacity={"sms": 2})
     try:
-        media = [("https://api.twilio.com/2010-04-01/Accounts/AC/Messages/MM1/Media/ME1", "image/jpeg")]
+        url = "https://api.twilio.com/2010-04-01/Accounts/AC/Messages/MM1/Media/ME1"
+        media = [(url, "image/jpeg")]
         await text(hooks, "my parcel never arrived", media=media)
         offer = await ann.next("offer")
         assert offer["channel"] == "sms" and offer["preview"] == "my parcel never arrived"
