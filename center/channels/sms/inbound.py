@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from center.channels.sms import events as sms_events
 from center.channels.sms import store
 from center.channels.sms.keywords import Keyword, asks_for_agent, classify, rating
-from center.channels.sms.outbound import SmsOutbound
+from center.channels.sms.outbound import SmsOptions, SmsOutbound
 from center.channels.twilio import first_delivery
 from center.channels.twilio.forms import SmsInbound
 from center.interactions import InteractionError
@@ -49,7 +49,10 @@ class Inbound:
         self.out = out
         self.service = out.service
         self.db = out.db
-        self.options = out.options
+
+    @property
+    def options(self) -> SmsOptions:
+        return self.out.options
 
     async def receive(self, form: SmsInbound) -> str:
         """What happened (for logs and tests): stored, started, deflected, replayed …"""
@@ -143,6 +146,8 @@ class Inbound:
             before=before,
             after=after,
         )
+        if answer is not None:
+            self.out.wake()  # (the answer's outbox row committed with the start)
         return "deflected" if answer is not None else "queued"
 
     async def _join(
@@ -158,6 +163,8 @@ class Inbound:
                 await self.out.kb_reply(c, i, answer)
 
         stored = await self.service.inbound(current.id, body, meta, before=guard, after=after)
+        if answer is not None:
+            self.out.wake()
         if deflected and answer is None:
             # Asked for a person, or a question the knowledge base cannot answer: queue.
             try:

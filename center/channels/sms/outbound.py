@@ -20,7 +20,7 @@ from typing import Any
 
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncConnection
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 
 from center.channels.base import CustomerNotice
 from center.channels.sms import events as sms_events
@@ -309,8 +309,8 @@ class SmsSender:
                 date_sent_after=item.created_at - timedelta(minutes=1),
                 limit=50,
             )
-        except TwilioRestException as exc:
-            raise RetryableSendError(f"Twilio {exc.status}: {exc.msg}") from None
+        except TwilioException as exc:  # (a page that failed: TwilioException, not Rest…)
+            raise RetryableSendError(f"Twilio could not list messages: {exc}") from None
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise RetryableSendError(f"Twilio unreachable: {exc!r}") from None
         return next((r.sid for r in recent if r.body == body), None)
