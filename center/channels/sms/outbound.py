@@ -27,7 +27,7 @@ from center.channels.sms import events as sms_events
 from center.channels.sms import store
 from center.channels.sms.keywords import Keyword
 from center.channels.twilio import TwilioRest, first_delivery
-from center.channels.twilio.forms import SmsStatus
+from center.channels.twilio.forms import MAX_BODY, SmsStatus
 from center.interactions import InteractionError, InteractionService
 from center.interactions import rows as irows
 from center.knowledge_base.search import Answer, answer
@@ -120,6 +120,9 @@ class SmsOutbound:
             raise InteractionError("no_number", "this SMS conversation has no customer number")
         if await store.opted_out(c, to):
             raise opted_out_error(to)
+        if len(m.body) > MAX_BODY:
+            # (Twilio splits long texts itself, up to this; past it the API refuses: 21617.)
+            raise InteractionError("too_long", f"an SMS can be at most {MAX_BODY} characters")
         await self._queue_send(c, i, m, to)
 
     async def _system_message(self, c: AsyncConnection, i: Interaction, body: str) -> Message:

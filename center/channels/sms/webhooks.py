@@ -37,4 +37,5 @@ async def status(request: web.Request) -> web.Response:
     # (Our own URL, signed with it; anything else names no message: logged, 200.)
     message_id = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= MAX_ID_DIGITS else None
     await request.app[OUTBOUND].status(form, message_id)
-    return web.Response(status=204)
+    # (200 for an unknown message too: it is logged, and anything else makes Twilio retry.)
+    return web.Response(status=200)

@@ -52,7 +52,7 @@ async def test_text_in_agent_reply_out_with_delivery_status(
         [sid] = twilio_api.messages
 
         for status in ("queued", "sent", "delivered"):
-            assert await callback(hooks, sent, sid, status) == 204
+            assert await callback(hooks, sent, sid, status) == 200
             seen = await ann.next("sms_status")
             assert seen == {
                 "interaction_id": offer["id"],
@@ -61,8 +61,8 @@ async def test_text_in_agent_reply_out_with_delivery_status(
                 "error_code": None,
             }
         # A replay, and a late "sent" after "delivered": recorded once, never a step back.
-        assert await callback(hooks, sent, sid, "delivered") == 204
-        assert await callback(hooks, sent, sid, "sent") == 204
+        assert await callback(hooks, sent, sid, "delivered") == 200
+        assert await callback(hooks, sent, sid, "sent") == 200
         stored = await message(server, mid)
         assert stored.direction is Direction.OUTBOUND
         assert stored.meta["sms"]["sid"] == sid and stored.meta["sms"]["status"] == "delivered"
@@ -98,7 +98,7 @@ async def test_failed_delivery_with_error_code_reaches_the_agent(
         reply = await ann.call("message", {"interaction_id": offer["id"], "text": "Hi"})
         [sent] = await twilio_api.wait_for("Messages.json")
         [sid] = twilio_api.messages
-        assert await callback(hooks, sent, sid, "undelivered", error_code=30003) == 204
+        assert await callback(hooks, sent, sid, "undelivered", error_code=30003) == 200
         seen = await ann.next("sms_status")
         assert (seen["status"], seen["error_code"]) == ("undelivered", 30003)
         stored = await message(server, reply["message_id"])
@@ -129,7 +129,7 @@ async def test_unknown_message_sid_in_a_callback_is_200_and_changes_nothing(
 
     params = sms_status("SM" + "9" * 32, "delivered", to=PHONE)
     for path in ("/twilio/sms/status", "/twilio/sms/status?m=999999", "/twilio/sms/status?m=x"):
-        assert (await hooks.post(path, params)).status == 204
+        assert (await hooks.post(path, params)).status == 200
     assert await counts(server) == (0, 0)
 
 
@@ -138,3 +138,21 @@ async def test_concurrent_first_texts_make_one_conversation(
 ) -> None:
     await asyncio.gather(*(text(hooks, f"part {n}") for n in range(3)))
     assert await counts(server) == (1, 3)
+
+
+async def test_a_reply_longer_than_twilio_takes_is_refused_up_front(
+    server: Server, hooks: Webhooks, twilio_api: TwilioApi
+) -> None:
+    ann = await signed_in_agent(server, "ann", capacity={"sms": 1})
+    try:
+        await text(hooks, "tell me everything")
+        offer = await ann.next("offer")
+        assert (await ann.call("accept", {"interaction_id": offer["id"]}))["ok"]
+        long = await ann.call("message", {"interaction_id": offer["id"], "text": "x" * 1601})
+        assert long["ok"] is False and long["code"] == "too_long"
+        fits = await ann.call("message", {"interaction_id": offer["id"], "text": "y" * 1600})
+        assert fits["ok"], fits
+        [sent] = await twilio_api.wait_for("Messages.json")
+        assert len(sent.form["Body"]) == 1600  # one request: Twilio splits it, not us
+    finally:
+        await ann.close()

@@ -48,7 +48,7 @@ async def test_sms_pane_shows_delivery_media_and_opt_out(
         await expect(outbound).to_contain_text("Thanks, a replacement is on its way.")
         [sent] = await twilio_api.wait_for("Messages.json")
         [sid] = twilio_api.messages
-        assert await callback(hooks, sent, sid, "delivered") == 204
+        assert await callback(hooks, sent, sid, "delivered") == 200
         await expect(outbound.locator(".delivery")).to_have_text("delivered")
 
         await text(hooks, "STOP")
