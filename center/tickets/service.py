@@ -569,7 +569,7 @@ class TicketService:
         for target in SlaTarget:
             due = (flags.get(target.value) or {}).get("due_at")
             flags, in_time = clocks.stop(flags, target, now)
-            if in_time is not None and target is SlaTarget.RESOLUTION:
+            if in_time is not None:
                 rows.append(
                     te.ticket_row(
                         te.SlaMet(target=target.value, due_at=due, in_time=in_time),

@@ -17,6 +17,7 @@ from center.notices import AGENT_NAMESPACE, agent_room
 from center.outbox import OutboxWorker, WorkerOptions, senders
 from center.records.models import Message, Ticket
 from center.tickets.monitor import SlaMonitor
+from center.tickets.replies import repliers
 from center.tickets.service import TicketService
 from center.tickets.sla import BusinessCalendar
 
@@ -38,10 +39,11 @@ def calendar_from(settings: Any) -> BusinessCalendar:
 
 def setup(app: web.Application) -> None:
     """Called by create_app after the database and socket.io are on the app."""
-    from center.tickets import api  # (the routes import this module's keys)
+    from center.tickets import api, desk_api  # (the routes import this module's keys)
 
     settings = app[SETTINGS]
     app[TICKETS] = TicketService(calendar_from(settings))
+    repliers(app)  # (the registries exist before any channel registers into them)
     app[OUTBOX_WORKER] = OutboxWorker(
         app[DB],
         senders(app),  # the registry itself: senders registered later are seen
@@ -54,6 +56,7 @@ def setup(app: web.Application) -> None:
     )
     app[SLA_MONITOR] = SlaMonitor(app[DB], notify=_sla_notifier(app))
     app.add_routes(api.routes)
+    app.add_routes(desk_api.routes)
     app.cleanup_ctx.append(_loops)
 
 
