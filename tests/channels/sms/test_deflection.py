@@ -67,3 +67,37 @@ async def test_a_question_the_kb_cannot_answer_queues_at_once(
         assert twilio_api.posts("Messages.json") == []
     finally:
         await ann.close()
+
+
+async def test_an_answered_conversation_left_alone_is_over_at_the_next_text(
+    kb_server: Server, hooks: Webhooks, twilio_api: TwilioApi
+) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from center.records.base import utcnow
+
+    await text(hooks, "How do I reset my password?")
+    first = await _interaction(kb_server)
+    assert first.state is InteractionState.NEW
+    # Two days later (the window is one day): moved back in time rather than waited for.
+    async with kb_server.db.step() as c:
+        await c.execute(
+            update(Interaction.__table__)
+            .where(Interaction.__table__.c.id == first.id)
+            .values(created_at=utcnow() - timedelta(days=2))
+        )
+    await text(hooks, "zxqv blorp")
+    async with kb_server.db.read_step() as c:
+        from sqlalchemy import select
+
+        rows = (
+            await c.execute(select(Interaction.__table__).order_by(Interaction.__table__.c.id))
+        ).all()
+    states = [Interaction(**r._mapping).state for r in rows]
+    assert states == [InteractionState.DEFLECTED, InteractionState.QUEUED]
+    # (The answer's delivery.sent may land before or after: the outbox runs beside.)
+    types = [e.type for e in await events_of(kb_server, first.id)]
+    assert types.count("interaction.deflected") == 1
+    assert types.index("interaction.deflected") > types.index("sms.kb_answered")
