@@ -54,12 +54,14 @@ class KbAnswered(Payload):
     article_id: int
     confidence: float
     message_id: int
+    body: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class CsatAsked(Payload):
     type: ClassVar[Any] = SmsEventType.CSAT_ASKED
     message_id: int
+    body: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -138,7 +138,7 @@ class SmsOutbound:
             c,
             events.row(
                 sms_events.KbAnswered(
-                    article_id=a.article_id, confidence=a.confidence, message_id=m.id
+                    article_id=a.article_id, confidence=a.confidence, message_id=m.id, body=body
                 ),
                 interaction=i,
             ),
@@ -167,7 +167,7 @@ class SmsOutbound:
             if not i.external_ref or await store.opted_out(c, i.external_ref):
                 return
             m = await self._system_message(c, i, CSAT_QUESTION)
-            await events.write(c, events.row(sms_events.CsatAsked(message_id=m.id), interaction=i))
+            await events.write(c, events.row(sms_events.CsatAsked(message_id=m.id, body=m.body), interaction=i))
         self.wake()
 
     async def tell(self, agent_id: int | None, event: str, data: dict[str, Any]) -> None:

@@ -44,14 +44,17 @@ async def test_a_confident_answer_then_agent_on_request(
         offer = await ann.next("offer")
         assert offer["id"] == i.id
         types = [e.type for e in await events_of(kb_server, i.id)]
-        assert types[:5] == [
+        assert "delivery.sent" in types  # (written by the outbox beside the conversation)
+        types = [t for t in types if t != "delivery.sent"]
+        assert types == [
             "interaction.started",
             "message.received",
             "kb.articles_suggested",
             "sms.kb_answered",
-            "delivery.sent",
+            "message.received",
+            "interaction.queued",
+            "interaction.offered",
         ]
-        assert types[-3:] == ["message.received", "interaction.queued", "interaction.offered"]
     finally:
         await ann.close()
 
