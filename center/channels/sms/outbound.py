@@ -167,7 +167,8 @@ class SmsOutbound:
             if not i.external_ref or await store.opted_out(c, i.external_ref):
                 return
             m = await self._system_message(c, i, CSAT_QUESTION)
-            await events.write(c, events.row(sms_events.CsatAsked(message_id=m.id, body=m.body), interaction=i))
+            asked = sms_events.CsatAsked(message_id=m.id, body=m.body)
+            await events.write(c, events.row(asked, interaction=i))
         self.wake()
 
     async def tell(self, agent_id: int | None, event: str, data: dict[str, Any]) -> None:
