@@ -7,6 +7,7 @@ from aiohttp import web
 
 from center.channels.sms.inbound import Inbound
 from center.channels.sms.outbound import SmsOptions, SmsOutbound, SmsSender
+from center.channels.sms.tickets import SmsReplier
 from center.channels.sms.webhooks import INBOUND, OUTBOUND, routes
 from center.channels.twilio.setup import setup as twilio_setup
 from center.config import Settings
@@ -14,6 +15,7 @@ from center.interactions import InteractionService
 from center.outbox import OutboxKind, register_sender
 from center.queue.placement import PlacementRules
 from center.records.enums import Channel
+from center.tickets.replies import register_replier
 
 
 def setup(
@@ -46,6 +48,7 @@ def setup(
     service.register(out)
     service.outbound_steps[Channel.SMS] = out.agent_reply
     register_sender(app, OutboxKind.SMS, SmsSender(out))
+    register_replier(app, Channel.SMS, SmsReplier(out))
     app[INBOUND] = Inbound(out)
     app[OUTBOUND] = out
     app.add_routes(routes)

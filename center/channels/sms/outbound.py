@@ -97,7 +97,7 @@ class SmsOutbound:
 
     # -- steps (inside a transaction) -----------------------------------------------------
 
-    async def _queue_send(self, c: AsyncConnection, i: Interaction, m: Message, to: str) -> None:
+    async def queue_send(self, c: AsyncConnection, i: Interaction, m: Message, to: str) -> None:
         meta = {**(m.meta or {}), "sms": {"to": to, "status": None}}
         await store.set_meta(c, m.id, meta)
         # (The transient row the caller answers with says what the record now says.)
@@ -123,12 +123,12 @@ class SmsOutbound:
         if len(m.body) > MAX_BODY:
             # (Twilio splits long texts itself, up to this; past it the API refuses: 21617.)
             raise InteractionError("too_long", f"an SMS can be at most {MAX_BODY} characters")
-        await self._queue_send(c, i, m, to)
+        await self.queue_send(c, i, m, to)
 
     async def _system_message(self, c: AsyncConnection, i: Interaction, body: str) -> Message:
         m = await irows.insert_message(c, i.id, Direction.OUTBOUND, body)
         if i.external_ref and not await store.opted_out(c, i.external_ref):
-            await self._queue_send(c, i, m, i.external_ref)
+            await self.queue_send(c, i, m, i.external_ref)
         return m
 
     async def kb_reply(self, c: AsyncConnection, i: Interaction, a: Answer) -> None:
