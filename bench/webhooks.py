@@ -54,7 +54,9 @@ CUSTOMERS = 50  # distinct numbers texting in: most messages join an open conver
 class Scenario:
     path: str
     params: Params  # request number -> the form Twilio would post
-    anchor: bool = False  # served by the bare aiohttp anchors instead of the center
+    # Which server answers: "center" (one `center serve` for all its scenarios, in order),
+    # or an anchor: "bare" / "signed" aiohttp.
+    server: str = "center"
 
 
 def _phone(n: int) -> str:
@@ -85,8 +87,8 @@ def _status(n: int) -> dict[str, str]:
 _REPLAYED = sms_inbound("the same one again", from_=_phone(0), message_sid="SM" + "ab" * 16)
 
 SCENARIOS: dict[str, Scenario] = {
-    "anchor_bare": Scenario("/twilio/sms", _inbound, anchor=True),
-    "anchor_signed": Scenario("/twilio/sms", _inbound, anchor=True),
+    "anchor_bare": Scenario("/twilio/sms", _inbound, server="bare"),
+    "anchor_signed": Scenario("/twilio/sms", _inbound, server="signed"),
     "sms_inbound": Scenario("/twilio/sms", _inbound),
     "sms_replay": Scenario("/twilio/sms", lambda n: _REPLAYED),
     "sms_status": Scenario("/twilio/sms/status", _status),
@@ -267,6 +269,29 @@ async def _seed(env: dict[str, str]) -> None:
         await db.dispose()
 
 
+async def _start(kind: str, tmp: Path) -> tuple[str, asyncio.subprocess.Process, int]:
+    port = _free_port()
+    if kind in ("bare", "signed"):
+        cmd = [sys.executable, __file__, "--serve-anchor", str(port), kind]
+        proc = await asyncio.create_subprocess_exec(
+            *cmd, env={**os.environ, "PYTHONPATH": str(ROOT)}
+        )
+        await _wait_up(f"http://127.0.0.1:{port}/nothing", proc)
+        return kind, proc, port
+    data = tmp / kind
+    data.mkdir()
+    env = _center_env(data, port)
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "center", "serve", env=env)
+    await _wait_up(f"http://127.0.0.1:{port}/healthz", proc)
+    await _seed(env)  # (the status callbacks' messages; harmless to the other scenarios)
+    return kind, proc, port
+
+
+async def _stop(proc: asyncio.subprocess.Process) -> None:
+    proc.terminate()
+    await asyncio.wait_for(proc.wait(), 20)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=200.0)
@@ -278,36 +303,23 @@ async def main() -> None:
     names = [n for n in SCENARIOS if not args.only or n in args.only.split(",")]
     results: dict[str, Figures] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name in names:
-            scenario = SCENARIOS[name]
-            port = _free_port()
-            if scenario.anchor:
-                mode = "signed" if name == "anchor_signed" else "bare"
-                cmd = [sys.executable, __file__, "--serve-anchor", str(port), mode]
-                proc = await asyncio.create_subprocess_exec(
-                    *cmd, env={**os.environ, "PYTHONPATH": str(ROOT)}
-                )
-                up = f"http://127.0.0.1:{port}/nothing"
-            else:
-                data = Path(tmp) / name
-                data.mkdir()
-                env = _center_env(data, port)
-                proc = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "center", "serve", env=env
-                )
-                up = f"http://127.0.0.1:{port}/healthz"
-            try:
-                await _wait_up(up, proc)
-                if name == "sms_status":
-                    await _seed(env)
+        running: tuple[str, asyncio.subprocess.Process, int] | None = None
+        try:
+            for name in names:
+                scenario = SCENARIOS[name]
+                if running is None or running[0] != scenario.server:
+                    if running is not None:
+                        await _stop(running[1])
+                    running = await _start(scenario.server, Path(tmp))
+                _, _, port = running
                 results[name] = await load(f"http://127.0.0.1:{port}", name, scenario, args)
-            finally:
-                proc.terminate()
-                await asyncio.wait_for(proc.wait(), 20)
+        finally:
+            if running is not None:
+                await _stop(running[1])
     anchor = results.get("anchor_bare")
     print(
         f"\nTwilio webhooks at {args.rate:.0f} req/s for {args.seconds:.0f} s, then "
-        f"{args.concurrency} clients for {args.burst:.0f} s; one server process each"
+        f"{args.concurrency} clients for {args.burst:.0f} s; one server process per kind"
     )
     print(
         f"{'scenario':<16}{'p50 ms':>9}{'p99 ms':>9}{'paced/s':>9}{'max/s':>9}{'errors':>8}"
