@@ -25,6 +25,7 @@ backoff until ``max_attempts``; then it fails with the last reason.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -33,7 +34,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from center import loops
@@ -116,6 +117,9 @@ class OutboxWorker:
     notify: Notify | None = None
     owner: str = field(default_factory=lambda: uuid.uuid4().hex)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    # SQLite has one writer: outcomes recorded concurrently would wait in its busy handler
+    # (which sleeps), so this process records them one at a time there.
+    _writing: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def backoff(self, attempts: int) -> timedelta:
         delay = self.options.backoff_first_s * (2 ** max(0, attempts - 1))
@@ -147,11 +151,30 @@ class OutboxWorker:
 
     async def run_once(self) -> int:
         """Recover expired leases, claim due rows, send them; how many were handled."""
+        if not await self._anything_due():
+            return 0
         await self.recover()
         items = await self.claim()
         if items:
             await asyncio.gather(*(self._send_one(i) for i in items))
         return len(items)
+
+    async def _anything_due(self) -> bool:
+        """A read first (no write lock on SQLite, no row locks on PostgreSQL): an idle
+        worker polling every second must not take the database's write lock each time."""
+        kinds = [k.value for k in self.senders]
+        if not kinds:
+            return False
+        now = self.clock()
+        due = or_(
+            and_(OUTBOX.c.status == OutboxStatus.QUEUED.value, OUTBOX.c.next_attempt_at <= now),
+            and_(OUTBOX.c.status == OutboxStatus.SENDING.value, OUTBOX.c.lease_until < now),
+        )
+        async with self.db.read_step() as c:
+            found = await c.scalar(
+                select(OUTBOX.c.id).where(due, OUTBOX.c.kind.in_(kinds)).limit(1)
+            )
+        return found is not None
 
     # -- claim ---------------------------------------------------------------------------
 
@@ -248,7 +271,7 @@ class OutboxWorker:
         else:
             delivery.update(reason=reason, failed_at=now.isoformat())
             payload = Failed(item.id, item.kind.value, item.message_id, item.attempts, reason)
-        async with self.db.step() as c:
+        async with self._record_lock(), self.db.step() as c:
             done = await c.execute(
                 update(OUTBOX)
                 .where(
@@ -265,6 +288,9 @@ class OutboxWorker:
             if item.message_id is not None:
                 await set_delivery(c, item.message_id, delivery)
         await self._tell(item, delivery)
+
+    def _record_lock(self) -> Any:
+        return self._writing if self.db.dialect == "sqlite" else contextlib.nullcontext()
 
     async def recover(self) -> int:
         """Rows whose worker died mid-send (lease expired): back to queued if their sender

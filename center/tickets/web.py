@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -54,7 +55,12 @@ def setup(app: web.Application) -> None:
         ),
         notify=_delivery_notifier(app),
     )
-    app[SLA_MONITOR] = SlaMonitor(app[DB], notify=_sla_notifier(app))
+    days = settings.ticket_close_after_days
+    app[SLA_MONITOR] = SlaMonitor(
+        app[DB],
+        notify=_sla_notifier(app),
+        close_after=timedelta(days=days) if days > 0 else None,
+    )
     app.add_routes(api.routes)
     app.add_routes(desk_api.routes)
     app.cleanup_ctx.append(_loops)
@@ -104,7 +110,7 @@ async def _loops(app: web.Application) -> AsyncIterator[None]:
     tasks = [
         asyncio.create_task(app[OUTBOX_WORKER].run(), name="outbox-worker"),
         asyncio.create_task(
-            loops.every(settings.sla_check_interval_s, monitor.check, "SLA loop"), name="sla-loop"
+            loops.every(settings.sla_check_interval_s, monitor.step, "SLA loop"), name="sla-loop"
         ),
     ]
     yield

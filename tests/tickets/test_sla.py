@@ -161,3 +161,52 @@ async def test_a_priority_change_re_times_from_its_policy(db) -> None:
     async with db.read_step() as c:
         stored = await c.scalar(select(Ticket.sla_policy_id).where(Ticket.id == t.id))
     assert stored == t.sla_policy_id is not None
+
+
+async def test_pending_pauses_the_resolution_clock(db) -> None:
+    await _policy(db, first_response_minutes=None, resolution_minutes=4 * 60, warn_minutes=30)
+    clock = FakeClock(ny(2026, 3, 2, 9, 0))  # Monday 09:00: resolution due 13:00
+    svc = TicketService(WEEKDAYS, clock)
+    monitor = SlaMonitor(db, clock=clock)
+    customer = await make_customer(db)
+    interaction = await make_interaction(db, customer, Channel.EMAIL)
+    async with db.step() as c:
+        t = await svc.create(c, customer_id=customer, subject="Invoice", interaction_id=interaction)
+    assert t.resolution_due_at == ny(2026, 3, 2, 13, 0)
+    clock.at = ny(2026, 3, 2, 10, 0)  # 3 business hours left; now waiting on the customer
+    async with db.step() as c:
+        t = await svc.update(c, t.id, TicketChanges(status=TicketStatus.PENDING), actor=Actor())
+    assert t.resolution_due_at is None and t.sla_flags["resolution"]["state"] == "paused"
+    clock.at = ny(2026, 3, 3, 16, 0)  # the next day: no warning, no breach while pending
+    assert await monitor.check() == []
+    answer = await make_message(db, interaction, body="Here is the invoice number")
+    async with db.step() as c:
+        t = await svc.customer_message(c, t.id, message_id=answer, interaction_id=interaction)
+    # Resumed with 3 h left: 1 h on Tuesday, 2 h from Wednesday's opening.
+    assert t.status is TicketStatus.OPEN
+    assert t.resolution_due_at == ny(2026, 3, 4, 11, 0)
+    assert t.sla_flags["resolution"]["state"] == "running"
+    clock.at = ny(2026, 3, 4, 10, 31)
+    assert [(s["target"], s["kind"]) for s in await monitor.check()] == [("resolution", "warning")]
+    async with db.step() as c:
+        t = await svc.update(c, t.id, TicketChanges(status=TicketStatus.SOLVED), actor=Actor())
+    assert t.sla_flags["resolution"]["state"] == "met"
+
+
+async def test_solved_tickets_close_after_the_set_days(db) -> None:
+    clock = FakeClock(ny(2026, 3, 2, 9, 0))
+    svc = TicketService(WEEKDAYS, clock)
+    monitor = SlaMonitor(db, clock=clock, close_after=timedelta(days=4))
+    customer = await make_customer(db)
+    async with db.step() as c:
+        t = await svc.create(c, customer_id=customer, subject="Thanks")
+        await svc.update(c, t.id, TicketChanges(status=TicketStatus.SOLVED), actor=Actor())
+    clock.advance(days=3, hours=23)
+    assert await monitor.close_solved() == 0
+    clock.advance(hours=1)
+    assert await monitor.close_solved() == 1
+    async with db.read_step() as c:
+        t = await svc.get(c, t.id)
+    assert t.status is TicketStatus.CLOSED and t.closed_at == clock.at
+    changes = [d for x, d in await timeline(db, customer) if x == "ticket.status_changed"]
+    assert changes[-1] == {"old": "solved", "new": "closed", "reason": "auto_close"}
