@@ -21,6 +21,7 @@ from center.channels.sms.keywords import Keyword, asks_for_agent, classify, rati
 from center.channels.sms.outbound import SmsOptions, SmsOutbound
 from center.channels.twilio import first_delivery
 from center.channels.twilio.forms import SmsInbound
+from center.channels.twilio.idempotency import seen
 from center.interactions import InteractionError
 from center.interactions import rows as irows
 from center.records import customers, events
@@ -63,6 +64,9 @@ class Inbound:
             return "ignored"
         # (A known number is one read; only a new one goes through resolve's transaction.)
         async with self.db.read_step() as c:
+            if await seen(c, form.message_sid, "received"):
+                log.info("sms %s replayed: already stored", form.message_sid)
+                return "replayed"
             customer_id = await store.customer_by_phone(c, phone)
             known = None if customer_id is None else await store.open_conversation(c, customer_id)
         if customer_id is None:

@@ -7,6 +7,7 @@ original waits on the unique index and then finds the row, so two processes neve
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -26,3 +27,12 @@ async def first_delivery(conn: AsyncConnection, sid: str, status: str) -> bool:
         .returning(TABLE.c.id)
     )
     return (await conn.execute(stmt)).first() is not None
+
+
+async def seen(conn: AsyncConnection, sid: str, status: str) -> bool:
+    """Whether (sid, status) was handled already: a read, so a replay can be answered
+    without a write transaction (``first_delivery`` stays the guard that decides)."""
+    found = await conn.scalar(
+        select(TABLE.c.id).where(TABLE.c.sid == sid, TABLE.c.status == status[:64])
+    )
+    return found is not None
