@@ -134,6 +134,30 @@ class Settings(BaseSettings):
     # A solved ticket not reopened within this many days is closed (0: never).
     ticket_close_after_days: float = Field(default=4.0, ge=0, le=3650)
 
+    # -- Twilio (center/channels/twilio/: SMS and voice) ------------------------------------
+    # The account whose webhooks are accepted (signed with its auth token) and whose REST
+    # API sends messages and places calls. Empty SID: the Twilio routes answer 503.
+    twilio_account_sid: str = ""
+    twilio_auth_token: SecretStr = SecretStr("")
+    # The center's number (E.164): the From of every outbound SMS and call.
+    twilio_number: str = ""
+    # Where the official client's REST requests go (same paths): Twilio's API by default; a
+    # local stand-in for staging and tests.
+    twilio_api_url: str = "https://api.twilio.com"
+    # A REST request to Twilio that takes longer than this fails (and is retried).
+    twilio_timeout_s: float = Field(default=10.0, gt=0, le=120)
+
+    # -- SMS (center/channels/sms/) ---------------------------------------------------------
+    # A first message the knowledge base answers confidently gets the answer and "reply
+    # AGENT for a person" instead of a queue; such a conversation left unanswered is over
+    # (deflected) after sms_deflection_window_s.
+    sms_kb_deflection: bool = True
+    sms_deflection_window_s: float = Field(default=86_400.0, gt=0)
+    # After an agent closes an SMS conversation: "How did we do? Reply 1-5", and a reply
+    # within sms_csat_window_s is the rating.
+    sms_csat: bool = False
+    sms_csat_window_s: float = Field(default=86_400.0, gt=0)
+
     @field_validator("allowed_origins", "widget_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
