@@ -42,8 +42,7 @@ TOP_KEYS = frozenset(
 )
 MENU_KEYS = frozenset({"prompt", "options", "default", "invalid"})
 TARGET_KEYS = frozenset(
-    {"queue", "priority", "skills", "kb", "voicemail", "menu", "language", "prompt"}
-    | {"fallback"}
+    {"queue", "priority", "skills", "kb", "voicemail", "menu", "language", "prompt"} | {"fallback"}
 )
 OPTION_KEYS = TARGET_KEYS | {"digit", "say"}
 LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
@@ -101,7 +100,9 @@ class _Parser:
         for lang, text in v.items():
             if lang not in self.languages:
                 known = ", ".join(self.languages)
-                raise _fail((*path, lang), f"{what}: language {lang!r} is not in languages ({known})")
+                raise _fail(
+                    (*path, lang), f"{what}: language {lang!r} is not in languages ({known})"
+                )
             if not isinstance(text, str) or not 0 < len(text.strip()) <= MAX_PROMPT:
                 raise _fail((*path, lang), f"{what}: a text of 1..{MAX_PROMPT} characters")
             if "\x00" in text:
@@ -118,9 +119,7 @@ class _Parser:
         _keys(v, OPTION_KEYS if option else TARGET_KEYS, path, what)
         kinds = [k for k in ("queue", "kb", "voicemail", "menu", "language") if k in v]
         if len(kinds) != 1:
-            raise _fail(
-                path, f"{what}: needs exactly one of queue, kb, voicemail, menu, language"
-            )
+            raise _fail(path, f"{what}: needs exactly one of queue, kb, voicemail, menu, language")
         kind = TargetKind(kinds[0])
         prompt = self.prompt(v["prompt"], (*path, "prompt"), what) if "prompt" in v else None
         if kind is TargetKind.QUEUE:
@@ -290,25 +289,33 @@ def _build(data: Any, queues: set[str] | None, zone: str, source: str) -> IvrCon
     overflow_raw = _mapping(data.get("overflow", {}), ("overflow",), "overflow")
     _keys(overflow_raw, frozenset({"max_waiting", "max_wait_s"}), ("overflow",), "overflow")
     overflow = Overflow(
-        max_waiting=_int(overflow_raw["max_waiting"], ("overflow", "max_waiting"), "max_waiting", 0, 100_000)
+        max_waiting=_int(
+            overflow_raw["max_waiting"], ("overflow", "max_waiting"), "max_waiting", 0, 100_000
+        )
         if "max_waiting" in overflow_raw
         else None,
-        max_wait_s=_number(overflow_raw["max_wait_s"], ("overflow", "max_wait_s"), "max_wait_s", 1, 86_400)
+        max_wait_s=_number(
+            overflow_raw["max_wait_s"], ("overflow", "max_wait_s"), "max_wait_s", 1, 86_400
+        )
         if "max_wait_s" in overflow_raw
         else None,
     )
     digit = data.get("callback_digit", "1")
     if isinstance(digit, int) and not isinstance(digit, bool):
         digit = str(digit)
-    if digit is not None and digit is not False and (
-        not isinstance(digit, str) or not re.fullmatch(r"[0-9*#]", digit)
+    if (
+        digit is not None
+        and digit is not False
+        and (not isinstance(digit, str) or not re.fullmatch(r"[0-9*#]", digit))
     ):
         raise _fail(("callback_digit",), "callback_digit must be one of 0-9 * # (or false)")
     music = data.get("hold_music")
     if music is not None and (not isinstance(music, str) or not re.match(r"^https?://\S+$", music)):
         raise _fail(("hold_music",), "hold_music must be an http(s) URL of an audio file")
     voice = data.get("voice")
-    if voice is not None and (not isinstance(voice, str) or not re.fullmatch(r"[\w.\-]{1,60}", voice)):
+    if voice is not None and (
+        not isinstance(voice, str) or not re.fullmatch(r"[\w.\-]{1,60}", voice)
+    ):
         raise _fail(("voice",), "voice must be a Twilio voice name like Polly.Joanna")
     csat = data.get("csat", False)
     if not isinstance(csat, bool):
@@ -336,14 +343,18 @@ def _build(data: Any, queues: set[str] | None, zone: str, source: str) -> IvrCon
     )
 
 
-def parse(text: str, source: str, *, queues: set[str] | None = None, zone: str = "UTC") -> IvrConfig:
+def parse(
+    text: str, source: str, *, queues: set[str] | None = None, zone: str = "UTC"
+) -> IvrConfig:
     """Parse and validate an IVR document; ``queues``: the names options may send to."""
     if source.endswith(".toml"):
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             line = re.search(r"line (\d+)", str(exc))
-            raise ConfigError(f"{source}:{line.group(1) if line else 1}: not valid TOML: {exc}") from None
+            raise ConfigError(
+                f"{source}:{line.group(1) if line else 1}: not valid TOML: {exc}"
+            ) from None
         lines = toml_lines(text)
     else:
         try:
@@ -351,7 +362,9 @@ def parse(text: str, source: str, *, queues: set[str] | None = None, zone: str =
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = mark.line + 1 if mark is not None else 1
-            raise ConfigError(f"{source}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+            raise ConfigError(
+                f"{source}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}"
+            ) from None
         if root is None:
             raise ConfigError(f"{source}:1: the file is empty; it needs a 'menus:' mapping")
         lines = yaml_lines(root)
@@ -362,7 +375,9 @@ def parse(text: str, source: str, *, queues: set[str] | None = None, zone: str =
         raise ConfigError(f"{source}:{_line_of(lines, exc.path)}: {exc.message}") from None
 
 
-async def load(path: Path | None, *, queues: set[str] | None = None, zone: str = "UTC") -> IvrConfig:
+async def load(
+    path: Path | None, *, queues: set[str] | None = None, zone: str = "UTC"
+) -> IvrConfig:
     """The IVR in ``path`` (read off the event loop), or the built-in one (straight to the
     ``default`` queue after the greeting)."""
     if path is None:

@@ -56,21 +56,38 @@ queue = "sales"
     assert choose(cfg.menu(None), "1", None).target.queue == "sales"
 
 
+M = "menus:\n  main:\n    prompt: hi\n    options:\n"
+
+
 @pytest.mark.parametrize(
     ("text", "where", "message"),
     [
-        ("menus:\n  main:\n    prompt: hi\n    options:\n      - digit: 1\n        queue: biling\n",
-         6, "unknown queue 'biling'"),
-        ("menus:\n  main:\n    prompt: hi\n    options:\n      - digit: 1\n        queue: billing\n"
-         "      - digit: 1\n        voicemail: true\n", 7, "digit 1 used twice"),
-        ("menus:\n  main:\n    prompt: hi\n    options:\n      - digit: 2\n        menu: nowhere\n",
-         6, "unknown menu 'nowhere'"),
+        (
+            M + "      - digit: 1\n        queue: biling\n",
+            6,
+            "unknown queue 'biling'",
+        ),
+        (
+            M + "      - digit: 1\n        queue: billing\n"
+            "      - digit: 1\n        voicemail: true\n",
+            7,
+            "digit 1 used twice",
+        ),
+        (
+            M + "      - digit: 2\n        menu: nowhere\n",
+            6,
+            "unknown menu 'nowhere'",
+        ),
         ("hours:\n  weekly:\n    mon: '18:00-09:00'\n", 3, "ends before it starts"),
         ("hours:\n  holidays: [christmas]\n", 2, "not a date"),
         ("languages: [en-US]\ngreeting:\n  fr-FR: Bonjour\n", 3, "not in languages"),
         ("max_tries: .nan\n", 1, "max_tries must be an integer"),
-        ("menus:\n  main:\n    options:\n      - digit: 1\n        queue: billing\n        kb: true\n",
-         4, "exactly one of"),
+        (
+            "menus:\n  main:\n    options:\n      - digit: 1\n"
+            "        queue: billing\n        kb: true\n",
+            4,
+            "exactly one of",
+        ),
         ("menus: [\n", 2, "not valid YAML"),
         ("surprise: 1\n", 1, "unknown key 'surprise'"),
     ],
