@@ -209,7 +209,8 @@ class VoiceCall(Base):
     # ivr | waiting | callback | bridged | voicemail | survey | ended
     stage: Mapped[str] = mapped_column(String(16), default="ivr")
     menu: Mapped[str | None] = mapped_column(String(40))
-    conference: Mapped[str] = mapped_column(String(80))
+    conference: Mapped[str] = mapped_column(String(80))  # its friendly name
+    conference_sid: Mapped[str | None] = mapped_column(String(64))  # once Twilio started it
     callback_number: Mapped[str | None] = mapped_column(String(40))
     recording_sid: Mapped[str | None] = mapped_column(String(64))
     recording_url: Mapped[str | None] = mapped_column(Text)
@@ -224,7 +225,7 @@ class VoiceCall(Base):
 
 class VoiceLeg(Base):
     """One Twilio call (CallSid) taking part in a VoiceCall: the caller, an agent, a
-    supervisor, the callback. Statuses seen are kept so a replayed callback is a no-op."""
+    supervisor, the callback (each call's status callbacks find it by CallSid)."""
 
     __tablename__ = "voice_legs"
 
@@ -235,8 +236,16 @@ class VoiceLeg(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     mode: Mapped[str | None] = mapped_column(String(16))  # supervisor: listen|whisper|barge
     status: Mapped[str] = mapped_column(String(32), default="initiated")
-    statuses: Mapped[list[str]] = mapped_column(JSON, default=list)
     on_hold: Mapped[bool] = mapped_column(default=False, server_default=false())
     duration_s: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None]
+
+
+class VoiceAgent(Base):
+    """Where an agent takes calls: the browser softphone (no phone) or a phone number."""
+
+    __tablename__ = "voice_agents"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    phone: Mapped[str | None] = mapped_column(String(40))

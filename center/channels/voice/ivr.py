@@ -39,8 +39,7 @@ class Prompt:
 class Target:
     kind: TargetKind
     queue: str | None = None
-    priority: int = 0
-    skills: Mapping[str, int] = field(default_factory=dict)
+    priority: int = 0  # (the queue's own required skills decide who may answer)
     menu: str | None = None  # MENU, LANGUAGE (None: the same menu again)
     language: str | None = None  # LANGUAGE
     prompt: Prompt | None = None  # KB: the question prompt; VOICEMAIL: the message prompt

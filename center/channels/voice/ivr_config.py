@@ -42,7 +42,7 @@ TOP_KEYS = frozenset(
 )
 MENU_KEYS = frozenset({"prompt", "options", "default", "invalid"})
 TARGET_KEYS = frozenset(
-    {"queue", "priority", "skills", "kb", "voicemail", "menu", "language", "prompt"} | {"fallback"}
+    {"queue", "priority", "kb", "voicemail", "menu", "language", "prompt"} | {"fallback"}
 )
 OPTION_KEYS = TARGET_KEYS | {"digit", "say"}
 LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
@@ -127,15 +127,9 @@ class _Parser:
             check_queue_name(queue, (*path, "queue"))
             if self.queues is not None and queue not in self.queues:
                 raise _fail((*path, "queue"), f"{what} sends to unknown queue {queue!r}")
-            skills: dict[str, int] = {}
-            raw = _mapping(v.get("skills", {}), (*path, "skills"), f"{what}: skills")
-            for name, level in raw.items():
-                if not isinstance(name, str) or not 0 < len(name) <= 80:
-                    raise _fail((*path, "skills"), f"{what}: skill names of 1..80 characters")
-                skills[name] = _int(level, (*path, "skills", name), f"{what}: skill level", 1, 10)
             priority = _int(v.get("priority", 0), (*path, "priority"), f"{what}: priority", 0, 9)
-            return Target(kind, queue=queue, priority=priority, skills=skills)
-        for extra in ("priority", "skills"):
+            return Target(kind, queue=queue, priority=priority)
+        for extra in ("priority",):
             if extra in v:
                 raise _fail((*path, extra), f"{what}: {extra} only goes with a queue")
         if kind is TargetKind.KB:

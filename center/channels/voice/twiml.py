@@ -58,10 +58,14 @@ def menu(
     return str(r)
 
 
-def hold(cfg: IvrConfig, lang: str, *, position: int, minutes: int | None) -> str:
+def hold(
+    cfg: IvrConfig, lang: str, *, position: int, minutes: int | None, intro: str | None = None
+) -> str:
     """One round of waiting: position, estimated wait, the callback offer, hold audio;
     then Twilio fetches the next round (so the announcements are periodic)."""
     r = VoiceResponse()
+    if intro:
+        _say(r, cfg, intro, lang)
     g = r.gather(
         input="dtmf",
         num_digits=1,

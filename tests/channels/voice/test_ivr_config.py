@@ -21,7 +21,7 @@ def test_the_example_parses_into_menus_options_and_hours() -> None:
     assert [o.digit for o in main.options] == ["1", "2", "3", "4", "9"]
     billing = choose(main, "1", None)
     assert billing is not None and billing.target.queue == "billing"
-    assert billing.target.priority == 2 and dict(billing.target.skills) == {"billing": 3}
+    assert billing.target.priority == 2
     # Speech picks by keyword (any case), a key wins over speech, nothing matches -> None.
     assert choose(main, None, "I have a question about my Invoice").target.queue == "billing"
     assert choose(main, "3", "billing").target.kind is TargetKind.VOICEMAIL

@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("stage", sa.String(16), nullable=False),
         sa.Column("menu", sa.String(40)),
         sa.Column("conference", sa.String(80), nullable=False),
+        sa.Column("conference_sid", sa.String(64)),
         sa.Column("callback_number", sa.String(40)),
         sa.Column("recording_sid", sa.String(64)),
         sa.Column("recording_url", sa.Text()),
@@ -51,7 +52,6 @@ def upgrade() -> None:
         sa.Column("user_id", BigId, sa.ForeignKey("users.id")),
         sa.Column("mode", sa.String(16)),
         sa.Column("status", sa.String(32), nullable=False),
-        sa.Column("statuses", sa.JSON(), nullable=False),
         sa.Column("on_hold", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("duration_s", sa.Integer()),
         sa.Column("created_at", UTCDateTime(), nullable=False),
@@ -61,6 +61,14 @@ def upgrade() -> None:
     op.create_index("ix_voice_legs_voice_call_id", "voice_legs", ["voice_call_id"])
 
 
+    op.create_table(
+        "voice_agents",
+        sa.Column("user_id", BigId, sa.ForeignKey("users.id"), primary_key=True),
+        sa.Column("phone", sa.String(40)),
+    )
+
+
 def downgrade() -> None:
+    op.drop_table("voice_agents")
     op.drop_table("voice_legs")
     op.drop_table("voice_calls")
