@@ -25,6 +25,7 @@ from center.agent_ui.console_sockets import ConsoleSockets
 from center.agent_ui.login_limits import LOGIN_LIMITS, LoginLimits
 from center.agent_ui.namespace import AgentNamespace
 from center.appkeys import DB, QUEUE_CONFIG, REDIS, ROUTER, SERVICE, SETTINGS, SIO, STATS
+from center.channels.twilio.setup import setup as twilio_setup
 from center.channels.webchat import ChatNamespace, WebChatAdapter
 from center.config import Settings
 from center.errors import json_errors
@@ -168,6 +169,8 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     app.add_routes(queues_api.routes)
     app.add_routes(supervisor.routes)
     app.add_routes(history_api.routes)
+    # Twilio (center/channels/twilio/): settings, webhook validator, the REST client.
+    twilio_setup(app, settings)
     kb_web.setup(app)
     app.add_routes(_pages)
     _add_static(app)

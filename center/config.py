@@ -120,6 +120,19 @@ class Settings(BaseSettings):
     # asyncio's loop did not (bench/chat.py); on until that is understood, only by choice.
     uvloop: bool = False
 
+    # -- Twilio (center/channels/twilio/: SMS and voice) ------------------------------------
+    # The account whose webhooks are accepted (signed with its auth token) and whose REST
+    # API sends messages and places calls. Empty SID: the Twilio routes answer 503.
+    twilio_account_sid: str = ""
+    twilio_auth_token: SecretStr = SecretStr("")
+    # The center's number (E.164): the From of every outbound SMS and call.
+    twilio_number: str = ""
+    # Where the official client's REST requests go (same paths): Twilio's API by default; a
+    # local stand-in for staging and tests.
+    twilio_api_url: str = "https://api.twilio.com"
+    # A REST request to Twilio that takes longer than this fails (and is retried).
+    twilio_timeout_s: float = Field(default=10.0, gt=0, le=120)
+
     @field_validator("allowed_origins", "widget_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:

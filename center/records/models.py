@@ -191,6 +191,35 @@ class Event(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+# -- Twilio (center/channels/twilio/, sms/) ---------------------------------------------------
+
+
+class TwilioWebhook(Base):
+    """One row per (Sid, status) seen: a replayed webhook is recognised and makes nothing."""
+
+    __tablename__ = "twilio_webhooks"
+    __table_args__ = (UniqueConstraint("sid", "status", name="uq_twilio_webhooks_sid_status"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sid: Mapped[str] = mapped_column(String(34))
+    status: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SmsOptOut(Base):
+    """A number that texted STOP (and not START since): nothing is sent to it.
+
+    Keyed by the number (Twilio blocks per number, whoever owns it); ``customer_id`` is the
+    customer the number resolved to, for the console and the timeline.
+    """
+
+    __tablename__ = "sms_opt_outs"
+
+    phone: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    opted_out_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 # -- voice (issue 12; center/channels/voice/) -------------------------------------------------
 
 

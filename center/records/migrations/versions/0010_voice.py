@@ -1,7 +1,7 @@
 """voice: calls (IVR, conference, callback, voicemail, recording, CSAT) and their legs
 
 Revision ID: 0010
-Revises: 0006 (0009 once the sms branch is merged)
+Revises: 0009
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 from center.records.base import BigId, UTCDateTime
 
 revision = "0010"
-down_revision = "0006"  # "0007" once tickets is merged, "0009" after sms
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

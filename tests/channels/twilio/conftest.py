@@ -1,0 +1,1 @@
+from tests.twilio_support import twilio_api  # noqa: F401  (the fixture)
