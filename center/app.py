@@ -26,6 +26,7 @@ from center.agent_ui.login_limits import LOGIN_LIMITS, LoginLimits
 from center.agent_ui.namespace import AgentNamespace
 from center.appkeys import DB, QUEUE_CONFIG, REDIS, ROUTER, SERVICE, SETTINGS, SIO, STATS
 from center.channels.twilio.setup import setup as twilio_setup
+from center.channels.voice.setup import setup as voice_setup
 from center.channels.webchat import ChatNamespace, WebChatAdapter
 from center.config import Settings
 from center.errors import json_errors
@@ -171,6 +172,10 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     app.add_routes(history_api.routes)
     # Twilio (center/channels/twilio/): settings, webhook validator, the REST client.
     twilio_setup(app, settings)
+    # Voice (center/channels/voice/): the IVR, call webhooks, the /voice namespace.
+    await voice_setup(
+        app, settings, service=service, sio=sio, keys=keys, sockets=console_sockets, queues=queues
+    )
     kb_web.setup(app)
     app.add_routes(_pages)
     _add_static(app)

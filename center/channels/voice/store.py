@@ -119,6 +119,11 @@ async def call_by_conference(conn: AsyncConnection, name: str) -> VoiceCall | No
     return None if row is None else _call(row)
 
 
+async def call_by_conference_sid(conn: AsyncConnection, sid: str) -> VoiceCall | None:
+    row = (await conn.execute(select(CALLS).where(CALLS.c.conference_sid == sid))).first()
+    return None if row is None else _call(row)
+
+
 async def legs(conn: AsyncConnection, call_id: int) -> list[VoiceLeg]:
     rows = await conn.execute(
         select(LEGS).where(LEGS.c.voice_call_id == call_id).order_by(LEGS.c.id)

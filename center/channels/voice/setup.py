@@ -1,0 +1,118 @@
+"""Wiring voice into the app: the IVR file, the call services, the adapter, routes, socket."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import AsyncIterator
+from typing import Any
+
+import socketio
+from aiohttp import web
+
+from center.agent_ui.console_sockets import ConsoleSockets
+from center.channels.base import CustomerNotice
+from center.channels.twilio import TWILIO_SETTINGS
+from center.channels.twilio import setup as twilio_setup
+from center.channels.voice import ivr_config, store
+from center.channels.voice.bridge import Bridge
+from center.channels.voice.calls import VoiceCalls
+from center.channels.voice.lifecycle import Lifecycle, TicketMaker
+from center.channels.voice.namespace import SUPERVISORS, VOICE_NAMESPACE, VoiceNamespace
+from center.channels.voice.web import BRIDGE, CALLS, LIFECYCLE, routes
+from center.config import Settings
+from center.interactions import InteractionService
+from center.knowledge_base.search import answer as kb_answer
+from center.notices import agent_room
+from center.queue.config import ConfigError, QueueConfig
+from center.queue.keys import Keys
+from center.records.enums import Channel
+from center.records.models import Interaction, Message, VoiceCall
+
+log = logging.getLogger(__name__)
+
+
+class VoiceAdapter:
+    """The interaction service's port to a call: an agent joined -> bridge; closed with
+    the call still connected -> end it."""
+
+    channel = Channel.VOICE
+
+    def __init__(self, bridge: Bridge) -> None:
+        self.bridge = bridge
+
+    async def deliver(self, interaction: Interaction, message: Message, agent_name: str) -> None:
+        # (A line typed in a call's pane is the agent's note: stored, nothing to send.)
+        return None
+
+    async def notify(
+        self, interaction: Interaction, notice: CustomerNotice, data: dict[str, Any]
+    ) -> None:
+        if notice is CustomerNotice.AGENT_JOINED:
+            self.bridge.assigned(interaction)
+        elif notice is CustomerNotice.CLOSED:
+            self.bridge.background(self._end(interaction), f"end-{interaction.id}")
+
+    async def _end(self, i: Interaction) -> None:
+        async with self.bridge.db.read_step() as c:
+            call = await store.call_for_interaction(c, i.id)
+        if call is not None and call.stage == store.Stage.BRIDGED.value:
+            try:
+                await self.bridge.end(call, i)
+            except Exception as exc:  # (told to the agent by the bridge already)
+                log.info("ending closed call %s: %s", i.id, exc)
+
+
+async def setup(
+    app: web.Application,
+    settings: Settings,
+    *,
+    service: InteractionService,
+    sio: socketio.AsyncServer,
+    keys: Keys,
+    sockets: ConsoleSockets,
+    queues: QueueConfig,
+    make_ticket: TicketMaker | None = None,
+) -> None:
+    """Load ``CENTER_IVR_FILE`` (a bad file stops the start, naming file:line, exit 2)."""
+    try:
+        ivr = await ivr_config.load(
+            settings.ivr_file, queues=queues.names(), zone=settings.timezone
+        )
+    except ConfigError as exc:
+        print(f"center: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
+    rest = twilio_setup(app, settings)
+    db = service.db
+
+    async def answer(question: str, locale: str | None) -> tuple[int, str, float] | None:
+        found = await kb_answer(db, question, locale=locale)
+        if found is None:
+            return None
+        return found.article_id, found.text, found.confidence
+
+    async def emit(call: VoiceCall, i: Interaction, event: str, data: dict[str, Any]) -> None:
+        payload = {"interaction_id": i.id, **data}
+        if i.agent_id is not None:
+            await sio.emit(event, payload, room=agent_room(i.agent_id), namespace=VOICE_NAMESPACE)
+        await sio.emit(event, payload, room=SUPERVISORS, namespace=VOICE_NAMESPACE)
+
+    calls = VoiceCalls(service, keys, ivr, answer=answer)
+    lifecycle = Lifecycle(calls)
+    lifecycle.make_ticket = make_ticket
+    bridge = Bridge(db, rest, app[TWILIO_SETTINGS], ivr, emit)
+
+    async def changed(call: VoiceCall, i: Interaction) -> None:
+        await emit(call, i, "call", await bridge.state(i.id))
+
+    lifecycle.notify = changed
+    service.register(VoiceAdapter(bridge))
+    sio.register_namespace(VoiceNamespace(service, bridge, sockets=sockets))
+    app[CALLS], app[LIFECYCLE], app[BRIDGE] = calls, lifecycle, bridge
+    app.add_routes(routes)
+
+    async def settle(_app: web.Application) -> AsyncIterator[None]:
+        yield
+        await bridge.settle()
+
+    app.cleanup_ctx.append(settle)
