@@ -164,6 +164,9 @@ class AgentSide(ServiceBase):
                     actor_id=agent.id,
                 ),
             )
+            hook = self.outbound_steps.get(i.channel)
+            if hook is not None:
+                await hook(c, i, m)
         adapter = self.adapters.get(i.channel)
         if adapter is not None:
             await adapter.deliver(i, m, agent.display_name)

@@ -41,6 +41,11 @@ class InteractionError(Exception):
 # Called after a customer message is stored, and when an agent accepts (with the last
 # customer message): how the knowledge base pushes suggestions without a dependency here.
 ConversationListener = Callable[[Interaction, Message | None], Awaitable[None]]
+# Run inside a step's transaction by a channel that must write beside it (a webhook's replay
+# guard, an outbox row for the message just stored); raising an InteractionError refuses the
+# whole step, so nothing of it is written.
+StepHook = Callable[[AsyncConnection], Awaitable[None]]
+MessageHook = Callable[[AsyncConnection, Interaction, Message], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +93,9 @@ class ServiceBase:
     adapters: dict[Channel, ChannelAdapter]
     listeners: list[ConversationListener]
     followups: Followups
+    # Per channel: runs in the agent's reply step after the message is stored (SMS: refuse
+    # an opted-out number, enqueue the outbox row in the same transaction).
+    outbound_steps: dict[Channel, MessageHook]
 
     # -- helpers ---------------------------------------------------------------------------
 

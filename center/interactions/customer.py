@@ -12,7 +12,9 @@ from center.channels.base import CustomerNotice
 from center.interactions import rows
 from center.interactions.base import (
     InteractionError,
+    MessageHook,
     ServiceBase,
+    StepHook,
     Stored,
     _ms,
     message_json,
@@ -73,11 +75,16 @@ class CustomerSide(ServiceBase):
         priority: int = 0,
         suggested: list[int] | None = None,
         meta: dict[str, Any] | None = None,
+        before: StepHook | None = None,
+        after: MessageHook | None = None,
     ) -> Stored:
         """A new conversation with its first message, in one transaction: started, message
         received, and then either the articles shown to the customer (``suggested``: the
-        chat waits for them to read or ask for an agent) or queued at once."""
+        chat waits for them to read or ask for an agent) or queued at once. ``before`` and
+        ``after`` run in that transaction (see ``StepHook``)."""
         async with self.db.step() as c:
+            if before is not None:
+                await before(c)
             # Inserted in the state it ends this step in (one statement, not insert+update).
             i = await rows.insert_interaction(
                 c, customer_id=customer_id, channel=channel, queue=queue, priority=priority,
@@ -102,15 +109,26 @@ class CustomerSide(ServiceBase):
                 if suggested
                 else events.row(events.Queued(queue=i.queue, priority=i.priority), interaction=i),
             )
+            if after is not None:
+                await after(c, i, m)
         if not suggested:
             await self._route(i)
         return Stored(i, m)
 
     async def inbound(
-        self, interaction_id: int, body: str, meta: dict[str, Any] | None = None
+        self,
+        interaction_id: int,
+        body: str,
+        meta: dict[str, Any] | None = None,
+        *,
+        before: StepHook | None = None,
+        after: MessageHook | None = None,
     ) -> Stored:
-        """Store a customer's message (durably, before anyone acknowledges it)."""
+        """Store a customer's message (durably, before anyone acknowledges it). ``before``
+        and ``after`` run in its transaction (see ``StepHook``)."""
         async with self.db.step() as c:
+            if before is not None:
+                await before(c)
             i = await self._load(c, interaction_id)
             if not i.state.is_open:
                 raise InteractionError("closed", "this conversation has ended")
@@ -123,6 +141,8 @@ class CustomerSide(ServiceBase):
                     actor_kind=ActorKind.CUSTOMER,
                 ),
             )
+            if after is not None:
+                await after(c, i, m)
         if i.agent_id is not None and i.state is S.ASSIGNED:
             await self.bus.to_agent(i.agent_id, AgentNotice.MESSAGE, message_json(m))
             self._tell_listeners(i, m)

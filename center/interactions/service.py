@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from center.channels.base import ChannelAdapter
 from center.interactions.agent import AgentSide
-from center.interactions.base import ConversationListener
+from center.interactions.base import ConversationListener, MessageHook
 from center.interactions.customer import CustomerSide
 from center.interactions.followups import Followups
 from center.interactions.handoffs import Handoffs
@@ -24,6 +24,7 @@ class InteractionService(CustomerSide, AgentSide, Handoffs, Recovery):
         self.bus = bus
         self.adapters: dict[Channel, ChannelAdapter] = {}
         self.listeners: list[ConversationListener] = []
+        self.outbound_steps: dict[Channel, MessageHook] = {}
         self.followups = Followups()
         router.on_offer = self._offered
         router.on_timeout = self._timed_out
