@@ -22,14 +22,14 @@ from center.interactions import rows as irows
 from center.records import events
 from center.records.base import utcnow
 from center.records.enums import ActorKind, Direction, InteractionState
-from center.records.models import Event, Interaction, VoiceCall, VoiceLeg
+from center.records.models import Event, Interaction, Message, VoiceCall, VoiceLeg
 
 log = logging.getLogger(__name__)
 S = InteractionState
 FINAL = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 # Makes the voicemail's ticket in the step that records the voicemail: (conn, call,
-# interaction, recording url) -> ticket id.
-TicketMaker = Callable[[AsyncConnection, VoiceCall, Interaction, str], Awaitable[int | None]]
+# interaction, the voicemail's message) -> ticket id.
+TicketMaker = Callable[[AsyncConnection, VoiceCall, Interaction, Message], Awaitable[int | None]]
 # Tells the consoles about a change of a call (the Bridge emits ``call`` events).
 Notifier = Callable[[VoiceCall, Interaction], Awaitable[None]]
 
@@ -149,7 +149,7 @@ class Lifecycle:
                 )
                 return
             body = f"Voicemail from {call.from_number} ({duration or 0} s): {media}"
-            await irows.insert_message(
+            m = await irows.insert_message(
                 c,
                 i.id,
                 Direction.INBOUND,
@@ -164,7 +164,7 @@ class Lifecycle:
             )
             ticket_id = None
             if self.make_ticket is not None:
-                ticket_id = await self.make_ticket(c, call, i, media)
+                ticket_id = await self.make_ticket(c, call, i, m)
                 if ticket_id is not None:
                     await store.set_call(c, call, ticket_id=ticket_id)
                     await irows.set_interaction(c, i, ticket_id=ticket_id)

@@ -9,6 +9,7 @@ from typing import Any
 
 import socketio
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from center.agent_ui.console_sockets import ConsoleSockets
 from center.channels.base import CustomerNotice
@@ -28,6 +29,8 @@ from center.queue.config import ConfigError, QueueConfig
 from center.queue.keys import Keys
 from center.records.enums import Channel
 from center.records.models import Interaction, Message, VoiceCall
+from center.tickets.service import CUSTOMER
+from center.tickets.web import TICKETS
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +100,28 @@ async def setup(
             await sio.emit(event, payload, room=agent_room(i.agent_id), namespace=VOICE_NAMESPACE)
         await sio.emit(event, payload, room=SUPERVISORS, namespace=VOICE_NAMESPACE)
 
+    async def voicemail_ticket(
+        conn: AsyncConnection, call: VoiceCall, i: Interaction, m: Message
+    ) -> int | None:
+        """A voicemail is a ticket (the tickets desk's service, issue 11), in the step that
+        records it: created with the call attached, the message as the customer's."""
+        tickets = app.get(TICKETS)
+        if tickets is None:
+            return None
+        t = await tickets.create(
+            conn,
+            customer_id=i.customer_id,
+            subject=f"Voicemail from {call.from_number}",
+            queue=i.queue,
+            interaction_id=i.id,
+            actor=CUSTOMER,
+        )
+        await tickets.customer_message(conn, t.id, message_id=m.id, interaction_id=i.id)
+        return t.id
+
     calls = VoiceCalls(service, keys, ivr, answer=answer)
     lifecycle = Lifecycle(calls)
-    lifecycle.make_ticket = make_ticket
+    lifecycle.make_ticket = make_ticket or voicemail_ticket
     bridge = Bridge(db, rest, app[TWILIO_SETTINGS], ivr, emit)
 
     async def changed(call: VoiceCall, i: Interaction) -> None:

@@ -1,0 +1,125 @@
+"""While a caller waits: hanging up abandons, the callback key keeps the place and the
+platform calls back, a full queue or after hours goes to voicemail, which is a ticket."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from sqlalchemy import select
+
+from center.records.models import Event, Interaction, VoiceCall
+from tests.support import Server, signed_in_agent
+from tests.twilio_support import (
+    CENTER_NUMBER,
+    PUBLIC_URL,
+    TwilioApi,
+    Webhooks,
+    sid,
+    voice_call,
+)
+
+CALLER = "+14155550142"
+
+
+def root(text: str) -> ET.Element:
+    return ET.fromstring(text)
+
+
+def says(text: str) -> list[str]:
+    return [e.text or "" for e in root(text).iter("Say")]
+
+
+async def queued_call(hooks: Webhooks, call: str, caller: str = CALLER) -> str:
+    await hooks.post("/twilio/voice", voice_call(call, from_=caller))
+    r = await hooks.post(
+        "/twilio/voice/ivr?menu=main&tries=0",
+        voice_call(call, "in-progress", from_=caller, Digits="1"),
+    )
+    assert "in the queue" in says(r.text)[0]
+    return r.text
+
+
+async def interaction_of(server: Server, call: str) -> Interaction:
+    async with server.db.read() as s:
+        return await s.scalar(select(Interaction).where(Interaction.external_ref == call))
+
+
+async def event_types(server: Server, interaction_id: int) -> list[str]:
+    async with server.db.read() as s:
+        rows = await s.scalars(
+            select(Event.type).where(Event.interaction_id == interaction_id).order_by(Event.id)
+        )
+        return list(rows)
+
+
+async def test_a_caller_who_hangs_up_while_waiting_is_abandoned(
+    server: Server, hooks: Webhooks
+) -> None:
+    call = sid("CA")
+    await queued_call(hooks, call)
+    await hooks.post(
+        "/twilio/voice/status", voice_call(call, "completed", from_=CALLER, CallDuration="31")
+    )
+    i = await interaction_of(server, call)
+    assert i.state.value == "abandoned"
+    assert (await event_types(server, i.id))[-2:] == ["call.status", "interaction.abandoned"]
+
+
+async def test_callback_keeps_the_place_and_the_platform_calls_back(
+    server: Server, hooks: Webhooks, twilio_api: TwilioApi
+) -> None:
+    first, second = sid("CA"), sid("CA")
+    await queued_call(hooks, first)
+    await queued_call(hooks, second, "+14155550199")
+    # The first caller presses the callback key: confirmed, hung up, still first in line.
+    r = await hooks.post(
+        "/twilio/voice/hold/key", voice_call(first, "in-progress", from_=CALLER, Digits="1")
+    )
+    assert says(r.text) == ["Thank you. We will call you back at this number. Goodbye."]
+    assert root(r.text).find("Hangup") is not None
+    await hooks.post(
+        "/twilio/voice/status", voice_call(first, "completed", from_=CALLER, CallDuration="40")
+    )
+    i = await interaction_of(server, first)
+    assert i.state.value == "queued"  # not abandoned: waiting for its turn
+    r = await hooks.post(
+        "/twilio/voice/hold", voice_call(second, "in-progress", from_="+14155550199")
+    )
+    assert says(r.text)[0] == "You are number 2 in the queue."
+
+    # Its turn: offered to an agent like any call; on accept, the agent joins the
+    # conference and the REST API calls the customer back.
+    ann = await signed_in_agent(server, "ann", capacity={"voice": 1})
+    try:
+        offer = await ann.next("offer")
+        assert offer["id"] == i.id
+        assert (await ann.call("accept", {"interaction_id": i.id}))["ok"]
+        (agent_leg,) = await twilio_api.wait_for("/Participants.json")
+        assert agent_leg.form["To"].startswith("client:agent-")
+        (placed,) = await twilio_api.wait_for("/Calls.json")
+        assert placed.form["To"] == CALLER and placed.form["From"] == CENTER_NUMBER
+        async with server.db.read() as s:
+            vc = await s.scalar(select(VoiceCall).where(VoiceCall.interaction_id == i.id))
+        assert placed.form["Url"] == f"{PUBLIC_URL}/twilio/voice/callback?call={vc.id}"
+        assert placed.form["StatusCallback"] == f"{PUBLIC_URL}/twilio/voice/status"
+        assert len(twilio_api.posts(f"/Calls/{first}.json")) == 0  # the old call is gone
+        # The customer answers: the intro, then into the same conference.
+        callback_sid = next(iter(twilio_api.calls))
+        r = await hooks.post(
+            f"/twilio/voice/callback?call={vc.id}",
+            voice_call(
+                callback_sid,
+                "in-progress",
+                from_=CENTER_NUMBER,
+                to=CALLER,
+                direction="outbound-api",
+            ),
+        )
+        assert says(r.text) == ["Hello, this is the call back you asked for. Connecting you now."]
+        assert root(r.text).find("Dial/Conference").text == f"center-call-{i.id}"
+        types = await event_types(server, i.id)
+        assert types.count("interaction.started") == 1  # one interaction, start to end
+        assert "call.callback_requested" in types and "call.callback_placed" in types
+        assert types.index("call.callback_requested") < types.index("interaction.accepted")
+    finally:
+        await ann.close()
