@@ -81,3 +81,38 @@ class VoiceConsole(Agent):
             wait_timeout=10,
         )
         return {}
+
+
+async def bridged_call(
+    hooks: Webhooks, api: Any, agent: Agent, console: Agent, caller: str
+) -> tuple[str, int, str, str]:
+    """A call walked through the IVR to ``agent`` (available), accepted and bridged, its
+    conference started: (caller CallSid, interaction id, conference sid, agent leg sid)."""
+    from tests.twilio_support import ACCOUNT_SID, sid, voice_call
+
+    call = sid("CA")
+    await hooks.post("/twilio/voice", voice_call(call, from_=caller))
+    await hooks.post(
+        "/twilio/voice/ivr?menu=main&tries=0",
+        voice_call(call, "in-progress", from_=caller, Digits="1"),
+    )
+    offer = await agent.next("offer")
+    iid = offer["id"]
+    assert (await agent.call("accept", {"interaction_id": iid}))["ok"]
+    state = await console.next("call")
+    assert state["stage"] == "bridged", state
+    leg = next(x["call_sid"] for x in state["legs"] if x["role"] == "agent")
+    cf = api.add_conference(f"center-call-{iid}")
+    api.add_participant(cf, call)
+    api.add_participant(cf, leg)
+    r = await hooks.post(
+        "/twilio/voice/conference",
+        {
+            "AccountSid": ACCOUNT_SID,
+            "ConferenceSid": cf,
+            "FriendlyName": f"center-call-{iid}",
+            "StatusCallbackEvent": "conference-start",
+        },
+    )
+    assert r.status == 200
+    return call, iid, cf, leg
