@@ -229,15 +229,19 @@ async def set_device(request: web.Request) -> web.Response:
 
 @routes.get("/api/voice/calls/{interaction_id}")
 async def call_state(request: web.Request) -> web.Response:
+    """A call's voice side (stage, legs, recording, CSAT): its agent's, or any for
+    supervisors and admins."""
     user = await require_user(request)
     iid = int_param(request, "interaction_id")
+    async with request.app[CALLS].db.read_step() as c:
+        try:
+            i = await rows.interaction(c, iid)
+        except rows.Missing:
+            raise error(web.HTTPNotFound, "no such call", id=iid) from None
+    if not user.role.sees_all and i.agent_id != user.id:
+        raise error(web.HTTPForbidden, "this call is not yours")
     try:
         state: dict[str, Any] = await request.app[BRIDGE].state(iid)
     except VoiceError:
         raise error(web.HTTPNotFound, "no such call", id=iid) from None
-    if not user.role.sees_all:
-        async with request.app[CALLS].db.read_step() as c:
-            i = await rows.interaction(c, iid)
-        if i.agent_id != user.id:
-            raise error(web.HTTPForbidden, "this call is not yours")
     return web.json_response({"call": state})
