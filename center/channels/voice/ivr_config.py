@@ -380,4 +380,5 @@ async def load(
         text = await asyncio.to_thread(path.read_text, encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the IVR configuration: {exc.strerror}") from None
-    return parse(text, str(path), queues=queues, zone=zone)
+    # (In a thread too: the hours' time zone is read from its file.)
+    return await asyncio.to_thread(parse, text, str(path), queues=queues, zone=zone)
