@@ -196,22 +196,30 @@ class Bridge:
         """The callback's turn: the agent into the conference, then the customer called."""
         await self._add_participant(call, i, agent_id, Role.AGENT)
         number = call.callback_number or call.from_number
-        placed = await self._rest(
-            call,
-            i,
-            "place the callback",
-            self.rest.account.calls.create_async(
-                to=number,
-                from_=self.twilio.number,
-                url=self.url("/callback", call=call.id),
-                method="POST",
-                status_callback=self.url("/status"),
-                status_callback_method="POST",
-                status_callback_event=LEG_EVENTS,
-            ),
-        )
+        # Bridged before the request: Twilio may fetch the callback's TwiML (which asks for
+        # this stage) before its answer to the request reaches us.
         async with self.db.step() as c:
             await store.set_call(c, call, stage=Stage.BRIDGED.value)
+        try:
+            placed = await self._rest(
+                call,
+                i,
+                "place the callback",
+                self.rest.account.calls.create_async(
+                    to=number,
+                    from_=self.twilio.number,
+                    url=self.url("/callback", call=call.id),
+                    method="POST",
+                    status_callback=self.url("/status"),
+                    status_callback_method="POST",
+                    status_callback_event=LEG_EVENTS,
+                ),
+            )
+        except VoiceError:
+            async with self.db.step() as c:
+                await store.set_call(c, call, stage=Stage.CALLBACK.value)
+            raise
+        async with self.db.step() as c:
             await store.insert_leg(c, call, placed.sid, Role.CALLBACK, status="queued")
             await events.write(
                 c, events.row(ve.CallbackPlaced(placed.sid, number, agent_id), interaction=i)
