@@ -25,6 +25,7 @@ from center.agent_ui.console_sockets import ConsoleSockets
 from center.agent_ui.login_limits import LOGIN_LIMITS, LoginLimits
 from center.agent_ui.namespace import AgentNamespace
 from center.appkeys import DB, QUEUE_CONFIG, REDIS, ROUTER, SERVICE, SETTINGS, SIO, STATS
+from center.channels.sms import setup as sms_setup
 from center.channels.twilio.setup import setup as twilio_setup
 from center.channels.voice.setup import setup as voice_setup
 from center.channels.webchat import ChatNamespace, WebChatAdapter
@@ -171,8 +172,9 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     app.add_routes(queues_api.routes)
     app.add_routes(supervisor.routes)
     app.add_routes(history_api.routes)
-    # Twilio (center/channels/twilio/): settings, webhook validator, the REST client.
+    # Twilio (center/channels/twilio/): settings, webhook validator, the REST client; SMS.
     twilio_setup(app, settings)
+    sms_setup(app, settings, service, queues.rules)
     # Voice (center/channels/voice/): the IVR, call webhooks, the /voice namespace.
     await voice_setup(
         app, settings, service=service, sio=sio, keys=keys, sockets=console_sockets, queues=queues

@@ -145,6 +145,17 @@ class Settings(BaseSettings):
     # A REST request to Twilio that takes longer than this fails (and is retried).
     twilio_timeout_s: float = Field(default=10.0, gt=0, le=120)
 
+    # -- SMS (center/channels/sms/) ---------------------------------------------------------
+    # A first message the knowledge base answers confidently gets the answer and "reply
+    # AGENT for a person" instead of a queue; such a conversation left unanswered is over
+    # (deflected) after sms_deflection_window_s.
+    sms_kb_deflection: bool = True
+    sms_deflection_window_s: float = Field(default=86_400.0, gt=0)
+    # After an agent closes an SMS conversation: "How did we do? Reply 1-5", and a reply
+    # within sms_csat_window_s is the rating.
+    sms_csat: bool = False
+    sms_csat_window_s: float = Field(default=86_400.0, gt=0)
+
     # -- voice (center/channels/voice/) ----------------------------------------------------
     # The IVR (YAML or TOML, see center/channels/voice/ivr.example.yaml); None: the greeting,
     # then the default queue.

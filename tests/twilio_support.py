@@ -31,6 +31,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from pydantic import SecretStr
 from twilio.request_validator import RequestValidator
 
 from center.config import Settings
@@ -54,7 +55,7 @@ def with_twilio(settings: Settings, api: TwilioApi | None = None, **extra: Any) 
     values: dict[str, Any] = {
         "public_url": PUBLIC_URL,
         "twilio_account_sid": ACCOUNT_SID,
-        "twilio_auth_token": AUTH_TOKEN,
+        "twilio_auth_token": SecretStr(AUTH_TOKEN),
         "twilio_number": CENTER_NUMBER,
         "twilio_timeout_s": 3.0,
     }
@@ -229,6 +230,7 @@ class Failure:
     code: int
     message: str
     match: str  # a substring of the path
+    method: str | None = None  # None: any
 
 
 class TwilioApi:
@@ -250,9 +252,18 @@ class TwilioApi:
 
     # -- control from tests --
 
-    def fail_next(self, match: str, status: int, code: int, message: str, times: int = 1) -> None:
-        """The next ``times`` requests whose path contains ``match`` fail as Twilio fails."""
-        self.failures.extend(Failure(status, code, message, match) for _ in range(times))
+    def fail_next(
+        self,
+        match: str,
+        status: int,
+        code: int,
+        message: str,
+        times: int = 1,
+        method: str | None = None,
+    ) -> None:
+        """The next ``times`` requests (of ``method``, or any) whose path contains ``match``
+        fail as Twilio fails."""
+        self.failures.extend(Failure(status, code, message, match, method) for _ in range(times))
 
     def add_conference(self, friendly_name: str, status: str = "in-progress") -> str:
         """A conference Twilio made when a call's TwiML <Dial><Conference> ran."""
@@ -283,6 +294,7 @@ class TwilioApi:
         app = web.Application()
         base = f"/{API_VERSION}/Accounts/{{account}}"
         app.router.add_post(base + "/Messages.json", self._create_message)
+        app.router.add_get(base + "/Messages.json", self._list_messages)
         app.router.add_get(base + "/Messages/{sid}.json", self._fetch_message)
         app.router.add_post(base + "/Calls.json", self._create_call)
         app.router.add_get(base + "/Calls/{sid}.json", self._fetch_call)
@@ -335,7 +347,7 @@ class TwilioApi:
         if request.match_info.get("account") != self.account_sid:
             return self._error(404, 20404, "The requested resource was not found")
         for failure in self.failures:
-            if failure.match in request.path:
+            if failure.match in request.path and failure.method in (None, request.method):
                 self.failures.remove(failure)
                 return self._error(failure.status, failure.code, failure.message)
         return await handler(request)
@@ -386,6 +398,15 @@ class TwilioApi:
         }
         self.messages[message_sid] = message
         return web.json_response(message, status=201)
+
+    async def _list_messages(self, request: web.Request) -> web.Response:
+        q = request.query
+        items = [
+            m
+            for m in reversed(self.messages.values())  # newest first, as Twilio lists them
+            if q.get("To") in (None, m["to"]) and q.get("From") in (None, m["from"])
+        ]
+        return web.json_response(self._page("messages", items, "Messages.json"))
 
     async def _fetch_message(self, request: web.Request) -> web.Response:
         message = self.messages.get(request.match_info["sid"])

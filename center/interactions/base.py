@@ -66,6 +66,8 @@ def message_json(m: Message) -> dict[str, Any]:
         "author_id": m.author_id,
         "body": m.body,
         "at": m.created_at.isoformat(),
+        # Channel facts the console shows: outbox delivery, Twilio status, media URLs.
+        **{k: m.meta[k] for k in ("delivery", "sms", "media") if m.meta and k in m.meta},
     }
 
 

@@ -27,9 +27,12 @@
     const div = document.createElement("div");
     div.className = `msg ${m.direction}`;
     div.textContent = m.body;
+    div.dataset.messageId = m.id;
     const log = pane.querySelector(".log");
     log.appendChild(div);
     log.scrollTop = log.scrollHeight;
+    // Channel scripts (sms.js …) add what their messages carry: status, media.
+    document.dispatchEvent(new CustomEvent("center:message", { detail: { pane, message: m, el: div } }));
   }
 
   // Who the customer is: an identity they merely typed (never proved) says so, so nobody
@@ -81,6 +84,7 @@
     });
     $("panes").appendChild(pane);
     panes.set(i.id, pane);
+    document.dispatchEvent(new CustomEvent("center:pane", { detail: { pane, interaction: i } }));
     return pane;
   }
 
@@ -126,6 +130,7 @@
     $("console").hidden = false;
     $("logout").hidden = false;
     socket = io("/agent", { transports: ["websocket"] });
+    document.dispatchEvent(new CustomEvent("center:socket", { detail: { socket, panes } }));
     socket.on("connect_error", () => { $("login").hidden = false; $("console").hidden = true; });
     socket.on("hello", (h) => {
       $("who").textContent = `${h.user.display_name} (${h.user.role})`;

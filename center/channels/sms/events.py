@@ -14,7 +14,6 @@ class SmsEventType(StrEnum):
     OPTED_IN = "sms.opted_in"
     HELP = "sms.help"
     STATUS = "sms.status"  # a Twilio status callback for one of our messages
-    SEND_REFUSED = "sms.send_refused"  # opted out, or Twilio's API refused it
     KB_ANSWERED = "sms.kb_answered"
     CSAT_ASKED = "sms.csat_asked"
     CSAT = "sms.csat"
@@ -46,14 +45,6 @@ class StatusChanged(Payload):
     message_id: int
     sid: str
     status: str
-    error_code: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SendRefused(Payload):
-    type: ClassVar[Any] = SmsEventType.SEND_REFUSED
-    message_id: int
-    reason: str
     error_code: int | None = None
 
 

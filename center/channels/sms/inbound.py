@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from center.channels.sms import events as sms_events
 from center.channels.sms import store
 from center.channels.sms.keywords import Keyword, asks_for_agent, classify, rating
-from center.channels.sms.outbound import SmsOutbound
+from center.channels.sms.outbound import SmsOptions, SmsOutbound
 from center.channels.twilio import first_delivery
 from center.channels.twilio.forms import SmsInbound
 from center.interactions import InteractionError
@@ -30,7 +30,6 @@ from center.records.models import Interaction, Message
 
 log = logging.getLogger(__name__)
 S = InteractionState
-AGENT_HINT = "Reply AGENT for a person."
 
 
 class Replayed(InteractionError):
@@ -50,7 +49,10 @@ class Inbound:
         self.out = out
         self.service = out.service
         self.db = out.db
-        self.options = out.options
+
+    @property
+    def options(self) -> SmsOptions:
+        return self.out.options
 
     async def receive(self, form: SmsInbound) -> str:
         """What happened (for logs and tests): stored, started, deflected, replayed …"""
@@ -59,7 +61,13 @@ class Inbound:
         except customers.InvalidIdentity:
             log.warning("sms %s from %r: not a phone number, ignored", form.message_sid, form.from_)
             return "ignored"
-        customer = await customers.resolve(self.db, {IdentityKind.PHONE: phone}, via="sms")
+        # (A known number is one read; only a new one goes through resolve's transaction.)
+        async with self.db.read_step() as c:
+            customer_id = await store.customer_by_phone(c, phone)
+            known = None if customer_id is None else await store.open_conversation(c, customer_id)
+        if customer_id is None:
+            customer = await customers.resolve(self.db, {IdentityKind.PHONE: phone}, via="sms")
+            customer_id = customer.id
         meta: dict[str, Any] = {
             "sms": {"sid": form.message_sid, "from": phone, "to": form.to, "status": "received"},
             "media": [m.model_dump() for m in form.media],
@@ -73,13 +81,15 @@ class Inbound:
 
         try:
             keyword = classify(body, form.opt_out_type)
-            for _attempt in range(3):
-                current = await self._current(customer.id)
+            for attempt in range(3):
+                current = await self._current(customer_id, known if attempt == 0 else None)
                 if keyword is not None:
-                    return await self._keyword(keyword, phone, customer.id, current, body, meta, guard)
+                    return await self._keyword(
+                        keyword, phone, customer_id, current, body, meta, guard
+                    )
                 try:
                     if current is None:
-                        return await self._new(customer.id, phone, body, meta, guard)
+                        return await self._new(customer_id, phone, body, meta, guard)
                     return await self._join(current, phone, body, meta, guard)
                 except ConversationExists:
                     continue
@@ -92,9 +102,13 @@ class Inbound:
             log.info("sms %s replayed: already stored", sid)
             return "replayed"
 
-    async def _current(self, customer_id: int) -> Interaction | None:
-        async with self.db.read_step() as c:
-            current = await store.open_conversation(c, customer_id, lock=False)
+    async def _current(
+        self, customer_id: int, known: Interaction | None = None
+    ) -> Interaction | None:
+        current = known
+        if current is None:
+            async with self.db.read_step() as c:
+                current = await store.open_conversation(c, customer_id)
         if current is None or current.state is not S.NEW:
             return current
         # Answered by the knowledge base and left there: past the window it is over.
@@ -142,6 +156,8 @@ class Inbound:
             before=before,
             after=after,
         )
+        if answer is not None:
+            self.out.wake()  # (the answer's outbox row committed with the start)
         return "deflected" if answer is not None else "queued"
 
     async def _join(
@@ -157,6 +173,8 @@ class Inbound:
                 await self.out.kb_reply(c, i, answer)
 
         stored = await self.service.inbound(current.id, body, meta, before=guard, after=after)
+        if answer is not None:
+            self.out.wake()
         if deflected and answer is None:
             # Asked for a person, or a question the knowledge base cannot answer: queue.
             try:

@@ -53,6 +53,6 @@ def asks_for_agent(body: str) -> bool:
 
 
 def rating(body: str) -> int | None:
-    """A CSAT reply: a single digit 1–5 (``"4"``, ``" 5 "``, ``"5!"``), else None."""
+    """A CSAT reply: a single digit 1 to 5 (``"4"``, ``" 5 "``, ``"5!"``), else None."""
     word = body.strip().rstrip(".!")
     return int(word) if len(word) == 1 and word in "12345" else None

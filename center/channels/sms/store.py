@@ -11,11 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from center.interactions import rows
 from center.records.base import utcnow
-from center.records.enums import Channel, InteractionState
-from center.records.models import Customer, Event, Interaction, Message, SmsOptOut
+from center.records.enums import Channel, IdentityKind, InteractionState
+from center.records.models import Customer, Event, Identity, Interaction, Message, SmsOptOut
 
 OPT_OUTS = SmsOptOut.__table__
 CUSTOMERS = Customer.__table__
+IDENTITIES = Identity.__table__
 INTERACTIONS = Interaction.__table__
 MESSAGES = Message.__table__
 EVENTS = Event.__table__
@@ -78,6 +79,23 @@ async def open_conversation(
     return None if row is None else rows.as_interaction(row)
 
 
+async def customer_by_phone(conn: AsyncConnection, phone: str) -> int | None:
+    """The customer owning this verified phone identity (the hot path's version of
+    customers.find_by_identity: one Core read; a merged customer is left to resolve())."""
+    row = (
+        await conn.execute(
+            select(CUSTOMERS.c.id, CUSTOMERS.c.merged_into_id)
+            .join(IDENTITIES, IDENTITIES.c.customer_id == CUSTOMERS.c.id)
+            .where(
+                IDENTITIES.c.kind == IdentityKind.PHONE,
+                IDENTITIES.c.value == phone,
+                IDENTITIES.c.verified.is_(True),
+            )
+        )
+    ).first()
+    return None if row is None or row.merged_into_id is not None else int(row.id)
+
+
 async def lock_customer(conn: AsyncConnection, customer_id: int) -> None:
     """Serialise steps that decide on a customer's conversations (PostgreSQL row lock;
     SQLite's write transactions are serialised already by BEGIN IMMEDIATE)."""
@@ -110,6 +128,11 @@ async def has_event(conn: AsyncConnection, interaction_id: int, kind: str) -> da
         .order_by(EVENTS.c.id.desc())
         .limit(1)
     )
+
+
+async def message(conn: AsyncConnection, message_id: int) -> Message | None:
+    row = (await conn.execute(select(MESSAGES).where(MESSAGES.c.id == message_id))).first()
+    return None if row is None else Message(**row._mapping)
 
 
 async def message_for_update(conn: AsyncConnection, message_id: int) -> Message | None:

@@ -46,10 +46,12 @@ def webhook_url(settings: TwilioSettings, request: web.Request) -> str:
 
 async def signed_form(request: web.Request, model: type[F]) -> F:
     """The request's Twilio form as ``model``, or 403 (unsigned / mis-signed / another
-    account), 503 (Twilio not configured), 415 (not a form), 400 (a bad field)."""
+    account / Twilio not configured here), 415 (not a form), 400 (a bad field)."""
     settings = request.app[TWILIO_SETTINGS]
     if not settings.enabled:
-        raise error(web.HTTPServiceUnavailable, "Twilio is not configured")
+        # Without a token no signature can be checked: refused like an unsigned one.
+        log.warning("twilio webhook %s refused: Twilio is not configured", request.path)
+        raise error(web.HTTPForbidden, "Twilio is not configured on this server")
     signature = request.headers.get(SIGNATURE_HEADER, "")
     if not signature or len(signature) > MAX_SIGNATURE:
         log.warning("twilio webhook %s without a signature refused", request.path)

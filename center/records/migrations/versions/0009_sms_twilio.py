@@ -16,7 +16,6 @@ from alembic import op
 import center.records.base
 
 revision = "0009"
-# (0006 until the tickets branch's 0007 is merged; then "0007" as contracts.md says.)
 down_revision = "0007"
 branch_labels = None
 depends_on = None

@@ -1,0 +1,329 @@
+"""Twilio webhook benchmark: throughput and p50/p99 latency, signature validation included.
+
+    .venv/bin/python bench/webhooks.py [--rate 200] [--seconds 5] [--only sms_inbound,...]
+
+Each scenario runs against one server process on loopback, first paced at ``--rate``
+requests/s (latency from the moment a request was due, so a server falling behind shows),
+then closed-loop with ``--concurrency`` clients for ``--burst`` seconds (throughput). The
+anchors run in the same way in the same run: a bare aiohttp handler that reads the form
+and answers empty TwiML, and the same with the official ``RequestValidator`` check; the
+center's figures are printed beside them and as ratios. The center runs as ``center
+serve`` (SQLite in a temporary directory and its embedded Redis, or CENTER_DATABASE_URL /
+CENTER_REDIS_URL when set). Prints figures; asserts nothing about timing.
+
+Scenarios are in ``SCENARIOS`` (name → path and a parameter factory): voice adds its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.twilio_support import (  # noqa: E402  (the same builders the tests use)
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    CENTER_NUMBER,
+    PUBLIC_URL,
+    sms_inbound,
+    sms_status,
+)
+
+Params = Callable[[int], dict[str, str]]
+CUSTOMERS = 50  # distinct numbers texting in: most messages join an open conversation
+
+
+@dataclass(frozen=True)
+class Scenario:
+    path: str
+    params: Params  # request number -> the form Twilio would post
+    anchor: bool = False  # served by the bare aiohttp anchors instead of the center
+
+
+def _phone(n: int) -> str:
+    return f"+1555{n % CUSTOMERS:07d}"
+
+
+def _inbound(n: int) -> dict[str, str]:
+    return sms_inbound(
+        f"bench message {n}", from_=_phone(n), message_sid="SM" + secrets.token_hex(16)
+    )
+
+
+# Status callbacks for the outbound messages seeded before the run (ids 1..SEEDED): each
+# request a new (MessageSid, status), so every one is stored (none is a replay).
+SEEDED = 4000
+STATUSES = ("queued", "sent", "delivered")
+
+
+def _status_path(n: int) -> str:
+    return f"/twilio/sms/status?m={1 + (n // len(STATUSES)) % SEEDED}"
+
+
+def _status(n: int) -> dict[str, str]:
+    message = 1 + (n // len(STATUSES)) % SEEDED
+    return sms_status(f"SM{message:032x}", STATUSES[n % len(STATUSES)], to=_phone(message))
+
+
+_REPLAYED = sms_inbound("the same one again", from_=_phone(0), message_sid="SM" + "ab" * 16)
+
+SCENARIOS: dict[str, Scenario] = {
+    "anchor_bare": Scenario("/twilio/sms", _inbound, anchor=True),
+    "anchor_signed": Scenario("/twilio/sms", _inbound, anchor=True),
+    "sms_inbound": Scenario("/twilio/sms", _inbound),
+    "sms_replay": Scenario("/twilio/sms", lambda n: _REPLAYED),
+    "sms_status": Scenario("/twilio/sms/status", _status),
+}
+PATHS: dict[str, Callable[[int], str]] = {"sms_status": _status_path}
+
+
+# -- the anchors: a bare aiohttp server (run as a subprocess: --serve-anchor PORT MODE) -------
+
+
+def serve_anchor(port: int, signed: bool) -> None:
+    validator = RequestValidator(AUTH_TOKEN)
+    empty = str(MessagingResponse())
+
+    async def handler(request: web.Request) -> web.Response:
+        form = await request.post()
+        if signed and not validator.validate(
+            PUBLIC_URL + request.raw_path, form, request.headers.get("X-Twilio-Signature", "")
+        ):
+            raise web.HTTPForbidden()
+        return web.Response(text=empty, content_type="application/xml")
+
+    app = web.Application()
+    app.router.add_post("/twilio/sms", handler)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+# -- the load -----------------------------------------------------------------------------
+
+
+@dataclass
+class Figures:
+    sent: int
+    errors: int
+    p50_ms: float
+    p99_ms: float
+    achieved_rps: float
+    burst_rps: float
+
+
+def _signed(path: str, params: dict[str, str]) -> dict[str, str]:
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(PUBLIC_URL + path, params)
+    return {"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"}
+
+
+async def _one(
+    http: aiohttp.ClientSession, base: str, name: str, n: int, scenario: Scenario
+) -> bool:
+    path = PATHS[name](n) if name in PATHS else scenario.path
+    params = scenario.params(n)
+    # (Signed by the load generator, like Twilio: not part of the server's figure.)
+    async with http.post(base + path, data=params, headers=_signed(path, params)) as r:
+        await r.read()
+        return r.status < 300
+
+
+async def load(base: str, name: str, scenario: Scenario, args: argparse.Namespace) -> Figures:
+    connector = aiohttp.TCPConnector(limit=args.concurrency * 4)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        for n in range(20):  # warm-up (connections, prepared statements, caches)
+            await _one(http, base, name, 10**6 + n, scenario)
+        latencies: list[float] = []
+        errors = 0
+        interval = 1 / args.rate
+        start = time.perf_counter()
+        total = int(args.rate * args.seconds)
+
+        async def paced(n: int) -> None:
+            nonlocal errors
+            due = start + n * interval
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            ok = await _one(http, base, name, n, scenario)
+            latencies.append(time.perf_counter() - due)
+            errors += not ok
+
+        await asyncio.gather(*(paced(n) for n in range(total)))
+        elapsed = time.perf_counter() - start
+        done = 0
+        stop = time.perf_counter() + args.burst
+
+        async def worker(w: int) -> None:
+            nonlocal done, errors
+            n = 2 * 10**6 + w * 10**5
+            while time.perf_counter() < stop:
+                errors += not await _one(http, base, name, n, scenario)
+                n += 1
+                done += 1
+
+        burst_start = time.perf_counter()
+        await asyncio.gather(*(worker(w) for w in range(args.concurrency)))
+        burst = time.perf_counter() - burst_start
+    q = statistics.quantiles(latencies, n=100)
+    return Figures(total, errors, q[49] * 1000, q[98] * 1000, total / elapsed, done / burst)
+
+
+# -- the servers --------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def _wait_up(url: str, proc: asyncio.subprocess.Process) -> None:
+    async with aiohttp.ClientSession() as http:
+        for _ in range(300):
+            if proc.returncode is not None:
+                raise SystemExit(f"server exited with {proc.returncode}")
+            try:
+                async with http.get(url) as r:
+                    await r.read()
+                    return
+            except aiohttp.ClientError:
+                await asyncio.sleep(0.1)
+    raise SystemExit(f"server at {url} did not come up")
+
+
+def _center_env(data: Path, port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CENTER_")}
+    env.update(
+        CENTER_PORT=str(port),
+        CENTER_DATA_DIR=str(data),
+        CENTER_PUBLIC_URL=PUBLIC_URL,
+        CENTER_TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+        CENTER_TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        CENTER_TWILIO_NUMBER=CENTER_NUMBER,
+        CENTER_TWILIO_API_URL="http://127.0.0.1:9",  # nothing is sent in these scenarios
+        CENTER_SMS_KB_DEFLECTION="0",
+        PYTHONPATH=str(ROOT),
+    )
+    for key in ("CENTER_DATABASE_URL", "CENTER_REDIS_URL"):
+        if os.environ.get(key):
+            env[key] = os.environ[key]
+    if os.environ.get("CENTER_DATABASE_URL", "").startswith("postgresql"):
+        env["CENTER_DATABASE_SCHEMA"] = f"bench_{uuid.uuid4().hex[:8]}"
+        env["CENTER_REDIS_PREFIX"] = env["CENTER_DATABASE_SCHEMA"]
+    return env
+
+
+async def _seed(env: dict[str, str]) -> None:
+    """Outbound messages for the status callbacks to name (ids 1..SEEDED)."""
+    from sqlalchemy import insert
+
+    from center.config import Settings
+    from center.interactions import rows
+    from center.records.db import Database
+    from center.records.enums import Channel, Direction, InteractionState
+    from center.records.models import Customer
+
+    settings = Settings(
+        _env_file=None,
+        data_dir=Path(env["CENTER_DATA_DIR"]),
+        database_url=env.get("CENTER_DATABASE_URL", ""),
+        database_schema=env.get("CENTER_DATABASE_SCHEMA", ""),
+    )
+    db = Database(settings.resolved_database_url, schema=settings.database_schema or None)
+    customers = Customer.__table__
+    try:
+        async with db.step() as c:
+            created = await c.execute(
+                insert(customers).values(display_name="bench").returning(customers.c.id)
+            )
+            i = await rows.insert_interaction(
+                c,
+                customer_id=created.scalar_one(),
+                channel=Channel.SMS,
+                state=InteractionState.CLOSED,
+                queue="default",
+                priority=0,
+            )
+            for n in range(1, SEEDED + 1):
+                meta = {"sms": {"to": _phone(n), "status": None}}
+                await rows.insert_message(c, i.id, Direction.OUTBOUND, "seeded", meta=meta)
+    finally:
+        await db.dispose()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--burst", type=float, default=2.0)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--only", default="", help="comma-separated scenario names")
+    args = parser.parse_args()
+    names = [n for n in SCENARIOS if not args.only or n in args.only.split(",")]
+    results: dict[str, Figures] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            scenario = SCENARIOS[name]
+            port = _free_port()
+            if scenario.anchor:
+                mode = "signed" if name == "anchor_signed" else "bare"
+                cmd = [sys.executable, __file__, "--serve-anchor", str(port), mode]
+                proc = await asyncio.create_subprocess_exec(
+                    *cmd, env={**os.environ, "PYTHONPATH": str(ROOT)}
+                )
+                up = f"http://127.0.0.1:{port}/nothing"
+            else:
+                data = Path(tmp) / name
+                data.mkdir()
+                env = _center_env(data, port)
+                proc = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "center", "serve", env=env
+                )
+                up = f"http://127.0.0.1:{port}/healthz"
+            try:
+                await _wait_up(up, proc)
+                if name == "sms_status":
+                    await _seed(env)
+                results[name] = await load(f"http://127.0.0.1:{port}", name, scenario, args)
+            finally:
+                proc.terminate()
+                await asyncio.wait_for(proc.wait(), 20)
+    anchor = results.get("anchor_bare")
+    print(
+        f"\nTwilio webhooks at {args.rate:.0f} req/s for {args.seconds:.0f} s, then "
+        f"{args.concurrency} clients for {args.burst:.0f} s; one server process each"
+    )
+    print(
+        f"{'scenario':<16}{'p50 ms':>9}{'p99 ms':>9}{'paced/s':>9}{'max/s':>9}{'errors':>8}"
+        f"{'p99 ×anchor':>13}{'max ×anchor':>13}"
+    )
+    for name, f in results.items():
+        ratio99 = f"{f.p99_ms / anchor.p99_ms:.1f}" if anchor else "-"
+        ratio_max = f"{f.burst_rps / anchor.burst_rps:.2f}" if anchor else "-"
+        print(
+            f"{name:<16}{f.p50_ms:>9.2f}{f.p99_ms:>9.2f}{f.achieved_rps:>9.0f}"
+            f"{f.burst_rps:>9.0f}{f.errors:>8}{ratio99:>13}{ratio_max:>13}"
+        )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--serve-anchor":
+        serve_anchor(int(sys.argv[2]), sys.argv[3] == "signed")
+    else:
+        asyncio.run(main())

@@ -1,0 +1,55 @@
+"""SMS through Twilio: inbound webhooks → the customer's conversation → queue → agent, and
+replies out through the outbox with delivery status (see inbound.py, outbound.py)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from center.channels.sms.inbound import Inbound
+from center.channels.sms.outbound import SmsOptions, SmsOutbound, SmsSender
+from center.channels.sms.webhooks import INBOUND, OUTBOUND, routes
+from center.channels.twilio.setup import setup as twilio_setup
+from center.config import Settings
+from center.interactions import InteractionService
+from center.outbox import OutboxKind, register_sender
+from center.queue.placement import PlacementRules
+from center.records.enums import Channel
+
+
+def setup(
+    app: web.Application,
+    settings: Settings,
+    service: InteractionService,
+    placement: PlacementRules | None = None,
+) -> SmsOutbound:
+    from center.tickets.web import OUTBOX_WORKER  # (built by tickets_web.setup)
+
+    rest = twilio_setup(app, settings)
+
+    def wake() -> None:
+        if OUTBOX_WORKER in app:
+            app[OUTBOX_WORKER].wake()
+
+    out = SmsOutbound(
+        service,
+        service.db,
+        rest,
+        SmsOptions(
+            deflection=settings.sms_kb_deflection,
+            deflection_window_s=settings.sms_deflection_window_s,
+            csat=settings.sms_csat,
+            csat_window_s=settings.sms_csat_window_s,
+        ),
+        placement=placement,
+        wake=wake,
+    )
+    service.register(out)
+    service.outbound_steps[Channel.SMS] = out.agent_reply
+    register_sender(app, OutboxKind.SMS, SmsSender(out))
+    app[INBOUND] = Inbound(out)
+    app[OUTBOUND] = out
+    app.add_routes(routes)
+    return out
+
+
+__all__ = ["SmsOptions", "SmsOutbound", "SmsSender", "setup"]

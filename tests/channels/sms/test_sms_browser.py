@@ -1,0 +1,62 @@
+"""The console's SMS pane in a real browser: a text arrives, the agent answers, the pane
+follows its delivery to "delivered", and a STOP makes the next reply a clear refusal."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.async_api import Browser, expect
+
+from tests.agent_ui.test_browser import sign_in
+from tests.browser import watched_page
+from tests.channels.sms.support import callback, text
+from tests.support import PASSWORD, Server, make_user
+from tests.twilio_support import TwilioApi, Webhooks
+
+pytestmark = pytest.mark.browser
+MEDIA = "https://api.twilio.com/2010-04-01/Accounts/AC/Messages/MM1/Media/ME1"
+
+
+async def test_sms_pane_shows_delivery_media_and_opt_out(
+    server: Server, browser: Browser, hooks: Webhooks, twilio_api: TwilioApi
+) -> None:
+    await make_user(server.db, "alice", capacity={"sms": 2})
+    errors: list[str] = []
+    dialogs: list[str] = []
+    context = await browser.new_context()
+    try:
+        agent = await watched_page(context, errors, dialogs)
+        await sign_in(agent, server.url, "alice", PASSWORD)
+        await expect(agent.locator("#presence")).to_be_enabled()
+        await agent.select_option("#presence", "available")
+        await expect(agent.locator("#presence")).to_have_value("available")
+
+        await text(hooks, "<b>photo</b> of the damage", media=[(MEDIA, "image/jpeg")])
+        offer = agent.locator("#offers .offer")
+        await expect(offer.locator(".title")).to_contain_text("Incoming sms")
+        await offer.locator(".accept").click()
+        pane = agent.locator("#panes .pane")
+        await expect(pane.locator(".title")).to_contain_text("SMS #")
+        inbound = pane.locator(".log .msg.inbound")
+        await expect(inbound).to_contain_text("<b>photo</b> of the damage")
+        link = inbound.locator("a.media")
+        await expect(link).to_have_attribute("href", MEDIA)
+        assert await pane.locator("b").count() == 0
+
+        await pane.locator(".text").fill("Thanks, a replacement is on its way.")
+        await pane.locator(".send button").click()
+        outbound = pane.locator(".log .msg.outbound")
+        await expect(outbound).to_contain_text("Thanks, a replacement is on its way.")
+        [sent] = await twilio_api.wait_for("Messages.json")
+        [sid] = twilio_api.messages
+        assert await callback(hooks, sent, sid, "delivered") == 200
+        await expect(outbound.locator(".delivery")).to_have_text("delivered")
+
+        await text(hooks, "STOP")
+        await expect(pane.locator(".notice")).to_contain_text("opted out (STOP)")
+        await pane.locator(".text").fill("One more thing")
+        await pane.locator(".send button").click()
+        await expect(agent.locator("#error")).to_contain_text("opted out of SMS")
+        assert len(twilio_api.posts("Messages.json")) == 1
+        assert errors == [] and dialogs == []
+    finally:
+        await context.close()
