@@ -161,7 +161,7 @@ class Settings(BaseSettings):
     # then the default queue.
     ivr_file: Path | None = None
     # The browser softphone's access tokens (GET /api/voice/token): an API key of the account
-    # and the TwiML App its outgoing calls use. Empty key: the token route answers 503.
+    # and the TwiML App its outgoing calls use. Empty key: the token route answers 409.
     twilio_api_key_sid: str = ""
     twilio_api_key_secret: SecretStr = SecretStr("")
     twilio_twiml_app_sid: str = ""

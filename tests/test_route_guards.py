@@ -89,6 +89,17 @@ TABLE: dict[tuple[str, str], Guard] = {
     # Twilio webhooks (center/channels/twilio/webhooks.py: signature first).
     ("POST", "/twilio/sms"): SIGNED,
     ("POST", "/twilio/sms/status"): SIGNED,
+    # Voice (center/channels/voice/web.py): Twilio's call webhooks, the softphone's API.
+    **{
+        ("POST", f"/twilio/voice{tail}"): SIGNED
+        for tail in (
+            "", "/ivr", "/ivr/kb", "/ivr/agent", "/hold", "/hold/key", "/voicemail",
+            "/status", "/recording", "/conference", "/after", "/csat", "/callback",
+        )
+    },  # fmt: skip
+    ("GET", "/api/voice/token"): AGENT,
+    ("PUT", "/api/voice/device"): AGENT,
+    ("GET", "/api/voice/calls/{interaction_id}"): OWN,
 }
 
 

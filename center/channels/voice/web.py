@@ -191,7 +191,11 @@ async def token(request: web.Request) -> web.Response:
     tw = request.app[TWILIO_SETTINGS]
     secret = settings.twilio_api_key_secret.get_secret_value()
     if not (tw.account_sid and settings.twilio_api_key_sid and secret):
-        raise error(web.HTTPServiceUnavailable, "the browser softphone is not configured")
+        # (Not a 5xx: nothing is wrong with the server; the admin has not set it up.)
+        raise error(
+            web.HTTPConflict,
+            "the browser softphone is not configured (CENTER_TWILIO_API_KEY_SID/_SECRET)",
+        )
     ttl = int(settings.voice_token_ttl_s)
     jwt = AccessToken(
         tw.account_sid, settings.twilio_api_key_sid, secret, identity=f"agent-{user.id}", ttl=ttl
