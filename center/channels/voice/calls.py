@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -32,6 +33,7 @@ from center.records.models import Customer, Event, Interaction, VoiceCall, Voice
 log = logging.getLogger(__name__)
 S = InteractionState
 # The knowledge base's answer(): (question, locale) -> (article_id, text, confidence) | None.
+ESTIMATE_TTL_S = 15.0
 Answerer = Callable[[str, str | None], Awaitable[tuple[int, str, float] | None]]
 
 
@@ -57,16 +59,13 @@ class VoiceCalls:
         self.keys = keys
         self.ivr = ivr
         self.answer = answer
+        self._turns: dict[str, tuple[float, float | None]] = {}
 
     # -- lookups ---------------------------------------------------------------------------
 
     async def find(self, c: AsyncConnection, call_sid: str, *, lock: bool = False) -> Found | None:
-        found = await store.leg_by_sid(c, call_sid, lock=lock)
-        if found is None:
-            return None
-        leg, call = found
-        i = await irows.interaction(c, call.interaction_id, lock=lock)
-        return Found(leg, call, i)
+        found = await store.leg_call_interaction(c, call_sid, lock=lock)
+        return None if found is None else Found(*found)
 
     # -- a call comes in -------------------------------------------------------------------
 
@@ -133,10 +132,15 @@ class VoiceCalls:
         """The caller by their number (Twilio delivered it: verified); a withheld or
         non-phone caller (anonymous, client:...) is a new customer."""
         try:
-            customers.normalise(IdentityKind.PHONE, from_)
+            phone = customers.normalise(IdentityKind.PHONE, from_)
         except customers.InvalidIdentity:
             return await customers.resolve(self.db, {}, via="voice")
-        return await customers.resolve(self.db, {IdentityKind.PHONE: from_}, via="voice")
+        # A known number is one read (most callers call again); resolve writes the rest.
+        async with self.db.read() as s:
+            known = await customers.find_by_identity(s, IdentityKind.PHONE, phone)
+        if known is not None:
+            return known
+        return await customers.resolve(self.db, {IdentityKind.PHONE: phone}, via="voice")
 
     # -- the menus -------------------------------------------------------------------------
 
@@ -298,6 +302,17 @@ class VoiceCalls:
     async def _estimate_minutes(self, i: Interaction, position: int) -> int | None:
         """The mean wait of the queue's last answered calls, scaled by the position: the
         caller at position N waits roughly N times a turn. None without history."""
+        per_turn = await self._per_turn(i.queue)
+        if per_turn is None:
+            return None
+        return max(1, math.ceil(per_turn * position / 60))
+
+    async def _per_turn(self, queue: str) -> float | None:
+        """(Kept for ESTIMATE_TTL_S per queue: every hold round of every caller asks.)"""
+        now = time.monotonic()
+        cached = self._turns.get(queue)
+        if cached is not None and now - cached[0] < ESTIMATE_TTL_S:
+            return cached[1]
         async with self.db.read() as s:
             waits = (
                 await s.scalars(
@@ -306,17 +321,16 @@ class VoiceCalls:
                     .where(
                         Event.type == events.EventType.ACCEPTED.value,
                         Interaction.channel == Channel.VOICE,
-                        Interaction.queue == i.queue,
+                        Interaction.queue == queue,
                     )
                     .order_by(Event.id.desc())
                     .limit(20)
                 )
             ).all()
         values = [float(d.get("wait_s") or 0) for d in waits]
-        if not values:
-            return None
-        per_turn = sum(values) / len(values)
-        return max(1, math.ceil(per_turn * position / 60))
+        per_turn = sum(values) / len(values) if values else None
+        self._turns[queue] = (now, per_turn)
+        return per_turn
 
     async def hold_key(self, call_sid: str, from_: str, digits: str | None) -> str:
         """``POST /twilio/voice/hold/key``: the callback key keeps the place and hangs up."""

@@ -65,8 +65,8 @@ class Lifecycle:
             )
         if final:
             await self._leg_ended(leg, call, i)
-        if self.notify is not None:
-            await self.notify(call, i)
+        if self.notify is not None and (i.agent_id is not None or leg.role != Role.CALLER.value):
+            await self.notify(call, i)  # (a console watches it: its agent, supervisors)
 
     async def _leg_ended(self, leg: VoiceLeg, call: VoiceCall, i: Interaction) -> None:
         role, stage = Role(leg.role), Stage(call.stage)

@@ -9,11 +9,12 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from center.records.base import utcnow
-from center.records.models import VoiceAgent, VoiceCall, VoiceLeg
+from center.records.models import Interaction, VoiceAgent, VoiceCall, VoiceLeg
 
 CALLS = VoiceCall.__table__
 LEGS = VoiceLeg.__table__
 AGENTS = VoiceAgent.__table__
+INTERACTIONS = Interaction.__table__
 
 
 class Stage(StrEnum):
@@ -80,6 +81,29 @@ async def insert_leg(
         .returning(*LEGS.c)
     )
     return _leg((await conn.execute(stmt)).one())
+
+
+async def leg_call_interaction(
+    conn: AsyncConnection, call_sid: str, *, lock: bool = False
+) -> tuple[VoiceLeg, VoiceCall, Interaction] | None:
+    """A leg with its call and interaction: one statement (every webhook starts here)."""
+    stmt = (
+        select(LEGS, CALLS, INTERACTIONS)
+        .join(CALLS, CALLS.c.id == LEGS.c.voice_call_id)
+        .join(INTERACTIONS, INTERACTIONS.c.id == CALLS.c.interaction_id)
+        .where(LEGS.c.call_sid == call_sid)
+    )
+    if lock:  # (the call and interaction rows: what a step decides on)
+        stmt = stmt.with_for_update(of=[CALLS, INTERACTIONS])
+    row = (await conn.execute(stmt)).first()
+    if row is None:
+        return None
+    m = row._mapping
+    return (
+        VoiceLeg(**{c.name: m[c] for c in LEGS.c}),
+        VoiceCall(**{c.name: m[c] for c in CALLS.c}),
+        Interaction(**{c.name: m[c] for c in INTERACTIONS.c}),
+    )
 
 
 async def leg_by_sid(
