@@ -78,11 +78,19 @@ class VoiceCalls:
         customer = await self._customer(from_)
         cfg = self.ivr
         after_hours = cfg.hours is not None and not cfg.hours.open_at(utcnow())
+        entry = cfg.menu(None)
+        # No menu to choose from: inserted already where it goes (one step fewer).
+        direct = (
+            entry.default
+            if not after_hours and not entry.options and entry.default.kind is TargetKind.QUEUE
+            else None
+        )
         try:
             async with self.db.step() as c:
                 i = await irows.insert_interaction(
                     c, customer_id=customer.id, channel=Channel.VOICE, state=S.IVR,
-                    queue="default", priority=0, external_ref=call_sid,
+                    queue=direct.queue if direct else "default",
+                    priority=direct.priority if direct else 0, external_ref=call_sid,
                     language=cfg.languages[0],
                 )  # fmt: skip
                 call = await store.insert_call(
@@ -92,7 +100,9 @@ class VoiceCalls:
                     from_number=from_[:40],
                     to_number=to[:40],
                     language=cfg.languages[0],
-                    stage=(Stage.VOICEMAIL if after_hours else Stage.IVR).value,
+                    stage=(
+                        Stage.VOICEMAIL if after_hours else Stage.WAITING if direct else Stage.IVR
+                    ).value,
                     menu=cfg.entry,
                     conference=store.conference_name(i.id),
                     answered_at=utcnow(),
@@ -123,10 +133,9 @@ class VoiceCalls:
                 intro = f"{greeting} {cfg.phrase('after_hours', lang)}"
                 return twiml.voicemail(cfg, lang, intro=intro)
             return await self._goto(call, i, target, cfg.menu(None), -1, intro=greeting)
-        menu = cfg.menu(None)
-        if not menu.options:  # nothing to choose: straight to where the menu leads
-            return await self._goto(call, i, menu.default, menu, -1, intro=greeting)
-        return twiml.menu(cfg, menu, lang, greeting=greeting)
+        if not entry.options:  # nothing to choose: straight to where the menu leads
+            return await self._goto(call, i, entry.default, entry, -1, intro=greeting)
+        return twiml.menu(cfg, entry, lang, greeting=greeting)
 
     async def _customer(self, from_: str) -> Customer:
         """The caller by their number (Twilio delivered it: verified); a withheld or
@@ -267,9 +276,10 @@ class VoiceCalls:
                 await store.set_call(c, call, stage=Stage.VOICEMAIL.value)
                 await events.write(c, events.row(ve.Overflow("queue_full", queue), interaction=i))
             return twiml.voicemail(cfg, lang, intro=cfg.phrase("overflow", lang))
-        async with self.db.step() as c:
-            await irows.set_interaction(c, i, queue=queue, priority=target.priority)
-            await store.set_call(c, call, stage=Stage.WAITING.value)
+        if (i.queue, i.priority, call.stage) != (queue, target.priority, Stage.WAITING.value):
+            async with self.db.step() as c:
+                await irows.set_interaction(c, i, queue=queue, priority=target.priority)
+                await store.set_call(c, call, stage=Stage.WAITING.value)
         position = await self.service.enqueue(i.id)
         return await self._hold_round(call, i, position, intro=intro)
 
