@@ -25,6 +25,7 @@ from center.channels.voice import store, twiml
 from center.channels.voice.ivr import IvrConfig
 from center.channels.voice.store import Role, Stage
 from center.interactions import rows as irows
+from center.outbox import OutboxKind, PermanentSendError, RetryableSendError, enqueue
 from center.records import events
 from center.records.db import Database
 from center.records.enums import ActorKind
@@ -52,6 +53,7 @@ class Bridge:
         self.ivr = ivr
         self.emit = emit
         self.tasks: set[asyncio.Task[None]] = set()
+        self.wake: Callable[[], None] | None = None  # the outbox worker's, once it exists
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -77,6 +79,19 @@ class Bridge:
             status, code, message = exc.status, exc.code, str(exc.msg)
         except (aiohttp.ClientError, TimeoutError) as exc:
             status, code, message = None, None, f"Twilio did not answer ({type(exc).__name__})"
+        await self._failed(call, i, action, status, code, message)
+        raise VoiceError("twilio_error", f"Twilio refused {action}: {message}")
+
+    async def _failed(
+        self,
+        call: VoiceCall,
+        i: Interaction,
+        action: str,
+        status: int | None,
+        code: int | None,
+        message: str,
+    ) -> None:
+        """A refused or unanswered request: logged, on the timeline, told to the agent."""
         log.warning("twilio %s for call %s failed: %s %s %s", action, i.id, status, code, message)
         async with self.db.step() as c:
             await events.write(
@@ -84,7 +99,6 @@ class Bridge:
             )
         data = {"action": action, "status": status, "code": code, "error": message[:500]}
         await self.emit(call, i, "call_error", data)
-        raise VoiceError("twilio_error", f"Twilio refused {action}: {message}")
 
     async def _endpoint(self, user_id: int) -> str:
         async with self.db.read_step() as c:
@@ -193,37 +207,68 @@ class Bridge:
             log.exception("bridging %s failed", i.id)
 
     async def _callback(self, call: VoiceCall, i: Interaction, agent_id: int) -> None:
-        """The callback's turn: the agent into the conference, then the customer called."""
+        """The callback's turn: the agent into the conference, then the customer called
+        back through the outbox (durable, placed once: ``CallbackSender``)."""
         await self._add_participant(call, i, agent_id, Role.AGENT)
         number = call.callback_number or call.from_number
-        # Bridged before the request: Twilio may fetch the callback's TwiML (which asks for
-        # this stage) before its answer to the request reaches us.
+        request = {
+            "to": number,
+            "from_": self.twilio.number,
+            "url": self.url("/callback", call=call.id),
+            "method": "POST",
+            "status_callback": self.url("/status"),
+            "status_callback_method": "POST",
+            "status_callback_event": LEG_EVENTS,
+        }
+        # Bridged in the step that asks for the call: Twilio may fetch the callback's
+        # TwiML (which asks for this stage) before its answer to the request reaches us.
         async with self.db.step() as c:
             await store.set_call(c, call, stage=Stage.BRIDGED.value)
-        try:
-            placed = await self._rest(
-                call,
-                i,
-                "place the callback",
-                self.rest.account.calls.create_async(
-                    to=number,
-                    from_=self.twilio.number,
-                    url=self.url("/callback", call=call.id),
-                    method="POST",
-                    status_callback=self.url("/status"),
-                    status_callback_method="POST",
-                    status_callback_event=LEG_EVENTS,
-                ),
+            await enqueue(
+                c,
+                OutboxKind.CALL,
+                {"request": request, "voice_call_id": call.id, "agent_id": agent_id},
+                key=f"voice-callback-{call.id}",
+                customer_id=i.customer_id,
+                interaction_id=i.id,
             )
-        except VoiceError:
-            async with self.db.step() as c:
-                await store.set_call(c, call, stage=Stage.CALLBACK.value)
-            raise
+        if self.wake is not None:
+            self.wake()
+
+    async def place_callback(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The outbox's send of a callback: the REST request, then its leg on the record.
+        Twilio's "try later" (429, 503) is retried; any other refusal, or no answer (it may
+        have been placed), fails for good and is shown to the agent."""
+        async with self.db.read_step() as c:
+            call = await store.call_by_id(c, int(payload["voice_call_id"]))
+            if call is None:
+                raise PermanentSendError("the call is gone")
+            i = await irows.interaction(c, call.interaction_id)
+        request = payload["request"]
+        try:
+            placed = await self.rest.account.calls.create_async(**request)
+        except TwilioRestException as exc:
+            if exc.status in (429, 503):
+                raise RetryableSendError(f"Twilio {exc.status}: {exc.msg}") from None
+            await self._failed(call, i, "place the callback", exc.status, exc.code, str(exc.msg))
+            raise PermanentSendError(f"Twilio {exc.status} {exc.code}: {exc.msg}") from None
+        except aiohttp.ClientConnectorError as exc:  # nothing was handed over
+            raise RetryableSendError(f"Twilio unreachable: {exc}") from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            message = f"no answer from Twilio ({type(exc).__name__}): it may have been placed"
+            await self._failed(call, i, "place the callback", None, None, message)
+            raise PermanentSendError(message) from None
         async with self.db.step() as c:
             await store.insert_leg(c, call, placed.sid, Role.CALLBACK, status="queued")
             await events.write(
-                c, events.row(ve.CallbackPlaced(placed.sid, number, agent_id), interaction=i)
+                c,
+                events.row(
+                    ve.CallbackPlaced(placed.sid, request["to"], int(payload["agent_id"])),
+                    interaction=i,
+                ),
             )
+        await self.emit(call, i, "call", await self.state(i.id))
+        return {"sid": placed.sid}
 
     # -- controls ---------------------------------------------------------------------------
 

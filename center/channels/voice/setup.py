@@ -25,14 +25,27 @@ from center.config import Settings
 from center.interactions import InteractionService
 from center.knowledge_base.search import answer as kb_answer
 from center.notices import agent_room
+from center.outbox import Item, OutboxKind, register_sender
 from center.queue.config import ConfigError, QueueConfig
 from center.queue.keys import Keys
 from center.records.enums import Channel
 from center.records.models import Interaction, Message, VoiceCall
 from center.tickets.service import CUSTOMER
-from center.tickets.web import TICKETS
+from center.tickets.web import OUTBOX_WORKER, TICKETS
 
 log = logging.getLogger(__name__)
+
+
+class CallbackSender:
+    """The outbox's sender of calls: a callback's outbound call (placed at most once)."""
+
+    idempotent = False  # (Twilio does not dedupe call creation)
+
+    def __init__(self, bridge: Bridge) -> None:
+        self.bridge = bridge
+
+    async def send(self, item: Item) -> dict[str, Any]:
+        return await self.bridge.place_callback(item.payload)
 
 
 class VoiceAdapter:
@@ -129,6 +142,14 @@ async def setup(
 
     lifecycle.notify = changed
     service.register(VoiceAdapter(bridge))
+    register_sender(app, OutboxKind.CALL, CallbackSender(bridge))
+
+    def wake() -> None:
+        worker = app.get(OUTBOX_WORKER)
+        if worker is not None:
+            worker.wake()
+
+    bridge.wake = wake
     sio.register_namespace(VoiceNamespace(service, bridge, sockets=sockets))
     app[CALLS], app[LIFECYCLE], app[BRIDGE] = calls, lifecycle, bridge
     app.add_routes(routes)

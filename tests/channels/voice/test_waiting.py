@@ -3,11 +3,16 @@ platform calls back, a full queue or after hours goes to voicemail, which is a t
 
 from __future__ import annotations
 
+import asyncio
 import xml.etree.ElementTree as ET
 
+import pytest
 from sqlalchemy import select
 
+from center.config import Settings
+from center.outbox.models import OutboxItem
 from center.records.models import Event, Interaction, VoiceCall
+from tests.channels.voice.conftest import VoiceConsole
 from tests.support import Server, signed_in_agent
 from tests.twilio_support import (
     CENTER_NUMBER,
@@ -104,7 +109,7 @@ async def test_callback_keeps_the_place_and_the_platform_calls_back(
         assert placed.form["StatusCallback"] == f"{PUBLIC_URL}/twilio/voice/status"
         assert len(twilio_api.posts(f"/Calls/{first}.json")) == 0  # the old call is gone
         # The customer answers: the intro, then into the same conference.
-        callback_sid = next(iter(twilio_api.calls))
+        callback_sid = next(s for s, c in twilio_api.calls.items() if c["to"] == CALLER)
         r = await hooks.post(
             f"/twilio/voice/callback?call={vc.id}",
             voice_call(
@@ -122,4 +127,70 @@ async def test_callback_keeps_the_place_and_the_platform_calls_back(
         assert "call.callback_requested" in types and "call.callback_placed" in types
         assert types.index("call.callback_requested") < types.index("interaction.accepted")
     finally:
+        await ann.close()
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"outbox_backoff_s": 0.05, "outbox_poll_s": 0.05})
+
+
+async def settled_outbox(server: Server) -> list[OutboxItem]:
+    """The outbox rows once none is still being sent (the worker records after the send)."""
+    async with asyncio.timeout(5):
+        while True:
+            async with server.db.read() as s:
+                rows = (await s.scalars(select(OutboxItem))).all()
+            if rows and all(o.status in ("sent", "failed") for o in rows):
+                return list(rows)
+            await asyncio.sleep(0.02)
+
+
+async def asked_for_callback(hooks: Webhooks, call: str) -> None:
+    await queued_call(hooks, call)
+    await hooks.post(
+        "/twilio/voice/hold/key", voice_call(call, "in-progress", from_=CALLER, Digits="1")
+    )
+    await hooks.post(
+        "/twilio/voice/status", voice_call(call, "completed", from_=CALLER, CallDuration="9")
+    )
+
+
+async def test_a_callback_twilio_asks_to_retry_is_placed_once_later(
+    server: Server, hooks: Webhooks, twilio_api: TwilioApi
+) -> None:
+    await asked_for_callback(hooks, sid("CA"))
+    twilio_api.fail_next("/Calls.json", 503, 20503, "Service Unavailable")
+    ann = await signed_in_agent(server, "ann", capacity={"voice": 1})
+    try:
+        offer = await ann.next("offer")
+        assert (await ann.call("accept", {"interaction_id": offer["id"]}))["ok"]
+        tries = await twilio_api.wait_for("/Calls.json", 2)
+        assert [t.form["To"] for t in tries] == [CALLER, CALLER]
+        placed = [c for c in twilio_api.calls.values() if c["to"] == CALLER]
+        assert len(placed) == 1  # the refused try made nothing; the retry made one call
+        outbox = await settled_outbox(server)
+        assert [(o.kind, o.status, o.attempts) for o in outbox] == [("call", "sent", 2)]
+    finally:
+        await ann.close()
+
+
+async def test_a_callback_twilio_refuses_is_shown_to_the_agent(
+    server: Server, hooks: Webhooks, twilio_api: TwilioApi
+) -> None:
+    await asked_for_callback(hooks, sid("CA"))
+    twilio_api.fail_next("/Calls.json", 400, 21211, "The 'To' number is not a valid phone number.")
+    ann = await signed_in_agent(server, "ann", capacity={"voice": 1})
+    console = VoiceConsole(ann)
+    try:
+        await console.connect()
+        offer = await ann.next("offer")
+        assert (await ann.call("accept", {"interaction_id": offer["id"]}))["ok"]
+        told = await console.next("call_error")
+        assert told["action"] == "place the callback" and told["code"] == 21211
+        (o,) = await settled_outbox(server)
+        assert o.status == "failed" and "21211" in o.last_error
+        assert len(twilio_api.posts("/Calls.json")) == 1  # never retried
+    finally:
+        await console.close()
         await ann.close()
