@@ -141,6 +141,19 @@ async def test_ivr_wait_position_bridge_warm_transfer_completed(
             f"{ACCOUNT}/Conferences/{cf}/Participants/{ann_leg['call_sid']}.json"
         ]
 
+        # The conference's recording (its callback names the conference, not a call).
+        recording = {
+            "AccountSid": ACCOUNT_SID,
+            "ConferenceSid": cf,
+            "RecordingSid": sid("RE"),
+            "RecordingUrl": f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/RE9",
+            "RecordingStatus": "completed",
+            "RecordingDuration": "181",
+            "RecordingChannels": "2",
+            "RecordingSource": "Conference",
+        }
+        assert (await hooks.post("/twilio/voice/recording?kind=call", recording)).status == 200
+
         # The caller hangs up: completed with its duration; Bob is told and closes.
         r = await hooks.post(
             "/twilio/voice/status",
@@ -161,6 +174,8 @@ async def test_ivr_wait_position_bridge_warm_transfer_completed(
 
         status, body = await bob.get(f"/api/voice/calls/{iid}")
         assert status == 200 and body["call"]["duration_s"] == 184
+        assert body["call"]["recording_url"] == recording["RecordingUrl"] + ".mp3"
+        assert body["call"]["recording_duration_s"] == 181
         customer_id = offer["customer_id"]
         kinds = await timeline(bob, customer_id)
         story = [k for k in kinds if not k.startswith("customer.")]
@@ -179,6 +194,7 @@ async def test_ivr_wait_position_bridge_warm_transfer_completed(
             "interaction.accepted",
             "call.bridged",
             "call.agent_left",
+            "call.recording",
             "call.status",
             "interaction.customer_left",
             "interaction.wrap_up",
