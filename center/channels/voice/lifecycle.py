@@ -41,6 +41,11 @@ class Lifecycle:
         self.service = calls.service
         self.make_ticket: TicketMaker | None = None
         self.notify: Notifier | None = None
+        # The agent's phone or softphone did not answer the conference's call: the call
+        # goes back to its queue (Bridge.requeue_unanswered, in the background).
+        self.agent_unreachable: (
+            Callable[[VoiceLeg, VoiceCall, Interaction], Awaitable[None]] | None
+        ) = None
 
     async def status(self, call_sid: str, status: str, duration: int | None) -> None:
         """``POST /twilio/voice/status``: one leg's status; a customer leg ending decides
@@ -70,6 +75,11 @@ class Lifecycle:
 
     async def _leg_ended(self, leg: VoiceLeg, call: VoiceCall, i: Interaction) -> None:
         role, stage = Role(leg.role), Stage(call.stage)
+        if role is Role.AGENT:
+            unanswered = leg.status in ("no-answer", "busy", "failed", "canceled")
+            if unanswered and self.agent_unreachable is not None and i.agent_id == leg.user_id:
+                await self.agent_unreachable(leg, call, i)
+            return
         if not role.is_customer:
             return
         if role is Role.CALLER and stage in (Stage.CALLBACK, Stage.VOICEMAIL):

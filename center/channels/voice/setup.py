@@ -28,8 +28,9 @@ from center.notices import agent_room
 from center.outbox import Item, OutboxKind, register_sender
 from center.queue.config import ConfigError, QueueConfig
 from center.queue.keys import Keys
+from center.records import users
 from center.records.enums import Channel
-from center.records.models import Interaction, Message, VoiceCall
+from center.records.models import Interaction, Message, VoiceCall, VoiceLeg
 from center.tickets.service import CUSTOMER
 from center.tickets.web import OUTBOX_WORKER, TICKETS
 
@@ -141,6 +142,24 @@ async def setup(
         await emit(call, i, "call", await bridge.state(i.id))
 
     lifecycle.notify = changed
+
+    async def agent_unreachable(leg: VoiceLeg, call: VoiceCall, i: Interaction) -> None:
+        if call.stage != store.Stage.BRIDGED.value or leg.user_id is None:
+            return
+        async with db.read_step() as c:
+            legs = await store.legs(c, call.id)
+        if any(x.role == store.Role.CALLBACK.value for x in legs):
+            return  # (a callback's customer is dialled after the agent: nothing to move)
+        agent = await users.get_user(db, leg.user_id)
+        if agent is None:
+            return
+
+        async def transfer() -> None:
+            await service.transfer(agent, i.id, to_queue=i.queue)
+
+        bridge.background(bridge.requeue_unanswered(agent, i.id, transfer), f"requeue-{i.id}")
+
+    lifecycle.agent_unreachable = agent_unreachable
     service.register(VoiceAdapter(bridge))
     register_sender(app, OutboxKind.CALL, CallbackSender(bridge))
 
