@@ -153,6 +153,7 @@ class IvrConfig:
     hold_music: str | None = None  # an audio URL; None: a pause between announcements
     callback_digit: str | None = "1"  # None: no callback offer
     csat: bool = False
+    record_calls: bool = True  # the conference recorded from the start (say so in the greeting)
     gather_timeout_s: int = 5
     prompts: Mapping[str, Prompt] = field(default_factory=dict)
     source: str = "(built-in default)"

@@ -38,7 +38,7 @@ from center.queue.config_lines import FieldPath, toml_lines, yaml_lines
 TOP_KEYS = frozenset(
     {"languages", "voice", "max_tries", "entry", "menus", "hours", "after_hours", "overflow"}
     | {"announce_every_s", "hold_music", "callback_digit", "csat", "gather_timeout_s"}
-    | {"greeting", "known_caller", "prompts"}
+    | {"greeting", "known_caller", "prompts", "record_calls"}
 )
 MENU_KEYS = frozenset({"prompt", "options", "default", "invalid"})
 TARGET_KEYS = frozenset(
@@ -314,6 +314,9 @@ def _build(data: Any, queues: set[str] | None, zone: str, source: str) -> IvrCon
     csat = data.get("csat", False)
     if not isinstance(csat, bool):
         raise _fail(("csat",), "csat must be true or false")
+    record = data.get("record_calls", True)
+    if not isinstance(record, bool):
+        raise _fail(("record_calls",), "record_calls must be true or false")
     return IvrConfig(
         languages=tuple(langs),
         menus=menus,
@@ -329,6 +332,7 @@ def _build(data: Any, queues: set[str] | None, zone: str, source: str) -> IvrCon
         hold_music=music,
         callback_digit=digit or None,
         csat=csat,
+        record_calls=record,
         gather_timeout_s=_int(
             data.get("gather_timeout_s", 5), ("gather_timeout_s",), "gather_timeout_s", 1, 30
         ),

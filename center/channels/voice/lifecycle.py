@@ -41,9 +41,9 @@ class Lifecycle:
         self.service = calls.service
         self.make_ticket: TicketMaker | None = None
         self.notify: Notifier | None = None
-        # The agent's phone or softphone did not answer the conference's call: the call
-        # goes back to its queue (Bridge.requeue_unanswered, in the background).
-        self.agent_unreachable: (
+        # The assigned agent's leg ended: never answered (the call goes back to its queue)
+        # or hung up (the call ends); decided in setup, run in the background.
+        self.agent_leg_ended: (
             Callable[[VoiceLeg, VoiceCall, Interaction], Awaitable[None]] | None
         ) = None
 
@@ -76,9 +76,8 @@ class Lifecycle:
     async def _leg_ended(self, leg: VoiceLeg, call: VoiceCall, i: Interaction) -> None:
         role, stage = Role(leg.role), Stage(call.stage)
         if role is Role.AGENT:
-            unanswered = leg.status in ("no-answer", "busy", "failed", "canceled")
-            if unanswered and self.agent_unreachable is not None and i.agent_id == leg.user_id:
-                await self.agent_unreachable(leg, call, i)
+            if self.agent_leg_ended is not None and i.agent_id == leg.user_id:
+                await self.agent_leg_ended(leg, call, i)
             return
         if not role.is_customer:
             return

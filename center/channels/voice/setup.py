@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 import socketio
@@ -16,7 +16,7 @@ from center.channels.base import CustomerNotice
 from center.channels.twilio import TWILIO_SETTINGS
 from center.channels.twilio import setup as twilio_setup
 from center.channels.voice import ivr_config, store
-from center.channels.voice.bridge import Bridge
+from center.channels.voice.bridge import Bridge, VoiceError
 from center.channels.voice.calls import VoiceCalls
 from center.channels.voice.lifecycle import Lifecycle, TicketMaker
 from center.channels.voice.namespace import SUPERVISORS, VOICE_NAMESPACE, VoiceNamespace
@@ -35,6 +35,14 @@ from center.tickets.service import CUSTOMER
 from center.tickets.web import OUTBOX_WORKER, TICKETS
 
 log = logging.getLogger(__name__)
+
+
+async def _quietly(step: Awaitable[None]) -> None:
+    """A background REST step whose failure the bridge has already logged and told."""
+    try:
+        await step
+    except VoiceError as exc:
+        log.info("background call step: %s", exc)
 
 
 class CallbackSender:
@@ -143,8 +151,20 @@ async def setup(
 
     lifecycle.notify = changed
 
-    async def agent_unreachable(leg: VoiceLeg, call: VoiceCall, i: Interaction) -> None:
+    async def agent_leg_ended(leg: VoiceLeg, call: VoiceCall, i: Interaction) -> None:
         if call.stage != store.Stage.BRIDGED.value or leg.user_id is None:
+            return
+        if leg.status == "completed":
+            # The agent hung up their phone: the call is over for the caller too (the
+            # survey), unless another agent's leg is still on it.
+            async with db.read_step() as c:
+                legs = await store.legs(c, call.id)
+            others = [
+                x for x in legs if x.role == store.Role.AGENT.value and x.id != leg.id
+                and x.ended_at is None
+            ]  # fmt: skip
+            if not others:
+                bridge.background(_quietly(bridge.end(call, i)), f"end-{i.id}")
             return
         async with db.read_step() as c:
             legs = await store.legs(c, call.id)
@@ -159,7 +179,7 @@ async def setup(
 
         bridge.background(bridge.requeue_unanswered(agent, i.id, transfer), f"requeue-{i.id}")
 
-    lifecycle.agent_unreachable = agent_unreachable
+    lifecycle.agent_leg_ended = agent_leg_ended
     service.register(VoiceAdapter(bridge))
     register_sender(app, OutboxKind.CALL, CallbackSender(bridge))
 

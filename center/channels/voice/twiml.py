@@ -151,9 +151,9 @@ def bridge(cfg: IvrConfig, lang: str, *, conference: str, intro: str | None = No
         status_callback=url("/conference"),
         status_callback_method="POST",
         status_callback_event="start end join leave hold",
-        record="record-from-start",
-        recording_status_callback=url("/recording", kind="call"),
-        recording_status_callback_method="POST",
+        record="record-from-start" if cfg.record_calls else None,
+        recording_status_callback=url("/recording", kind="call") if cfg.record_calls else None,
+        recording_status_callback_method="POST" if cfg.record_calls else None,
     )
     return str(r)
 

@@ -68,3 +68,25 @@ async def test_an_agent_phone_that_does_not_answer_gives_the_call_back(
     finally:
         await console.close()
         await ann.close()
+
+
+async def test_the_agent_hanging_up_their_phone_ends_the_call(
+    server: Server, hooks: Webhooks, twilio_api: TwilioApi
+) -> None:
+    ann = await signed_in_agent(server, "ann", capacity={"voice": 1})
+    console = VoiceConsole(ann)
+    try:
+        await console.connect()
+        _call, _iid, cf, ann_leg = await bridged_call(hooks, twilio_api, ann, console, CALLER)
+        r = await hooks.post(
+            "/twilio/voice/status",
+            voice_call(
+                ann_leg, "completed", from_="+15005550006", to="client:agent-1", CallDuration="61"
+            ),
+        )
+        assert r.status == 200
+        (ended,) = await twilio_api.wait_for(f"/Conferences/{cf}.json")
+        assert ended.form == {"Status": "completed"}
+    finally:
+        await console.close()
+        await ann.close()
