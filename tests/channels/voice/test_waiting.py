@@ -122,6 +122,7 @@ async def test_callback_keeps_the_place_and_the_platform_calls_back(
         )
         assert says(r.text) == ["Hello, this is the call back you asked for. Connecting you now."]
         assert root(r.text).find("Dial/Conference").text == f"center-call-{i.id}"
+        await settled_outbox(server)  # (the placed call is recorded after Twilio's answer)
         types = await event_types(server, i.id)
         assert types.count("interaction.started") == 1  # one interaction, start to end
         assert "call.callback_requested" in types and "call.callback_placed" in types
