@@ -44,6 +44,7 @@ from tests.twilio_support import (  # noqa: E402  (the same builders the tests u
     PUBLIC_URL,
     sms_inbound,
     sms_status,
+    voice_call,
 )
 
 Params = Callable[[int], dict[str, str]]
@@ -86,12 +87,41 @@ def _status(n: int) -> dict[str, str]:
 
 _REPLAYED = sms_inbound("the same one again", from_=_phone(0), message_sid="SM" + "ab" * 16)
 
+# -- voice: a call coming in (customer, interaction, call, leg, greeting TwiML), its status
+# callbacks (seeded calls 1..SEEDED_CALLS, each request a new (CallSid, status)), and a
+# caller's key press in the IVR menu (a wrong key: the prompt again, the try logged).
+SEEDED_CALLS = 1500
+CALL_STATUSES = ("initiated", "ringing", "in-progress")
+
+
+def _call_sid(n: int) -> str:
+    return f"CA{n:032x}"
+
+
+def _voice_incoming(n: int) -> dict[str, str]:
+    return voice_call("CA" + secrets.token_hex(16), from_=_phone(n))
+
+
+def _voice_status(n: int) -> dict[str, str]:
+    call = 1 + (n // len(CALL_STATUSES)) % SEEDED_CALLS
+    status = CALL_STATUSES[n % len(CALL_STATUSES)]
+    return voice_call(_call_sid(call), status, from_=_phone(call))
+
+
+def _voice_ivr(n: int) -> dict[str, str]:
+    call = 1 + n % SEEDED_CALLS
+    return voice_call(_call_sid(call), "in-progress", from_=_phone(call), Digits="8")
+
+
 SCENARIOS: dict[str, Scenario] = {
     "anchor_bare": Scenario("/twilio/sms", _inbound, server="bare"),
     "anchor_signed": Scenario("/twilio/sms", _inbound, server="signed"),
     "sms_inbound": Scenario("/twilio/sms", _inbound),
     "sms_replay": Scenario("/twilio/sms", lambda n: _REPLAYED),
     "sms_status": Scenario("/twilio/sms/status", _status),
+    "voice_incoming": Scenario("/twilio/voice", _voice_incoming),
+    "voice_status": Scenario("/twilio/voice/status", _voice_status),
+    "voice_ivr": Scenario("/twilio/voice/ivr?menu=main&tries=0", _voice_ivr),
 }
 PATHS: dict[str, Callable[[int], str]] = {"sms_status": _status_path}
 
@@ -284,12 +314,64 @@ async def _start(kind: str, tmp: Path) -> tuple[str, asyncio.subprocess.Process,
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "center", "serve", env=env)
     await _wait_up(f"http://127.0.0.1:{port}/healthz", proc)
     await _seed(env)  # (the status callbacks' messages; harmless to the other scenarios)
+    await _seed_calls(env)  # (the calls the voice callbacks name)
     return kind, proc, port
 
 
 async def _stop(proc: asyncio.subprocess.Process) -> None:
     proc.terminate()
     await asyncio.wait_for(proc.wait(), 20)
+
+
+async def _seed_calls(env: dict[str, str]) -> None:
+    """Calls in the IVR for the voice callbacks to name (CallSids 1..SEEDED_CALLS)."""
+    from sqlalchemy import insert
+
+    from center.channels.voice import store
+    from center.config import Settings
+    from center.interactions import rows
+    from center.records.db import Database
+    from center.records.enums import Channel, InteractionState
+    from center.records.models import Customer
+
+    settings = Settings(
+        _env_file=None,
+        data_dir=Path(env["CENTER_DATA_DIR"]),
+        database_url=env.get("CENTER_DATABASE_URL", ""),
+        database_schema=env.get("CENTER_DATABASE_SCHEMA", ""),
+    )
+    db = Database(settings.resolved_database_url, schema=settings.database_schema or None)
+    customers = Customer.__table__
+    try:
+        async with db.step() as c:
+            created = await c.execute(
+                insert(customers).values(display_name="bench").returning(customers.c.id)
+            )
+            customer_id = created.scalar_one()
+            for n in range(1, SEEDED_CALLS + 1):
+                i = await rows.insert_interaction(
+                    c,
+                    customer_id=customer_id,
+                    channel=Channel.VOICE,
+                    state=InteractionState.IVR,
+                    queue="default",
+                    priority=0,
+                    external_ref=_call_sid(n),
+                )
+                call = await store.insert_call(
+                    c,
+                    interaction_id=i.id,
+                    customer_id=customer_id,
+                    from_number=_phone(n),
+                    to_number=CENTER_NUMBER,
+                    language="en-US",
+                    stage="ivr",
+                    menu="main",
+                    conference=store.conference_name(i.id),
+                )
+                await store.insert_leg(c, call, _call_sid(n), store.Role.CALLER, status="queued")
+    finally:
+        await db.dispose()
 
 
 async def main() -> None:

@@ -27,6 +27,7 @@ from center.agent_ui.namespace import AgentNamespace
 from center.appkeys import DB, QUEUE_CONFIG, REDIS, ROUTER, SERVICE, SETTINGS, SIO, STATS
 from center.channels.sms import setup as sms_setup
 from center.channels.twilio.setup import setup as twilio_setup
+from center.channels.voice.setup import setup as voice_setup
 from center.channels.webchat import ChatNamespace, WebChatAdapter
 from center.config import Settings
 from center.errors import json_errors
@@ -174,6 +175,10 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     # Twilio (center/channels/twilio/): settings, webhook validator, the REST client; SMS.
     twilio_setup(app, settings)
     sms_setup(app, settings, service, queues.rules)
+    # Voice (center/channels/voice/): the IVR, call webhooks, the /voice namespace.
+    await voice_setup(
+        app, settings, service=service, sio=sio, keys=keys, sockets=console_sockets, queues=queues
+    )
     kb_web.setup(app)
     tickets_web.setup(app)  # tickets, the outbox worker, the SLA loop (issue 11)
     app.add_routes(_pages)

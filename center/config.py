@@ -158,6 +158,17 @@ class Settings(BaseSettings):
     sms_csat: bool = False
     sms_csat_window_s: float = Field(default=86_400.0, gt=0)
 
+    # -- voice (center/channels/voice/) ----------------------------------------------------
+    # The IVR (YAML or TOML, see center/channels/voice/ivr.example.yaml); None: the greeting,
+    # then the default queue.
+    ivr_file: Path | None = None
+    # The browser softphone's access tokens (GET /api/voice/token): an API key of the account
+    # and the TwiML App its outgoing calls use. Empty key: the token route answers 409.
+    twilio_api_key_sid: str = ""
+    twilio_api_key_secret: SecretStr = SecretStr("")
+    twilio_twiml_app_sid: str = ""
+    voice_token_ttl_s: float = Field(default=3600.0, ge=60, le=86_400)
+
     @field_validator("allowed_origins", "widget_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:

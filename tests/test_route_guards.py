@@ -103,6 +103,23 @@ TABLE: dict[tuple[str, str], Guard] = {
     ("GET", "/api/supervisor/tickets/sla"): SUPERVISOR,
     ("GET", "/api/sla/policies"): SUPERVISOR,
     ("PUT", "/api/sla/policies"): ADMIN,
+    # Voice (center/channels/voice/web.py): Twilio's call webhooks, the softphone's API.
+    ("POST", "/twilio/voice"): SIGNED,
+    ("POST", "/twilio/voice/ivr"): SIGNED,
+    ("POST", "/twilio/voice/ivr/kb"): SIGNED,
+    ("POST", "/twilio/voice/ivr/agent"): SIGNED,
+    ("POST", "/twilio/voice/hold"): SIGNED,
+    ("POST", "/twilio/voice/hold/key"): SIGNED,
+    ("POST", "/twilio/voice/voicemail"): SIGNED,
+    ("POST", "/twilio/voice/status"): SIGNED,
+    ("POST", "/twilio/voice/recording"): SIGNED,
+    ("POST", "/twilio/voice/conference"): SIGNED,
+    ("POST", "/twilio/voice/after"): SIGNED,
+    ("POST", "/twilio/voice/csat"): SIGNED,
+    ("POST", "/twilio/voice/callback"): SIGNED,
+    ("GET", "/api/voice/token"): AGENT,
+    ("PUT", "/api/voice/device"): AGENT,
+    ("GET", "/api/voice/calls/{interaction_id}"): OWN,
 }
 
 

@@ -238,3 +238,63 @@ class SmsOptOut(Base):
     phone: Mapped[str] = mapped_column(String(64), primary_key=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
     opted_out_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# -- voice (issue 12; center/channels/voice/) -------------------------------------------------
+
+
+class VoiceCall(Base):
+    """One phone call's voice-side record (the interaction is the routing side): the IVR
+    walk, the conference, callback and voicemail, recording, durations and CSAT."""
+
+    __tablename__ = "voice_calls"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    interaction_id: Mapped[int] = mapped_column(ForeignKey("interactions.id"), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    from_number: Mapped[str] = mapped_column(String(40))
+    to_number: Mapped[str] = mapped_column(String(40))
+    language: Mapped[str] = mapped_column(String(16))
+    # ivr | waiting | callback | bridged | voicemail | survey | ended
+    stage: Mapped[str] = mapped_column(String(16), default="ivr")
+    menu: Mapped[str | None] = mapped_column(String(40))
+    conference: Mapped[str] = mapped_column(String(80))  # its friendly name
+    conference_sid: Mapped[str | None] = mapped_column(String(64))  # once Twilio started it
+    callback_number: Mapped[str | None] = mapped_column(String(40))
+    recording_sid: Mapped[str | None] = mapped_column(String(64))
+    recording_url: Mapped[str | None] = mapped_column(Text)
+    recording_duration_s: Mapped[int | None]
+    duration_s: Mapped[int | None]
+    csat: Mapped[int | None]
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answered_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+
+
+class VoiceLeg(Base):
+    """One Twilio call (CallSid) taking part in a VoiceCall: the caller, an agent, a
+    supervisor, the callback (each call's status callbacks find it by CallSid)."""
+
+    __tablename__ = "voice_legs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    call_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    voice_call_id: Mapped[int] = mapped_column(ForeignKey("voice_calls.id"), index=True)
+    role: Mapped[str] = mapped_column(String(16))  # caller | agent | supervisor | callback
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    mode: Mapped[str | None] = mapped_column(String(16))  # supervisor: listen|whisper|barge
+    status: Mapped[str] = mapped_column(String(32), default="initiated")
+    on_hold: Mapped[bool] = mapped_column(default=False, server_default=false())
+    duration_s: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+
+
+class VoiceAgent(Base):
+    """Where an agent takes calls: the browser softphone (no phone) or a phone number."""
+
+    __tablename__ = "voice_agents"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    phone: Mapped[str | None] = mapped_column(String(40))

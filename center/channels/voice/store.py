@@ -1,0 +1,208 @@
+"""Core statements on the voice tables (one round trip each, inside the caller's step)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from center.records.base import utcnow
+from center.records.models import Interaction, VoiceAgent, VoiceCall, VoiceLeg
+
+CALLS = VoiceCall.__table__
+LEGS = VoiceLeg.__table__
+AGENTS = VoiceAgent.__table__
+INTERACTIONS = Interaction.__table__
+
+
+class Stage(StrEnum):
+    IVR = "ivr"  # walking the menus (or hearing a KB answer)
+    WAITING = "waiting"  # in a queue, on the hold loop
+    CALLBACK = "callback"  # hung up keeping the place; to be called back
+    BRIDGED = "bridged"  # in the conference with an agent
+    VOICEMAIL = "voicemail"  # leaving a message
+    SURVEY = "survey"  # answering the post-call CSAT question
+    ENDED = "ended"
+
+
+class Role(StrEnum):
+    CALLER = "caller"
+    CALLBACK = "callback"  # the outbound call that reaches the customer again
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+
+    @property
+    def is_customer(self) -> bool:
+        return self in (Role.CALLER, Role.CALLBACK)
+
+
+def conference_name(interaction_id: int) -> str:
+    return f"center-call-{interaction_id}"
+
+
+def _call(row: Any) -> VoiceCall:
+    return VoiceCall(**row._mapping)
+
+
+def _leg(row: Any) -> VoiceLeg:
+    return VoiceLeg(**row._mapping)
+
+
+async def insert_call(conn: AsyncConnection, **values: Any) -> VoiceCall:
+    values.setdefault("created_at", utcnow())
+    row = (await conn.execute(insert(CALLS).values(**values).returning(*CALLS.c))).one()
+    return _call(row)
+
+
+async def insert_leg(
+    conn: AsyncConnection,
+    call: VoiceCall,
+    call_sid: str,
+    role: Role,
+    *,
+    status: str,
+    user_id: int | None = None,
+    mode: str | None = None,
+) -> VoiceLeg:
+    stmt = (
+        insert(LEGS)
+        .values(
+            call_sid=call_sid,
+            voice_call_id=call.id,
+            role=role.value,
+            user_id=user_id,
+            mode=mode,
+            status=status,
+            on_hold=False,
+            created_at=utcnow(),
+        )
+        .returning(*LEGS.c)
+    )
+    return _leg((await conn.execute(stmt)).one())
+
+
+async def leg_call_interaction(
+    conn: AsyncConnection, call_sid: str, *, lock: bool = False
+) -> tuple[VoiceLeg, VoiceCall, Interaction] | None:
+    """A leg with its call and interaction: one statement (every webhook starts here)."""
+    stmt = (
+        select(LEGS, CALLS, INTERACTIONS)
+        .join(CALLS, CALLS.c.id == LEGS.c.voice_call_id)
+        .join(INTERACTIONS, INTERACTIONS.c.id == CALLS.c.interaction_id)
+        .where(LEGS.c.call_sid == call_sid)
+    )
+    if lock:  # (the call and interaction rows: what a step decides on)
+        stmt = stmt.with_for_update(of=[CALLS, INTERACTIONS])
+    row = (await conn.execute(stmt)).first()
+    if row is None:
+        return None
+    m = row._mapping
+    return (
+        VoiceLeg(**{c.name: m[c] for c in LEGS.c}),
+        VoiceCall(**{c.name: m[c] for c in CALLS.c}),
+        Interaction(**{c.name: m[c] for c in INTERACTIONS.c}),
+    )
+
+
+async def leg_by_sid(
+    conn: AsyncConnection, call_sid: str, *, lock: bool = False
+) -> tuple[VoiceLeg, VoiceCall] | None:
+    stmt = select(LEGS).where(LEGS.c.call_sid == call_sid)
+    row = (await conn.execute(stmt)).first()
+    if row is None:
+        return None
+    leg = _leg(row)
+    call = await call_by_id(conn, leg.voice_call_id, lock=lock)
+    return (leg, call) if call is not None else None
+
+
+async def call_by_id(
+    conn: AsyncConnection, call_id: int, *, lock: bool = False
+) -> VoiceCall | None:
+    stmt = select(CALLS).where(CALLS.c.id == call_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    row = (await conn.execute(stmt)).first()
+    return None if row is None else _call(row)
+
+
+async def call_for_interaction(
+    conn: AsyncConnection, interaction_id: int, *, lock: bool = False
+) -> VoiceCall | None:
+    stmt = select(CALLS).where(CALLS.c.interaction_id == interaction_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    row = (await conn.execute(stmt)).first()
+    return None if row is None else _call(row)
+
+
+async def call_by_conference(conn: AsyncConnection, name: str) -> VoiceCall | None:
+    row = (await conn.execute(select(CALLS).where(CALLS.c.conference == name))).first()
+    return None if row is None else _call(row)
+
+
+async def call_by_conference_sid(conn: AsyncConnection, sid: str) -> VoiceCall | None:
+    row = (await conn.execute(select(CALLS).where(CALLS.c.conference_sid == sid))).first()
+    return None if row is None else _call(row)
+
+
+async def legs(conn: AsyncConnection, call_id: int) -> list[VoiceLeg]:
+    rows = await conn.execute(
+        select(LEGS).where(LEGS.c.voice_call_id == call_id).order_by(LEGS.c.id)
+    )
+    return [_leg(r) for r in rows]
+
+
+async def set_call(conn: AsyncConnection, call: VoiceCall, **values: Any) -> None:
+    await conn.execute(update(CALLS).where(CALLS.c.id == call.id).values(**values))
+    for k, v in values.items():
+        setattr(call, k, v)
+
+
+async def set_leg(conn: AsyncConnection, leg: VoiceLeg, **values: Any) -> None:
+    await conn.execute(update(LEGS).where(LEGS.c.id == leg.id).values(**values))
+    for k, v in values.items():
+        setattr(leg, k, v)
+
+
+async def agent_phone(conn: AsyncConnection, user_id: int) -> str | None:
+    return await conn.scalar(select(AGENTS.c.phone).where(AGENTS.c.user_id == user_id))
+
+
+async def set_agent_phone(conn: AsyncConnection, user_id: int, phone: str | None) -> None:
+    done = await conn.execute(update(AGENTS).where(AGENTS.c.user_id == user_id).values(phone=phone))
+    if not done.rowcount:
+        await conn.execute(insert(AGENTS).values(user_id=user_id, phone=phone))
+
+
+def call_json(call: VoiceCall, call_legs: list[VoiceLeg] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "interaction_id": call.interaction_id,
+        "from": call.from_number,
+        "to": call.to_number,
+        "stage": call.stage,
+        "language": call.language,
+        "conference": call.conference,
+        "callback_number": call.callback_number,
+        "recording_url": call.recording_url,
+        "recording_duration_s": call.recording_duration_s,
+        "duration_s": call.duration_s,
+        "csat": call.csat,
+        "ticket_id": call.ticket_id,
+    }
+    if call_legs is not None:
+        out["legs"] = [
+            {
+                "call_sid": leg.call_sid,
+                "role": leg.role,
+                "user_id": leg.user_id,
+                "mode": leg.mode,
+                "status": leg.status,
+                "on_hold": leg.on_hold,
+                "duration_s": leg.duration_s,
+            }
+            for leg in call_legs
+        ]
+    return out

@@ -1,0 +1,118 @@
+"""Voice tests: the real server with Twilio configured against the REST stand-in, an IVR
+file, and helpers to walk a call through it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from center.config import Settings
+from tests.support import Agent, Server
+from tests.twilio_support import AUTH_TOKEN, Webhooks, twilio_api, with_twilio  # noqa: F401
+
+IVR = """
+languages: [en-US, fr-FR]
+max_tries: 2
+csat: true
+greeting: Welcome to Example.
+known_caller: Hello {name}.
+menus:
+  main:
+    prompt:
+      en-US: For sales press 1. For a quick answer press 2. To leave a message press 3.
+      fr-FR: Pour les ventes tapez 1.
+    options:
+      - digit: 1
+        say: [sales, buy]
+        queue: default
+        priority: 3
+      - digit: 2
+        kb: true
+        fallback: default
+      - digit: 3
+        voicemail: true
+      - digit: 9
+        language: fr-FR
+    default: default
+"""
+
+
+@pytest.fixture
+def ivr_text() -> str:
+    return IVR
+
+
+@pytest.fixture
+def settings(settings: Settings, twilio_api: Any, tmp_path: Path, ivr_text: str) -> Settings:  # noqa: F811
+    path = tmp_path / "ivr.yaml"
+    path.write_text(ivr_text)
+    # (the token as the setting's type: model_copy does not validate)
+    return with_twilio(settings, twilio_api, ivr_file=path, twilio_auth_token=SecretStr(AUTH_TOKEN))
+
+
+@pytest.fixture
+async def hooks(server: Server) -> AsyncIterator[Webhooks]:
+    h = Webhooks(server.url)
+    try:
+        yield h
+    finally:
+        await h.close()
+
+
+class VoiceConsole(Agent):
+    """The /voice namespace of a signed-in agent (its cookie)."""
+
+    namespace = "/voice"
+
+    def __init__(self, agent: Agent) -> None:
+        super().__init__(agent.url)
+        self.cookie = agent.cookie
+
+    async def connect(self) -> dict[str, Any]:
+        await self.sio.connect(
+            self.url,
+            namespaces=[self.namespace],
+            transports=["websocket"],
+            headers={"Cookie": self.cookie},
+            wait_timeout=10,
+        )
+        return {}
+
+
+async def bridged_call(
+    hooks: Webhooks, api: Any, agent: Agent, console: Agent, caller: str
+) -> tuple[str, int, str, str]:
+    """A call walked through the IVR to ``agent`` (available), accepted and bridged, its
+    conference started: (caller CallSid, interaction id, conference sid, agent leg sid)."""
+    from tests.twilio_support import ACCOUNT_SID, sid, voice_call
+
+    call = sid("CA")
+    await hooks.post("/twilio/voice", voice_call(call, from_=caller))
+    await hooks.post(
+        "/twilio/voice/ivr?menu=main&tries=0",
+        voice_call(call, "in-progress", from_=caller, Digits="1"),
+    )
+    offer = await agent.next("offer")
+    iid = offer["id"]
+    assert (await agent.call("accept", {"interaction_id": iid}))["ok"]
+    state = await console.next("call")
+    assert state["stage"] == "bridged", state
+    leg = next(x["call_sid"] for x in state["legs"] if x["role"] == "agent")
+    cf = api.add_conference(f"center-call-{iid}")
+    api.add_participant(cf, call)
+    api.add_participant(cf, leg)
+    r = await hooks.post(
+        "/twilio/voice/conference",
+        {
+            "AccountSid": ACCOUNT_SID,
+            "ConferenceSid": cf,
+            "FriendlyName": f"center-call-{iid}",
+            "StatusCallbackEvent": "conference-start",
+        },
+    )
+    assert r.status == 200
+    return call, iid, cf, leg

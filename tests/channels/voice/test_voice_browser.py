@@ -1,0 +1,73 @@
+"""A call in the agent console (real browser): offered, accepted, bridged by REST; the
+pane shows the call, puts the caller on hold, and says so when Twilio refuses."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.async_api import Browser, expect
+
+from tests.agent_ui.test_browser import sign_in
+from tests.browser import watched_page
+from tests.support import PASSWORD, Server, make_user
+from tests.twilio_support import ACCOUNT_SID, TwilioApi, Webhooks, sid, voice_call
+
+pytestmark = pytest.mark.browser
+CALLER = "+14155550133"
+
+
+async def test_a_call_in_the_console_is_bridged_held_and_refusals_shown(
+    server: Server, browser: Browser, hooks: Webhooks, twilio_api: TwilioApi
+) -> None:
+    await make_user(server.db, "alice", capacity={"voice": 1})
+    errors: list[str] = []
+    dialogs: list[str] = []
+    context = await browser.new_context()
+    try:
+        agent = await watched_page(context, errors, dialogs)
+        await sign_in(agent, server.url, "alice", PASSWORD)
+        await expect(agent.locator("#presence")).to_be_enabled()
+        await agent.select_option("#presence", "available")
+        await expect(agent.locator("#presence")).to_have_value("available")
+
+        call = sid("CA")
+        await hooks.post("/twilio/voice", voice_call(call, from_=CALLER))
+        await hooks.post(
+            "/twilio/voice/ivr?menu=main&tries=0",
+            voice_call(call, "in-progress", from_=CALLER, Digits="1"),
+        )
+        offer = agent.locator("#offers .offer")
+        await expect(offer.locator(".title")).to_contain_text("Incoming voice")
+        await offer.locator(".accept").click()
+        pane = agent.locator("#panes .pane")
+        await expect(pane.locator(".title")).to_contain_text("Call #")
+        await expect(pane.locator(".call-state")).to_contain_text("bridged")
+        await expect(pane.locator(".call-state")).to_contain_text("agent")
+        assert await pane.locator(".send").count() == 0
+        (added,) = await twilio_api.wait_for("/Participants.json")
+        assert added.form["To"].startswith("client:agent-")
+
+        iid = (await pane.get_attribute("data-id")) or ""
+        cf = twilio_api.add_conference(f"center-call-{iid}")
+        twilio_api.add_participant(cf, call)
+        await hooks.post(
+            "/twilio/voice/conference",
+            {
+                "AccountSid": ACCOUNT_SID,
+                "ConferenceSid": cf,
+                "FriendlyName": f"center-call-{iid}",
+                "StatusCallbackEvent": "conference-start",
+            },
+        )
+        await pane.locator(".call-hold").click()
+        await expect(pane.locator(".call-state")).to_contain_text("on hold")
+        await expect(pane.locator(".call-hold")).to_have_text("Resume")
+        (held,) = twilio_api.posts(f"/Conferences/{cf}/Participants/{call}.json")
+        assert held.form["Hold"] == "true"
+
+        twilio_api.fail_next("/Participants/", 500, 20500, "Internal Server Error")
+        await pane.locator(".call-hold").click()
+        await expect(pane.locator(".call-error")).to_contain_text("Internal Server Error")
+        await expect(pane.locator(".call-hold")).to_have_text("Resume")  # still on hold
+        assert errors == [] and dialogs == []
+    finally:
+        await context.close()
