@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import delete, select, update
+from alembic import command
+from sqlalchemy import delete, select, text, update
 
 from center.interactions import rows
 from center.queue.model import QueueDef
-from center.records.db import Database
+from center.records.base import utcnow
+from center.records.db import Database, alembic_config
 from center.records.enums import Channel, InteractionState
 from center.records.models import Customer, Interaction
 from center.reports.counters import Counters, aligned
@@ -180,3 +183,38 @@ async def test_the_slots_are_kept_in_the_changing_transaction(db: Database) -> N
     assert await Counters(db).today(now) == {}
     async with db.read() as s:
         assert (await s.scalars(select(Interaction))).all() == []
+
+
+async def test_the_triggers_are_in_place_at_the_newest_revision(db: Database) -> None:
+    """A later migration that rebuilds ``interactions`` (SQLite's batch mode copies the
+    table) would drop them silently, and today's figures would stop: caught here."""
+    query = (
+        "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal "
+        "AND tgrelid = 'interactions'::regclass"
+        if db.dialect == "postgresql"
+        else "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'interactions'"
+    )
+    async with db.read_step() as c:
+        names = {r[0] for r in await c.execute(text(query))}
+    assert {"report_slots_on_insert", "report_slots_on_update", "report_slots_on_delete"} <= names
+
+
+async def test_the_migration_counts_the_interactions_already_there(db: Database) -> None:
+    cfg = alembic_config(db.url, db.schema)
+    await asyncio.to_thread(command.downgrade, cfg, "0006")
+    now = utcnow()
+    customer = await _customer(db)
+    async with db.step() as c:  # (no triggers yet: nothing counts these as they are written)
+        for n, (state, assigned) in enumerate(
+            [(S.CLOSED, 5), (S.CLOSED, 50), (S.ABANDONED, None), (S.ASSIGNED, 1), (S.QUEUED, None)]
+        ):
+            queued = now - timedelta(minutes=10 * n + 1)
+            await rows.insert_interaction(
+                c, customer_id=customer, channel=Channel.CHAT, state=state, queued_at=queued,
+                assigned_at=None if assigned is None else queued + timedelta(seconds=assigned),
+                ended_at=now if state in (S.CLOSED, S.ABANDONED) else None,
+            )  # fmt: skip
+    await asyncio.to_thread(command.upgrade, cfg, "head")
+    kept = await Counters(db).today(now)
+    _same(kept, await today(db, {}, 20.0, now))
+    assert kept[("default", "chat")].entered == 5
