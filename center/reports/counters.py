@@ -1,15 +1,19 @@
 """Today's figures from the counts the database keeps as interactions change.
 
-Migration 0012 puts triggers on ``interactions``: every insert, update or delete adds the
-row's difference to ``report_slots`` (per 15 minutes of ``queued_at``, queue, channel and
-shard) in the same transaction, whatever code made the change. Each slot holds, for the
-interactions queued in it, the counts of center/reports/today.py's definitions: entered,
-answered, answered within the queue's threshold, abandoned, handled and their handle time.
+Migration 0012 puts triggers on ``interactions``: every insert, update or delete appends
+the row's difference to ``report_deltas`` (per 15 minutes of ``queued_at``, queue and
+channel) in the same transaction, whatever code made the change; appending waits on no
+other step. ``fold`` moves the deltas into ``report_slots`` (one row per slot, queue and
+channel) every ``FOLD_EVERY_S`` a snapshot is taken, so both stay small. A slot holds, for
+the interactions queued in it, the counts of center/reports/today.py's definitions:
+entered, answered, answered within the queue's threshold, abandoned, handled and their
+handle time.
 
 Today's figures are then a sum of today's slots (every time zone's midnight falls on a
-quarter hour; ``aligned`` checks), and the arrivals of the last hour the slots inside the
-window plus the few interactions of the slot it starts in, read from the record: the same
-numbers as ``today()``'s scan, for a few hundred rows however busy the day.
+quarter hour; ``aligned`` checks) plus the deltas not folded yet, and the arrivals of the
+last hour the slots inside the window plus the few interactions of the slot it starts in,
+read from the record: the same numbers as ``today()``'s scan, for a few hundred rows
+however busy the day.
 
 The service-level threshold is applied as an interaction changes, so the triggers read it
 from ``report_thresholds``; ``Counters.sync`` keeps that table equal to the queues in
@@ -20,6 +24,7 @@ figures always follow the thresholds the scan would use.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, tzinfo
 
@@ -31,7 +36,9 @@ from center.records.db import Database
 from center.reports.today import ARRIVAL_WINDOW, Today, day_start
 
 SLOT_S = 900  # (migration 0012's SLOT_S)
-SHARDS = 4
+SHARDS = 1  # (migration 0012's: the shard column is always 0)
+FOLD_EVERY_S = 10.0
+_COUNTS = "entered, answered, answered_in_sl, abandoned, handled, handle_s"
 DEFAULT_SL_S = 20.0  # the triggers' threshold for a queue without a row (QueueDef's default)
 
 _SUMS = text(
@@ -44,8 +51,41 @@ _SUMS = text(
       SUM(CASE WHEN slot >= :arrivals THEN entered ELSE 0 END),
       SUM(CASE WHEN slot >= :day THEN handled ELSE 0 END),
       SUM(CASE WHEN slot >= :day THEN handle_s ELSE 0 END)
-    FROM report_slots WHERE slot >= :low GROUP BY queue, channel
+    FROM (
+      SELECT slot, queue, channel, entered, answered, answered_in_sl, abandoned, handled,
+             handle_s FROM report_slots WHERE slot >= :low
+      UNION ALL
+      SELECT slot, queue, channel, entered, answered, answered_in_sl, abandoned, handled,
+             handle_s FROM report_deltas WHERE slot >= :low
+    ) AS counted
+    GROUP BY queue, channel
     """
+)
+_SUM_MOVED = ", ".join(f"SUM({c})" for c in _COUNTS.split(", "))
+_ADD_UP = ", ".join(f"{c} = report_slots.{c} + excluded.{c}" for c in _COUNTS.split(", "))
+# One statement on PostgreSQL: the rows it deletes are the rows it adds (a delta appended
+# meanwhile is not seen by the delete, and waits for the next fold).
+_FOLD_PG = text(
+    f"""
+    WITH moved AS (DELETE FROM report_deltas RETURNING slot, queue, channel, shard, {_COUNTS})
+    INSERT INTO report_slots (slot, queue, channel, shard, {_COUNTS})
+    SELECT slot, queue, channel, shard, {_SUM_MOVED} FROM moved
+    GROUP BY slot, queue, channel, shard
+    ON CONFLICT (slot, queue, channel, shard) DO UPDATE SET {_ADD_UP}
+    """
+)
+# SQLite: two statements in one write transaction (writers are serialised: nothing lands
+# between them).
+_FOLD_SQLITE = (
+    text(
+        f"""
+        INSERT INTO report_slots (slot, queue, channel, shard, {_COUNTS})
+        SELECT slot, queue, channel, shard, {_SUM_MOVED} FROM report_deltas WHERE true
+        GROUP BY slot, queue, channel, shard
+        ON CONFLICT (slot, queue, channel, shard) DO UPDATE SET {_ADD_UP}
+        """
+    ),
+    text("DELETE FROM report_deltas"),
 )
 # The start of the arrival window falls inside a slot: its part of that slot, exactly.
 _PARTIAL = text(
@@ -70,6 +110,21 @@ class Counters:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._synced: dict[str, float] | None = None  # what report_thresholds holds
+        self._folded = float("-inf")  # (time.monotonic() of this process's last fold)
+
+    async def fold(self) -> None:
+        """Move the deltas appended since the last fold into the slots."""
+        async with self.db.step() as c:
+            if self.db.dialect == "postgresql":
+                await c.execute(_FOLD_PG)
+            else:
+                for statement in _FOLD_SQLITE:
+                    await c.execute(statement)
+        self._folded = time.monotonic()
+
+    async def maybe_fold(self) -> None:
+        if time.monotonic() - self._folded >= FOLD_EVERY_S:
+            await self.fold()
 
     async def sync(self, defs: Mapping[str, QueueDef], now: datetime, zone: tzinfo = UTC) -> bool:
         """Make ``report_thresholds`` the queues' thresholds; when that changes anything,
@@ -84,10 +139,11 @@ class Counters:
         if changed:
             async with self.db.step() as c:
                 if self.db.dialect == "postgresql":
-                    # Concurrent steps' triggers wait for this (and this for those that
-                    # wrote first): no difference lands between the recount's read and
-                    # write. (One already past its threshold read counts at the old one.)
-                    await c.execute(text("LOCK TABLE report_slots IN EXCLUSIVE MODE"))
+                    # Concurrent steps' triggers wait for this, and this for those that
+                    # appended first: no delta lands between the recount's delete and its
+                    # read of the record. (One already past its threshold read counts at
+                    # the old one.)
+                    await c.execute(text("LOCK TABLE report_deltas IN EXCLUSIVE MODE"))
                 await c.execute(text("DELETE FROM report_thresholds"))
                 if want:
                     await c.execute(
@@ -173,6 +229,7 @@ async def _recount(c: AsyncConnection, dialect: str, since: datetime) -> None:
         f"{DEFAULT_SL_S})"
     )
     handled = "i.assigned_at IS NOT NULL AND i.state = 'closed' AND i.ended_at IS NOT NULL"
+    await c.execute(text("DELETE FROM report_deltas WHERE slot >= :s"), {"s": slot0})
     await c.execute(text("DELETE FROM report_slots WHERE slot >= :s"), {"s": slot0})
     await c.execute(
         text(

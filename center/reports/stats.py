@@ -301,6 +301,7 @@ class StatsService:
         counted = not self.scan and aligned(day_start(now, self.zone))
         if counted:  # (before the read: it may recount today at new thresholds)
             await self.counters.sync(defs, now, self.zone)
+            await self.counters.maybe_fold()
         # One connection for the snapshot's few reads (each checkout costs as much as one).
         async with self.db.read_step() as c:
             users = await _agents(c)

@@ -142,6 +142,9 @@ async def test_the_kept_figures_equal_a_recount_after_a_random_day(
     for at in (now, now - timedelta(minutes=25), now + timedelta(hours=6, minutes=3)):
         kept = await counters.today(at, zone)
         _same(kept, await today(db, defs, 20.0, at, zone))
+    await counters.fold()  # the deltas moved into the slots: the same figures
+    _same(await counters.today(now, zone), await today(db, defs, 20.0, now, zone))
+    _same(await counters.today(at, zone), kept)
     # (The run did reach every figure today.)
     for figure in ("entered", "answered", "answered_in_sl", "abandoned", "handled"):
         assert sum(getattr(t, figure) for t in kept.values()) > 0, figure
@@ -155,6 +158,8 @@ async def test_the_kept_figures_equal_a_recount_after_a_random_day(
     assert not await counters.sync(slower, now, zone)  # (nothing new: nothing done)
     await _random_day(db, random.Random(1), now, await _customer(db))
     _same(await counters.today(now, zone), await today(db, slower, 20.0, now, zone))
+    async with db.read_step() as c:  # (and the deltas of the run were there to fold)
+        assert await c.scalar(text("SELECT COUNT(*) FROM report_deltas")) > 0
 
 
 async def test_yesterdays_last_hour_counts_in_the_arrivals_only(db: Database) -> None:

@@ -4,21 +4,28 @@ Revision ID: 0012
 Revises: 0006
 
 The supervisor's figures for today were a scan of today's interactions every second (tens
-of milliseconds at 20,000 a day). Now each change of an interaction adds its difference to
-``report_slots``, one row per 15 minutes of ``queued_at`` (and queue, channel, shard), from
-a trigger: in the same transaction as the change, whichever code makes it (the hot path's
-Core statements, the ORM, a bulk move of a queue, a helper's new channel), with no extra
-round trip from the server. The snapshot then sums today's slots (every time zone's
-midnight falls on a quarter hour). ``report_thresholds`` holds each queue's service-level
+of milliseconds at 20,000 a day). Now each change of an interaction appends its difference
+to ``report_deltas`` (per 15 minutes of ``queued_at``, queue and channel) from a trigger:
+in the same transaction as the change, whichever code makes it (the hot path's Core
+statements, the ORM, a bulk move of a queue, a helper's new channel), with no extra round
+trip from the server. Appending takes no lock another step waits for (an upsert of one
+counter row per queue serialises every concurrent step of the queue until its commit: on
+the loaded bench machine, bench/chat.py's 200 first messages at once then saw a few steps
+pass the handlers' 30 s deadline, where the same load without the counts saw none).
+The reader folds the deltas into ``report_slots`` now and then, and sums
+today's slots and the deltas not yet folded (every time zone's midnight falls on a quarter
+hour). ``report_thresholds`` holds each queue's service-level
 threshold as the triggers apply it; center/reports/counters.py keeps it equal to the
 queues in effect, recounting today's slots whenever it changes. See center/reports/counters.py
 for the definitions (those of center/reports/today.py, counted per slot).
 
-The shard (``id % 4``) spreads one queue's busy quarter hour over four rows, so concurrent
-steps on PostgreSQL rarely wait on one another's row lock.
+``shard`` is always 0 here: room to spread a busy slot's row over several, should the
+fold ever contend, without a new migration.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -29,7 +36,7 @@ branch_labels = None
 depends_on = None
 
 SLOT_S = 900
-SHARDS = 4
+SHARDS = 1
 DEFAULT_SL_S = 20.0  # QueueDef's default sl_seconds: for queues without a threshold row
 COUNTS = ("entered", "answered", "answered_in_sl", "abandoned", "handled", "handle_s")
 TRACKED = ("queued_at", "assigned_at", "ended_at", "state", "queue", "channel")
@@ -42,11 +49,9 @@ CREATE OR REPLACE FUNCTION report_slots_add(
     d_entered integer, d_answered integer, d_in_sl integer, d_abandoned integer,
     d_handled integer, d_handle_s double precision
 ) RETURNS void LANGUAGE sql AS $$
-    INSERT INTO report_slots AS r ({", ".join(("slot", "queue", "channel", "shard", *COUNTS))})
+    INSERT INTO report_deltas ({", ".join(("slot", "queue", "channel", "shard", *COUNTS))})
     VALUES (p_slot, p_queue, p_channel, p_shard, d_entered, d_answered, d_in_sl, d_abandoned,
             d_handled, d_handle_s)
-    ON CONFLICT (slot, queue, channel, shard) DO UPDATE SET
-        {", ".join(f"{c} = r.{c} + EXCLUDED.{c}" for c in COUNTS)}
 $$;
 """
 
@@ -101,8 +106,7 @@ BEGIN
         END IF;
         RETURN NULL;
     END IF;
-    -- Two rows (a move to another queue, slot or channel): taken in key order, so two
-    -- opposite moves in concurrent transactions lock them in one order (no deadlock).
+    -- Two rows (a move to another queue, slot or channel), in key order.
     IF old_n = 1 AND (new_n = 0 OR (old_slot, OLD.queue, OLD.channel, old_shard)
                                    < (new_slot, NEW.queue, NEW.channel, new_shard)) THEN
         PERFORM report_slots_add(old_slot, OLD.queue, OLD.channel, old_shard, -1,
@@ -133,7 +137,6 @@ PG_TRIGGERS = [
 ]
 
 # -- SQLite: the same contribution as an INSERT ... SELECT per row image --------------------
-# (SQLite serialises writers, so its order of the two rows cannot deadlock.)
 
 
 def _sqlite_values(r: str, sign: int) -> str:
@@ -158,11 +161,8 @@ def _sqlite_values(r: str, sign: int) -> str:
 def _sqlite_add(r: str, sign: int) -> str:
     columns = ", ".join(("slot", "queue", "channel", "shard", *COUNTS))
     return (
-        f"INSERT INTO report_slots ({columns}) SELECT {_sqlite_values(r, sign)} "
-        f"WHERE {r}.queued_at IS NOT NULL "
-        f"ON CONFLICT (slot, queue, channel, shard) DO UPDATE SET "
-        + ", ".join(f"{c} = {c} + excluded.{c}" for c in COUNTS)
-        + ";"
+        f"INSERT INTO report_deltas ({columns}) SELECT {_sqlite_values(r, sign)} "
+        f"WHERE {r}.queued_at IS NOT NULL;"
     )
 
 
@@ -177,9 +177,8 @@ SQLITE_TRIGGERS = [
 ]
 
 
-def upgrade() -> None:
-    op.create_table(
-        "report_slots",
+def _counts() -> list[sa.Column[Any]]:
+    return [
         sa.Column("slot", sa.BigInteger(), nullable=False),
         sa.Column("queue", sa.String(80), nullable=False),
         sa.Column("channel", sa.String(32), nullable=False),
@@ -190,8 +189,17 @@ def upgrade() -> None:
             if c != "handle_s"
         ),
         sa.Column("handle_s", sa.Float(), nullable=False, server_default="0"),
+    ]
+
+
+def upgrade() -> None:
+    op.create_table(
+        "report_slots",
+        *_counts(),
         sa.PrimaryKeyConstraint("slot", "queue", "channel", "shard", name="pk_report_slots"),
     )
+    # (No key: rows are only appended, summed and folded away.)
+    op.create_table("report_deltas", *_counts())
     op.create_table(
         "report_thresholds",
         sa.Column("queue", sa.String(80), nullable=False),
@@ -222,7 +230,7 @@ def _backfill() -> None:
     op.execute(
         "UPDATE interactions SET queued_at = NULL WHERE id IN (SELECT id FROM report_backfill)"
     )
-    op.execute("DELETE FROM report_slots")  # (what taking them out subtracted)
+    op.execute("DELETE FROM report_deltas")  # (what taking them out subtracted)
     op.execute(
         "UPDATE interactions SET queued_at = (SELECT b.queued_at FROM report_backfill b "
         "WHERE b.id = interactions.id) WHERE id IN (SELECT id FROM report_backfill)"
@@ -243,4 +251,5 @@ def downgrade() -> None:
         for name in ("report_slots_on_insert", "report_slots_on_update", "report_slots_on_delete"):
             op.execute(f"DROP TRIGGER IF EXISTS {name}")
     op.drop_table("report_thresholds")
+    op.drop_table("report_deltas")
     op.drop_table("report_slots")
