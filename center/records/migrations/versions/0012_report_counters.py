@@ -39,7 +39,10 @@ SLOT_S = 900
 SHARDS = 1
 DEFAULT_SL_S = 20.0  # QueueDef's default sl_seconds: for queues without a threshold row
 COUNTS = ("entered", "answered", "answered_in_sl", "abandoned", "handled", "handle_s")
-TRACKED = ("queued_at", "assigned_at", "ended_at", "state", "queue", "channel")
+TRACKED = ("queued_at", "assigned_at", "ended_at", "queue", "channel")
+# The state counts only as closed or abandoned: the hot path's other state changes (offered,
+# queued again, assigned with its assigned_at) do not fire the trigger for it.
+COUNTED_STATES = "('closed', 'abandoned')"
 
 # -- PostgreSQL: one trigger function (plpgsql) ----------------------------------------------
 
@@ -126,7 +129,10 @@ END
 $$;
 """
 
-_CHANGED = " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in TRACKED)
+_CHANGED = " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in TRACKED) + (
+    f" OR (OLD.state IS DISTINCT FROM NEW.state AND "
+    f"(OLD.state IN {COUNTED_STATES} OR NEW.state IN {COUNTED_STATES}))"
+)
 PG_TRIGGERS = [
     "CREATE TRIGGER report_slots_on_insert AFTER INSERT ON interactions FOR EACH ROW "
     "WHEN (NEW.queued_at IS NOT NULL) EXECUTE FUNCTION report_slots_track()",
@@ -166,7 +172,10 @@ def _sqlite_add(r: str, sign: int) -> str:
     )
 
 
-_SQLITE_CHANGED = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in TRACKED)
+_SQLITE_CHANGED = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in TRACKED) + (
+    f" OR (OLD.state IS NOT NEW.state AND "
+    f"(OLD.state IN {COUNTED_STATES} OR NEW.state IN {COUNTED_STATES}))"
+)
 SQLITE_TRIGGERS = [
     "CREATE TRIGGER report_slots_on_insert AFTER INSERT ON interactions "
     f"WHEN NEW.queued_at IS NOT NULL BEGIN {_sqlite_add('NEW', 1)} END",
