@@ -37,7 +37,9 @@ from typing import Any
 
 from redis.asyncio import Redis
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from center import fastjson
 from center.queue.definitions import required_skills
 from center.queue.keys import BAND, Keys
 from center.queue.model import QueueDef
@@ -48,6 +50,7 @@ from center.records.enums import Channel, Presence
 from center.records.events import EventType
 from center.records.models import Event, User
 from center.reports import erlang
+from center.reports.counters import Counters, aligned
 from center.reports.today import Today, day_start, today
 
 DEFAULT_AHT_S = 300.0
@@ -129,19 +132,18 @@ class _LiveReader:
 
     async def read(self, agent_ids: Sequence[int]) -> _Live:
         k = self.keys
-        queues, offers, agents = await self.script(
-            keys=[k.queues, k.offers, k.base], args=[str(i) for i in agent_ids]
-        )
+        raw = await self.script(keys=[k.queues, k.offers, k.base], args=[str(i) for i in agent_ids])
+        queues, offers, agents = fastjson.loads(raw)
         live = _Live({}, {}, {})
-        for row in queues:
+        for row in queues or ():  # ({} is cjson's empty list)
             heads = [int(float(s)) % BAND for s in row[3:]]
             live.waiting[(str(row[0]), str(row[1]))] = (int(row[2]), min(heads, default=None))
-        for _id, queue, channel, _agent, enq in offers:
+        for _id, queue, channel, _agent, enq in offers or ():
             live.offers.setdefault((str(queue), str(channel)), []).append(
                 int(enq) if str(enq).isdigit() else 0
             )
-        for agent_id, flat in agents:
-            live.agents[int(agent_id)] = dict(zip(flat[::2], flat[1::2], strict=True))
+        for agent_id, h in agents or ():
+            live.agents[int(agent_id)] = {str(f): str(v) for f, v in (h or {}).items()}
         return live
 
 
@@ -185,44 +187,54 @@ def _concurrency(capacities: list[int], channel: str) -> int:
 # -- agents ----------------------------------------------------------------------------------
 
 
-async def _agents(db: Database) -> list[User]:
-    async with db.read() as s:
-        return list(await s.scalars(select(User).where(User.active.is_(True)).order_by(User.id)))
+USERS = User.__table__
+EVENTS = Event.__table__
+_ACTIVE = select(USERS).where(USERS.c.active.is_(True)).order_by(USERS.c.id)
+# The reason of each away agent's newest presence event, in one statement: per agent, a
+# backward scan of the index on (actor_id, id) to its first presence event, then that row.
+_NEWEST_PRESENCE = (
+    select(EVENTS.c.id)
+    .where(
+        EVENTS.c.actor_id == USERS.c.id,
+        EVENTS.c.type == EventType.PRESENCE_CHANGED.value,
+    )
+    .order_by(EVENTS.c.id.desc())
+    .limit(1)
+    .correlate(USERS)
+    .scalar_subquery()
+)
 
 
-async def _away_reasons(db: Database, agent_ids: list[int]) -> dict[int, str | None]:
-    """The reason of each agent's newest presence event: per agent, a backward scan of the
-    index on (actor_id, id) to its first presence event; then those rows by primary key."""
+async def _agents(c: AsyncConnection) -> list[Any]:
+    """The active users as rows (id, username, role, presence, skills, capacity...): the
+    snapshot only reads them, so no ORM objects are built."""
+    return list(await c.execute(_ACTIVE))
+
+
+async def _away_reasons(c: AsyncConnection, agent_ids: list[int]) -> dict[int, str | None]:
     if not agent_ids:
         return {}
-    newest = (
-        select(Event.id)
-        .where(Event.actor_id == User.id, Event.type == EventType.PRESENCE_CHANGED.value)
-        .order_by(Event.id.desc())
-        .limit(1)
-        .correlate(User)
-        .scalar_subquery()
+    stmt = (
+        select(USERS.c.id, EVENTS.c.data)
+        .join(EVENTS, EVENTS.c.id == _NEWEST_PRESENCE)
+        .where(USERS.c.id.in_(agent_ids))
     )
-    async with db.read() as s:
-        ids = {
-            eid: int(uid)
-            for uid, eid in await s.execute(select(User.id, newest).where(User.id.in_(agent_ids)))
-            if eid is not None
-        }
-        rows = await s.execute(select(Event.id, Event.data).where(Event.id.in_(list(ids))))
-        return {ids[eid]: (data or {}).get("reason") for eid, data in rows}
+    return {int(uid): (data or {}).get("reason") for uid, data in await c.execute(stmt)}
+
+
+CHANNELS = tuple(c.value for c in Channel)  # (an Enum's iteration is slow, 200 agents x 2)
 
 
 def _per_channel(h: Mapping[str, str], prefix: str) -> dict[str, int]:
     out = {}
-    for channel in Channel:
-        raw = h.get(prefix + channel.value)
+    for channel in CHANNELS:
+        raw = h.get(prefix + channel)
         if raw is not None and raw.lstrip("-").isdigit():
-            out[channel.value] = int(raw)
+            out[channel] = int(raw)
     return out
 
 
-def _skills(user: User, h: Mapping[str, str]) -> dict[str, Any]:
+def _skills(user: Any, h: Mapping[str, str]) -> dict[str, Any]:
     # The live copy (what the router routes by) when the agent has been seen, else the record.
     try:
         live = json.loads(h["skills"]) if h.get("skills") else None
@@ -239,7 +251,7 @@ def _meets(skills: Mapping[str, Any], needs: Mapping[str, int]) -> bool:
     return all(level(name) >= need for name, need in needs.items())
 
 
-def _agent_stats(user: User, h: Mapping[str, str], now_ms: int) -> AgentStats:
+def _agent_stats(user: Any, h: Mapping[str, str], now_ms: int) -> AgentStats:
     presence = h.get("presence") or user.presence.value
     since = int(h["since"]) if h.get("since", "").isdigit() else None
     return AgentStats(
@@ -263,30 +275,55 @@ def _agent_stats(user: User, h: Mapping[str, str], now_ms: int) -> AgentStats:
 
 class StatsService:
     """Computes a ``Snapshot``; cheap enough to run every second: one Redis round trip and
-    a few bounded queries (see bench/supervisor.py)."""
+    a few small queries, none of them growing with the day's volume (bench/supervisor.py)."""
 
-    def __init__(self, db: Database, redis: Redis, keys: Keys, *, zone: tzinfo = UTC) -> None:
+    def __init__(
+        self, db: Database, redis: Redis, keys: Keys, *, zone: tzinfo = UTC, scan: bool = False
+    ) -> None:
         self.db = db
+        self.scan = scan  # today's figures by a scan of the record (bench/supervisor.py's anchor)
         self.live = _LiveReader(redis, keys)
         self.zone = zone  # where "today" starts
+        self.counters = Counters(db)
+
+    async def today(
+        self, defs: Mapping[str, QueueDef], now: datetime
+    ) -> dict[tuple[str, str], Today]:
+        """Today's figures: from the counts the database keeps (center/reports/counters.py),
+        or a scan of today's interactions where the day does not start on a slot."""
+        if self.scan or not aligned(day_start(now, self.zone)):
+            return await today(self.db, defs, FALLBACK.sl_seconds, now, self.zone)
+        await self.counters.sync(defs, now, self.zone)
+        return await self.counters.today(now, self.zone)
 
     async def snapshot(self, defs: Mapping[str, QueueDef], now_ms: int) -> Snapshot:
         now = datetime.fromtimestamp(now_ms / 1000, UTC)
-        users = await _agents(self.db)
-        live = await self.live.read([u.id for u in users])
-        history = await today(self.db, defs, FALLBACK.sl_seconds, now, self.zone)
-
-        agents = [_agent_stats(u, live.agents.get(u.id, {}), now_ms) for u in users]
+        counted = not self.scan and aligned(day_start(now, self.zone))
+        if counted:  # (before the read: it may recount today at new thresholds)
+            await self.counters.sync(defs, now, self.zone)
+            await self.counters.maybe_fold()
+        # One connection for the snapshot's few reads (each checkout costs as much as one).
+        async with self.db.read_step() as c:
+            users = await _agents(c)
+            live = await self.live.read([u.id for u in users])
+            history = (
+                await self.counters.read(c, now, self.zone)
+                if counted
+                else await today(self.db, defs, FALLBACK.sl_seconds, now, self.zone)
+            )
+            agents = [_agent_stats(u, live.agents.get(u.id, {}), now_ms) for u in users]
+            by_id = {a.id: a for a in agents}
+            away = [a.id for a in agents if a.presence == Presence.AWAY.value]
+            for agent_id, reason in (await _away_reasons(c, away)).items():
+                by_id[agent_id].away_reason = reason
         skills = {u.id: _skills(u, live.agents.get(u.id, {})) for u in users}
-        away = [a.id for a in agents if a.presence == Presence.AWAY.value]
-        for agent_id, reason in (await _away_reasons(self.db, away)).items():
-            next(a for a in agents if a.id == agent_id).away_reason = reason
 
         pairs = {(q.name, c.value) for q in defs.values() for c in q.channels}
         # ({p}:queues remembers every pair that ever held work: only busy ones are shown.)
         pairs |= {pair for pair, (n, _) in live.waiting.items() if n}
         pairs |= set(live.offers) | set(history)
         queues = []
+        staffing: dict[tuple[str, tuple[tuple[str, int], ...]], tuple[dict[str, int], int]] = {}
         for name, channel in sorted(pairs):
             d = defs.get(name, FALLBACK)
             q = QueueStats(name, channel, sl_target=d.sl_target, sl_seconds=d.sl_seconds)
@@ -299,13 +336,18 @@ class StatsService:
                 q.longest_wait_s = max(0.0, (now_ms - q.oldest_enqueued_ms) / 1000)
             apply_today(q, history.get((name, channel), Today()))
             needs = required_skills(d)
-            capacities = []
-            for a in agents:
-                if a.capacity.get(channel, 0) > 0 and _meets(skills[a.id], needs):
-                    q.agents_by_presence[a.presence] = q.agents_by_presence.get(a.presence, 0) + 1
-                    capacities.append(a.capacity[channel])
+            key = (channel, tuple(sorted(needs.items())))
+            if key not in staffing:  # (queues asking the same of a channel share the count)
+                by_presence: dict[str, int] = {}
+                capacities = []
+                for a in agents:
+                    if a.capacity.get(channel, 0) > 0 and _meets(skills[a.id], needs):
+                        by_presence[a.presence] = by_presence.get(a.presence, 0) + 1
+                        capacities.append(a.capacity[channel])
+                staffing[key] = (by_presence, _concurrency(capacities, channel))
+            by_presence, q.concurrency = staffing[key]
+            q.agents_by_presence = dict(by_presence)
             q.agents_staffed = sum(q.agents_by_presence.get(p, 0) for p in STAFFED)
-            q.concurrency = _concurrency(capacities, channel)
             q.agents_needed = advice(q)
             queues.append(q)
         return Snapshot(now_ms, queues, agents, int(day_start(now, self.zone).timestamp() * 1000))
