@@ -47,6 +47,7 @@ from center.redisconn import (
 )
 from center.reports.stats import StatsService
 from center.security import OriginPolicy
+from center.tickets import web as tickets_web
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "agent_ui" / "static"
@@ -169,6 +170,7 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     app.add_routes(supervisor.routes)
     app.add_routes(history_api.routes)
     kb_web.setup(app)
+    tickets_web.setup(app)  # tickets, the outbox worker, the SLA loop (issue 11)
     app.add_routes(_pages)
     _add_static(app)
     install_headers(app)

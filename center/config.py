@@ -119,6 +119,18 @@ class Settings(BaseSettings):
     # 200-chat bench on a saturated 2-core machine it left a few acks past 60 s that
     # asyncio's loop did not (bench/chat.py); on until that is understood, only by choice.
     uvloop: bool = False
+    # --- tickets and the outbox (issue 11) ---
+    # Business hours for SLA clocks, local to `timezone`: "mon-fri 09:00-17:00; sat
+    # 10:00-13:00" or "24x7"; holidays as ISO dates, comma separated.
+    business_hours: str = "mon-fri 09:00-17:00"
+    holidays: str = ""
+    # The outbox worker: how often it looks for due rows (it is also woken by new ones),
+    # how many tries before a row fails, the first retry's delay (doubling each time).
+    outbox_poll_s: float = Field(default=1.0, gt=0)
+    outbox_max_attempts: int = Field(default=8, ge=1)
+    outbox_backoff_s: float = Field(default=10.0, gt=0)
+    # How often the SLA loop looks for warnings and breaches that came due.
+    sla_check_interval_s: float = Field(default=15.0, gt=0)
 
     # --- email channel (center/channels/email/) ---
     # The built-in SMTP listener `center serve` starts ("host:port"; "off": none).

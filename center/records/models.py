@@ -126,6 +126,26 @@ class Ticket(Base):
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # --- tickets (issue 11): see center/tickets/ ---
+    # Shown to customers as [#N] in subjects; equal to the id unless imported from elsewhere.
+    number: Mapped[int | None] = mapped_column(unique=True)
+    queue: Mapped[str] = mapped_column(String(80), default="default", server_default="default")
+    # The channel replies leave by (a replier is registered per channel).
+    channel: Mapped[Channel | None] = mapped_column(_enum(Channel))
+    # SLA clocks (UTC instants computed in business hours; see center/tickets/sla.py).
+    sla_policy_id: Mapped[int | None]
+    first_response_due_at: Mapped[datetime | None]
+    first_responded_at: Mapped[datetime | None]
+    next_response_due_at: Mapped[datetime | None]
+    resolution_due_at: Mapped[datetime | None]
+    # {"first_response": "warned" | "breached" | "met", ...}: what the SLA loop has said.
+    sla_flags: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The next instant the SLA loop must look at this ticket (a warning or a due time).
+    sla_check_at: Mapped[datetime | None] = mapped_column(index=True)
+    solved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    # A customer's reply to a closed ticket opens a follow-up that points back here.
+    follow_up_of_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
 
 
 class Interaction(Base):

@@ -9,8 +9,10 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 import center.knowledge_base.models
+import center.outbox.models
 import center.records.models  # (registers the tables)
-import center.records.queues  # noqa: F401
+import center.records.queues
+import center.tickets.models  # noqa: F401
 from center.records.base import Base
 from center.records.db import _make_engine
 

@@ -1,0 +1,1 @@
+"""Tickets: one per customer problem, holding interactions of any channel, with SLAs."""

@@ -1,0 +1,84 @@
+"""The SLA loop: warnings and breaches that came due become timeline events.
+
+Each look claims the tickets whose ``sla_check_at`` has passed (PostgreSQL: ``FOR UPDATE
+SKIP LOCKED``, so several processes share the work; SQLite: one writer at a time), writes
+the events and the new flags and next check in the same transaction. An event is written
+once: the flag that says it was given changes in the same statement's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+
+from center.records import events
+from center.records.base import utcnow
+from center.records.db import Database
+from center.records.enums import TicketStatus
+from center.tickets import clocks
+from center.tickets import events as te
+from center.tickets.service import TICKETS
+
+Clock = Callable[[], datetime]
+# Told after commit with [{ticket_id, number, target, kind, due_at, assignee_id}, ...].
+Notify = Callable[[list[dict[str, Any]]], Awaitable[None]]
+
+
+class SlaMonitor:
+    def __init__(
+        self, db: Database, *, clock: Clock = utcnow, notify: Notify | None = None, batch: int = 200
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.notify = notify
+        self.batch = batch
+
+    async def check(self) -> list[dict[str, Any]]:
+        """One look: the warnings and breaches given (also written to the timeline)."""
+        now = self.clock()
+        stmt = (
+            select(TICKETS)
+            .where(
+                TICKETS.c.sla_check_at <= now,
+                TICKETS.c.status.in_([TicketStatus.OPEN.value, TicketStatus.PENDING.value]),
+            )
+            .order_by(TICKETS.c.sla_check_at)
+            .limit(self.batch)
+        )
+        if self.db.dialect == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        said: list[dict[str, Any]] = []
+        async with self.db.step() as c:
+            for row in (await c.execute(stmt)).all():
+                t = row._mapping
+                flags, changes = clocks.evaluate(t["sla_flags"] or {}, now)
+                rows = []
+                for target, kind, due in changes:
+                    payload = (te.SlaBreached if kind == "breach" else te.SlaWarning)(
+                        target=target, due_at=due
+                    )
+                    rows.append(
+                        te.ticket_row(payload, customer_id=t["customer_id"], ticket_id=t["id"])
+                    )
+                    said.append(
+                        {
+                            "ticket_id": t["id"],
+                            "number": t["number"],
+                            "target": target,
+                            "kind": kind,
+                            "due_at": due,
+                            "assignee_id": t["assignee_id"],
+                        }
+                    )
+                await c.execute(
+                    update(TICKETS)
+                    .where(TICKETS.c.id == t["id"])
+                    .values(sla_flags=flags, sla_check_at=clocks.next_check(flags))
+                )
+                await events.write(c, *rows)
+        if said and self.notify is not None:
+            await self.notify(said)
+        return said
