@@ -10,6 +10,7 @@ and the ledger's ``source_ref`` (mailbox, UIDVALIDITY, UID) stores it once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import ssl
@@ -95,10 +96,8 @@ class MailboxPoller:
 
     async def close(self) -> None:
         if self.client is not None:
-            try:
+            with contextlib.suppress(TimeoutError, aioimaplib.Abort, OSError):
                 await asyncio.wait_for(self.client.logout(), self.timeout_s)
-            except (TimeoutError, aioimaplib.Abort, OSError):
-                pass
             self.client = None
 
     async def poll_once(self) -> int:
@@ -154,10 +153,8 @@ class MailboxPoller:
             self.client.idle_done()
             await asyncio.wait_for(idle, self.timeout_s)
         else:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), self.poll_s)
-            except TimeoutError:
-                pass
 
     async def run(self) -> None:
         """Poll forever: reconnect with backoff on any failure, never die."""
@@ -173,7 +170,9 @@ class MailboxPoller:
                 await self.close()
                 raise
             except Exception as exc:  # a network, server or store failure: try again later
-                log.warning("email: IMAP mailbox %s: %s; retrying in %.0fs", self.box.name, exc, delay)
+                log.warning(
+                    "email: IMAP mailbox %s: %s; retrying in %.0fs", self.box.name, exc, delay
+                )
                 await self.close()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 300.0)

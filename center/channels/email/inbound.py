@@ -31,12 +31,16 @@ from center.channels.email.suppress import Suppression, classify, may_auto_ackno
 from center.interactions import rows
 from center.interactions.base import message_json
 from center.notices import AgentNotice
+from center.outbox import set_delivery
 from center.records import customers, events
 from center.records.base import utcnow
 from center.records.enums import ActorKind, Channel, Direction, IdentityKind, InteractionState
-from center.records.models import Interaction, Message
+from center.records.models import Identity, Interaction, Message
+from center.tickets.attachments import store_attachment
+from center.tickets.events import Suppression as TicketSuppression
 
 log = logging.getLogger(__name__)
+IDENTITIES = Identity.__table__
 _ANY_ID = re.compile(r"<[^<>\s]+@[^<>\s]+>")
 
 
@@ -86,7 +90,9 @@ class EmailInboundService:
         }
         try:
             async with self.db.step() as c:
-                new = await c.execute(insert(store.INBOUND).values(values).returning(store.INBOUND.c.id))
+                new = await c.execute(
+                    insert(store.INBOUND).values(values).returning(store.INBOUND.c.id)
+                )
                 return int(new.scalar_one())
         except exc.IntegrityError:
             if d.source_ref is None:
@@ -131,7 +137,9 @@ class EmailInboundService:
         async with self.db.read_step() as c:
             row = await store.inbound(c, inbound_id)
         if row is None or row.status != InboundStatus.RECEIVED:
-            return Outcome(inbound_id, InboundStatus(row.status) if row else InboundStatus.QUARANTINED)
+            return Outcome(
+                inbound_id, InboundStatus(row.status) if row else InboundStatus.QUARANTINED
+            )
         try:
             mail = parse(row.raw, received_at=row.received_at)
         except Unparseable as error:
@@ -169,10 +177,10 @@ class EmailInboundService:
                 await store.set_inbound(c, inbound_id, InboundStatus.DUPLICATE)
                 return Outcome(inbound_id, InboundStatus.DUPLICATE)
             ticket, how, refused = await self._thread(c, mail, list(row.envelope_to), customer.id)
-            outcome, route = await self._store_message(
+            outcome, route, m = await self._store_message(
                 c, row, mail, customer.id, ticket, how, refused, null_sender
             )
-        await self._after(outcome, route)
+        await self._after(outcome, route, m)
         return outcome
 
     @property
@@ -231,7 +239,8 @@ class EmailInboundService:
         limit = self.settings.max_message_chars * 25
         meta = {
             "message_id_header": mail.message_id,
-            "from": {"name": mail.from_.name, "address": mail.from_.addr} if mail.from_ else None,
+            "from": mail.from_.addr if mail.from_ else None,
+            "from_name": mail.from_.name if mail.from_ else "",
             "to": [a.addr for a in mail.to],
             "cc": [a.addr for a in mail.cc],
             "subject": mail.subject[:998],
@@ -257,11 +266,9 @@ class EmailInboundService:
         how: str,
         refused: bool,
         null_sender: bool,
-    ) -> tuple[Outcome, str | None]:
+    ) -> tuple[Outcome, str, Message]:
         body, meta = self._content(mail)
         meta["inbound_id"] = row.id
-        email_meta = {"email": meta}
-        route: str | None = None
         interaction = None
         if ticket is not None:
             interaction = await self._open_interaction(c, ticket.id)
@@ -290,12 +297,8 @@ class EmailInboundService:
         else:
             route = "notify"
             first = []
-        m = await rows.insert_message(
-            c, interaction.id, Direction.INBOUND, body, meta=email_meta
-        )
+        m = await rows.insert_message(c, interaction.id, Direction.INBOUND, body, meta=meta)
         stored, omitted = await self._attachments(c, m.id, mail)
-        if stored or omitted:
-            meta["attachments_omitted"] = omitted
         new_ticket = ticket is None
         if new_ticket:
             support = self._support_address(mail, list(row.envelope_to))
@@ -308,7 +311,14 @@ class EmailInboundService:
             )
             interaction.ticket_id = ticket.id
             await store.add_thread(
-                c, ticket.id, token=tokens.new_token(), support_address=support, subject=mail.subject
+                c,
+                ticket.id,
+                token=tokens.new_token(),
+                support_address=support,
+                subject=mail.subject,
+            )
+            await self.tickets.customer_message(
+                c, ticket.id, message_id=m.id, interaction_id=interaction.id
             )
         else:
             ticket = await self.tickets.customer_message(
@@ -317,7 +327,11 @@ class EmailInboundService:
             interaction.ticket_id = ticket.id
         if mail.message_id:
             await store.index_id(
-                c, mail.message_id, ticket_id=ticket.id, message_row_id=m.id, direction=Direction.INBOUND
+                c,
+                mail.message_id,
+                ticket_id=ticket.id,
+                message_row_id=m.id,
+                direction=Direction.INBOUND,
             )
         await store.add_participants(
             c,
@@ -358,10 +372,7 @@ class EmailInboundService:
         await store.set_inbound(
             c, row.id, InboundStatus.PROCESSED, ticket_id=ticket.id, message_row_id=m.id
         )
-        return (
-            Outcome(row.id, InboundStatus.PROCESSED, ticket.id, m.id, interaction),
-            route,
-        ), m
+        return Outcome(row.id, InboundStatus.PROCESSED, ticket.id, m.id, interaction), route, m
 
     async def _open_interaction(self, c: AsyncConnection, ticket_id: int) -> Interaction | None:
         """The ticket's email interaction still open (waiting or with an agent), if any."""
@@ -380,30 +391,21 @@ class EmailInboundService:
         open_states = (InteractionState.QUEUED, InteractionState.OFFERED, InteractionState.ASSIGNED)
         return i if i.state in open_states else None
 
-    async def _attachments(self, c: AsyncConnection, message_id: int, mail: ParsedEmail) -> tuple[int, int]:
-        from center.tickets.models import Attachment
-
-        per, total = self.settings.email_max_attachment_bytes, self.settings.email_max_message_bytes
-        used, stored, omitted, values = 0, 0, 0, []
+    async def _attachments(
+        self, c: AsyncConnection, message_id: int, mail: ParsedEmail
+    ) -> tuple[int, int]:
+        """Stored byte-exact within the limits (per attachment, per message); the rest
+        counted as omitted (the raw message still holds them)."""
+        per = self.settings.email_max_attachment_bytes
+        total = self.settings.email_max_message_bytes
+        used = stored = omitted = 0
         for att in mail.attachments:
             if att.size > per or used + att.size > total:
                 omitted += 1
                 continue
             used += att.size
             stored += 1
-            values.append(
-                {
-                    "message_id": message_id,
-                    "filename": att.filename[:255],
-                    "content_type": att.content_type[:255],
-                    "size": att.size,
-                    "sha256": att.sha256,
-                    "data": att.data,
-                    "created_at": utcnow(),
-                }
-            )
-        if values:
-            await c.execute(insert(Attachment.__table__), values)
+            await store_attachment(c, message_id, att.filename, att.content_type, att.data)
         return stored, omitted
 
     async def _acknowledge(
@@ -424,16 +426,13 @@ class EmailInboundService:
         if reason is None and not await store.mark_acknowledged(c, ticket.id):
             reason = "already_acknowledged"
         if reason is not None:
-            await events.write(
-                c, ev.row(ev.AckSkipped(to=to, reason=reason), interaction=i)
-            )
+            await events.write(c, ev.row(ev.AckSkipped(to=to, reason=reason), interaction=i))
             return
         m = await self.outbound.queue_acknowledgement(c, ticket, mail, i)
         await events.write(c, ev.row(ev.AckQueued(to=to, message_id=m.id), interaction=i))
 
-    async def _after(self, outcome_route: Any, route: Any = None) -> None:
-        # (_store_message returns ((outcome, route), message); unpacked here.)
-        (outcome, how), m = outcome_route, route
+    async def _after(self, outcome: Outcome, how: str, m: Message) -> None:
+        """After the commit: the router, the agent's console, the outbox worker."""
         i = outcome.interaction
         if i is None:
             return
@@ -462,7 +461,7 @@ class EmailInboundService:
                 if i is not None:
                     body, meta = self._content(mail)
                     meta.update(inbound_id=row.id, suppressed=why.value)
-                    m = await rows.insert_message(c, i.id, Direction.INBOUND, body, meta={"email": meta})
+                    m = await rows.insert_message(c, i.id, Direction.INBOUND, body, meta=meta)
                     await self.tickets.customer_message(
                         c,
                         ticket_id,
@@ -472,23 +471,38 @@ class EmailInboundService:
                         detail=why.value,
                     )
             else:
-                found_customer = await customers.find_by_identity_conn(c, sender) if False else None
-                customer_id = found_customer
+                # Only a customer we already know: automatic mail creates nobody.
+                customer_id = await c.scalar(
+                    select(IDENTITIES.c.customer_id).where(
+                        IDENTITIES.c.kind == IdentityKind.EMAIL,
+                        IDENTITIES.c.value == sender,
+                        IDENTITIES.c.verified.is_(True),
+                    )
+                )
             await events.write(
                 c,
                 ev.row(
-                    ev.Suppressed(inbound_id=row.id, reason=why.value, sender=sender, subject=mail.subject[:998]),
+                    ev.Suppressed(
+                        inbound_id=row.id,
+                        reason=why.value,
+                        sender=sender,
+                        subject=mail.subject[:998],
+                    ),
                     customer_id=customer_id,
                     ticket_id=ticket_id,
                 ),
             )
-            await store.set_inbound(c, row.id, InboundStatus.SUPPRESSED, reason=why.value, ticket_id=ticket_id)
+            await store.set_inbound(
+                c, row.id, InboundStatus.SUPPRESSED, reason=why.value, ticket_id=ticket_id
+            )
         return Outcome(row.id, InboundStatus.SUPPRESSED, ticket_id, reason=why.value)
 
     async def _latest_interaction(self, c: AsyncConnection, ticket_id: int) -> Interaction | None:
         t = rows.INTERACTIONS
         found = (
-            await c.execute(select(t).where(t.c.ticket_id == ticket_id).order_by(t.c.id.desc()).limit(1))
+            await c.execute(
+                select(t).where(t.c.ticket_id == ticket_id).order_by(t.c.id.desc()).limit(1)
+            )
         ).first()
         return rows.as_interaction(found) if found else None
 
@@ -511,7 +525,9 @@ class EmailInboundService:
             locked = await store.inbound(c, row.id, lock=True)
             if locked.status != InboundStatus.RECEIVED:
                 return Outcome(row.id, InboundStatus(locked.status))
-            found = await store.ticket_for_ids(c, list(dict.fromkeys(candidates)), direction=Direction.OUTBOUND)
+            found = await store.ticket_for_ids(
+                c, list(dict.fromkeys(candidates)), direction=Direction.OUTBOUND
+            )
             ticket_id, message_row_id, original = found if found else (None, None, None)
             customer_id = None
             if action == "failed":
@@ -529,12 +545,13 @@ class EmailInboundService:
                         author_id=None,
                     )
                     if message_row_id is not None:
-                        from center.outbox.core import set_delivery
-
                         await set_delivery(
                             c,
                             message_row_id,
-                            {"status": "failed", "reason": f"bounced: {status} {diagnostic}".strip()},
+                            {
+                                "status": "failed",
+                                "reason": f"bounced: {status} {diagnostic}".strip(),
+                            },
                         )
             await events.write(
                 c,
@@ -558,8 +575,6 @@ class EmailInboundService:
         return Outcome(row.id, InboundStatus.SUPPRESSED, ticket_id, reason="bounce")
 
 
-def _ticket_reason(why: Suppression) -> Any:
-    from center.tickets.events import Suppression as TicketSuppression
-
+def _ticket_reason(why: Suppression) -> TicketSuppression:
     mapping = {Suppression.MAILING_LIST: TicketSuppression.BULK}
     return mapping.get(why, TicketSuppression(why.value))

@@ -63,9 +63,7 @@ async def ticket_for_ids(
     if not ids:
         return None
     keys = {key(i): i for i in ids}
-    stmt = select(IDS.c.key, IDS.c.ticket_id, IDS.c.message_row_id).where(
-        IDS.c.key.in_(list(keys))
-    )
+    stmt = select(IDS.c.key, IDS.c.ticket_id, IDS.c.message_row_id).where(IDS.c.key.in_(list(keys)))
     if direction is not None:
         stmt = stmt.where(IDS.c.direction == direction)
     found = {r.key: (r.ticket_id, r.message_row_id) for r in await conn.execute(stmt)}
