@@ -121,3 +121,35 @@ async def deliver(
 
 def inbound(server: Server) -> Any:
     return server.app[EMAIL_INBOUND]
+
+
+async def agent_reply(
+    server: Server, ticket_id: int, agent_id: int, body: str, cc: list[str] | None = None
+) -> Any:
+    """What POST /api/tickets/{id}/replies does: the channel's replier stores the message
+    and its outbox row, the ticket records the reply, one transaction; then the worker."""
+    from sqlalchemy import select
+
+    from center.records.enums import Channel
+    from center.records.models import User
+    from center.tickets.replies import repliers
+    from center.tickets.web import OUTBOX_WORKER, TICKETS
+
+    replier = repliers(server.app)[Channel.EMAIL]
+    async with server.db.step() as c:
+        ticket = await server.app[TICKETS].get(c, ticket_id)
+        row = (await c.execute(select(User.__table__).where(User.id == agent_id))).one()
+        m = await replier.store_reply(c, ticket, body, cc or [], User(**row._mapping))
+        await server.app[TICKETS].agent_replied(c, ticket_id, message_id=m.id, agent_id=agent_id)
+    server.app[OUTBOX_WORKER].wake()
+    return m
+
+
+async def last_inbound(server: Server) -> Any:
+    """The newest ledger row (what the door stored last)."""
+    from sqlalchemy import select
+
+    from center.channels.email.models import EmailInbound
+
+    async with server.db.read() as s:
+        return await s.scalar(select(EmailInbound).order_by(EmailInbound.id.desc()).limit(1))

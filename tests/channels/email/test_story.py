@@ -10,32 +10,12 @@ from sqlalchemy import select
 
 from center.channels.email.models import EmailInbound, EmailThread
 from center.records.models import Message, Ticket, User
-from center.tickets.web import TICKETS
 from tests.channels.email import clients
-from tests.channels.email.support import deliver, email_app
+from tests.channels.email.support import agent_reply, deliver, email_app
 from tests.support import signed_in_agent
 from tests.tickets.support import timeline
 
 CUSTOMER = "ann.customer@gmail.test"
-
-
-async def _reply(server: Any, ticket_id: int, agent_id: int, body: str) -> Message:
-    """What POST /api/tickets/{id}/replies does: the channel's replier stores the message
-    and its outbox row, the ticket records the reply, one transaction; then the worker."""
-    from center.tickets.replies import repliers
-
-    replier = repliers(server.app)[__import__("center.records.enums").records.enums.Channel.EMAIL]
-    async with server.db.step() as c:
-        ticket = await server.app[TICKETS].get(c, ticket_id)
-        agent = User(
-            **(await c.execute(select(User.__table__).where(User.id == agent_id))).one()._mapping
-        )
-        m = await replier.store_reply(c, ticket, body, [], agent)
-        await server.app[TICKETS].agent_replied(c, ticket_id, message_id=m.id, agent_id=agent_id)
-    from center.tickets.web import OUTBOX_WORKER
-
-    server.app[OUTBOX_WORKER].wake()
-    return m
 
 
 async def _ticket_of(server: Any, inbound_id: int) -> tuple[int, int]:
@@ -57,7 +37,7 @@ async def test_new_mail_reply_and_customer_replies_thread_back(settings, db) -> 
         try:
             refused = await deliver(server, clients.gmail(sender=CUSTOMER), sender=CUSTOMER)
             assert refused == {}
-            ticket_id, first_message = await _ticket_of(server, await _last_inbound_id(server))
+            ticket_id, _ = await _ticket_of(server, await _last_inbound_id(server))
             assert ticket_id is not None
 
             offer = await alice.next("offer")
@@ -69,7 +49,7 @@ async def test_new_mail_reply_and_customer_replies_thread_back(settings, db) -> 
             async with server.db.read() as s:
                 ticket = await s.get(Ticket, ticket_id)
                 agent_id = await s.scalar(select(User.id).where(User.username == "alice"))
-            reply = await _reply(server, ticket_id, agent_id, "We are on it.")
+            reply = await agent_reply(server, ticket_id, agent_id, "We are on it.")
             [out] = await sink.wait(1)
             msg = out.message
             assert out.rcpt_tos == [CUSTOMER]
@@ -98,7 +78,7 @@ async def test_new_mail_reply_and_customer_replies_thread_back(settings, db) -> 
                 ),
                 sender=CUSTOMER,
             )
-            got, m1 = await _ticket_of(server, await _last_inbound_id(server))
+            got, _ = await _ticket_of(server, await _last_inbound_id(server))
             assert got == ticket_id
             pushed = await alice.next("message")
             assert pushed["body"] == "Thanks! Still waiting though."  # quote and attribution cut
