@@ -66,13 +66,18 @@ async def test_auto_reply_and_bulk_make_no_work(settings, db) -> None:
         )
         await deliver(server, bulk, sender="news@shop.test")
         assert (await last_inbound(server)).reason == "bulk"
-        listed = b"From: l@lists.test\r\nTo: support@center.test\r\nList-Id: <dev.lists.test>\r\nSubject: x\r\n\r\nhi\r\n"
+        listed = (
+            b"From: l@lists.test\r\nTo: support@center.test\r\n"
+            b"List-Id: <dev.lists.test>\r\nSubject: x\r\n\r\nhi\r\n"
+        )
         await deliver(server, listed, sender="l@lists.test")
         assert (await last_inbound(server)).reason == "mailing_list"
         # Our own message coming back in (a misconfigured forward loops it to us).
         looped = (
-            f"From: support@center.test\r\nTo: support@center.test\r\nSubject: {reply.meta['subject']}\r\n"
-            f"Message-ID: {reply.meta['message_id_header']}\r\n\r\nCould you send the order number?\r\n"
+            "From: support@center.test\r\nTo: support@center.test\r\n"
+            f"Subject: {reply.meta['subject']}\r\n"
+            f"Message-ID: {reply.meta['message_id_header']}\r\n"
+            "\r\nCould you send the order number?\r\n"
         ).encode()
         await deliver(server, looped, sender="support@center.test")
         assert (await last_inbound(server)).reason == "loop"
