@@ -147,10 +147,14 @@ class MailboxPoller:
             idle = await self.client.idle_start(timeout=self.poll_s)
             waker = asyncio.ensure_future(self.wake.wait())
             push = asyncio.ensure_future(self.client.wait_server_push(timeout=self.poll_s + 5))
-            await asyncio.wait({waker, push}, return_when=asyncio.FIRST_COMPLETED)
-            waker.cancel()
-            push.cancel()
-            self.client.idle_done()
+            try:
+                await asyncio.wait({waker, push}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                # Also when cancelled: DONE ends the IDLE, so the LOGOUT after it is answered.
+                waker.cancel()
+                push.cancel()
+                if self.client.has_pending_idle():
+                    self.client.idle_done()
             await asyncio.wait_for(idle, self.timeout_s)
         else:
             with contextlib.suppress(TimeoutError):

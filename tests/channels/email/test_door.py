@@ -186,5 +186,3 @@ async def test_relay_outage_then_recovery_delivers_exactly_once(settings, db) ->
             customer = (await s.get(Ticket, row.ticket_id)).customer_id
         types = [t for t, _ in await timeline(server.db, customer)]
         assert "delivery.retrying" in types and types.count("delivery.sent") == 1
-
-
