@@ -83,6 +83,11 @@ TABLE: dict[tuple[str, str], Guard] = {
     ("POST", "/api/kb/suggest"): AGENT,
     ("GET", "/api/kb/answer"): AGENT,
     ("GET", "/api/kb/reports"): SUPERVISOR,
+    # The email channel (center/channels/email/web.py).
+    ("GET", "/api/email/mailboxes"): ADMIN,
+    ("POST", "/api/email/mailboxes"): ADMIN,
+    ("DELETE", "/api/email/mailboxes/{name}"): ADMIN,
+    ("GET", "/api/email/quarantine"): SUPERVISOR,
 }
 
 
