@@ -1,27 +1,29 @@
 """The one inbound code path (SMTP listener and IMAP poller alike).
 
-``receive``: store the raw bytes in the ledger and commit (the door's acknowledgement
-waits for this), then ``process`` them: parse, suppress or thread, and in ONE transaction
-the message, its attachments, the ticket change, the threading index, the events and the
-acknowledgement's outbox row. Routing and agent notices come after the commit. Anything
-that goes wrong in processing quarantines the ledger row (kept, logged), never the mail.
+``receive`` parses the bytes (CPU, before any transaction), then in ONE transaction
+stores them in the ledger and does everything they cause: the customer, the message, its
+attachments, the ticket change, the threading index, the events, the acknowledgement's
+outbox row. The door's acknowledgement (SMTP 250, IMAP flag) waits for that commit. If
+processing fails for any reason but the database's, the raw bytes are stored alone in a
+second transaction as quarantined (kept, logged, listed): never lost, never a crash. If
+that fails too, the door refuses (451), so the sender keeps the message. Routing and
+agent notices come after the commit.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exc, insert, select
+from sqlalchemy import exc, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from center.channels.email import events as ev
-from center.channels.email import store, tokens
+from center.channels.email import nowork, store, tokens
 from center.channels.email.listener import Delivery
 from center.channels.email.models import InboundStatus
 from center.channels.email.parse import ParsedEmail, Unparseable, parse
@@ -31,17 +33,15 @@ from center.channels.email.suppress import Suppression, classify, may_auto_ackno
 from center.interactions import rows
 from center.interactions.base import message_json
 from center.notices import AgentNotice
-from center.outbox import set_delivery
-from center.records import customers, events
+from center.records import events
 from center.records.base import utcnow
+from center.records.customers import InvalidIdentity, normalise
 from center.records.enums import ActorKind, Channel, Direction, IdentityKind, InteractionState
-from center.records.models import Identity, Interaction, Message
+from center.records.models import Interaction, Message
 from center.tickets.attachments import store_attachment
-from center.tickets.events import Suppression as TicketSuppression
 
 log = logging.getLogger(__name__)
-IDENTITIES = Identity.__table__
-_ANY_ID = re.compile(r"<[^<>\s]+@[^<>\s]+>")
+OPEN = (InteractionState.QUEUED, InteractionState.OFFERED, InteractionState.ASSIGNED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +50,11 @@ class Outcome:
     status: InboundStatus
     ticket_id: int | None = None
     message_id: int | None = None
-    interaction: Interaction | None = None
     reason: str | None = None
+    # After the commit: route this interaction / tell its agent about this message.
+    route: Interaction | None = None
+    notify: tuple[Interaction, Message] | None = None
+    wake_outbox: bool = False
 
 
 class EmailInboundService:
@@ -69,16 +72,57 @@ class EmailInboundService:
         self.settings, self.outbound, self.clock = settings, outbound, clock
         self.support = set(settings.support_addresses)
 
+    @property
+    def domain(self) -> str:
+        if self.settings.email_domain:
+            return self.settings.email_domain
+        first = sorted(self.support)[0] if self.support else "support@center.invalid"
+        return first.rpartition("@")[2]
+
     # -- the door ------------------------------------------------------------------------
 
     async def receive(self, d: Delivery) -> Outcome:
-        """Store (committed before this returns, or it raises), then process."""
-        inbound_id = await self.store(d)
-        return await self.process(inbound_id)
+        """Stored (committed) when this returns; raises only when nothing could be stored."""
+        received_at = self.clock()
+        try:
+            mail: ParsedEmail | None = parse(d.raw, received_at=received_at)
+            unparseable = None
+        except Unparseable as error:
+            mail, unparseable = None, f"unparseable: {error}"
+        except Exception as error:  # a parser bug: the bytes are still kept
+            log.exception("email: parser failed")
+            mail, unparseable = None, f"unparseable: {error!r}"[:1000]
+        for attempt in range(3):
+            try:
+                async with self.db.step() as c:
+                    inbound_id, existing = await self._ledger(c, d, received_at)
+                    if existing is not None:
+                        return existing  # an IMAP message fetched again: stored once
+                    if mail is None:
+                        log.warning("email: inbound %s quarantined: %s", inbound_id, unparseable)
+                        await store.set_inbound(
+                            c, inbound_id, InboundStatus.QUARANTINED, reason=unparseable
+                        )
+                        return Outcome(inbound_id, InboundStatus.QUARANTINED, reason=unparseable)
+                    outcome = await self._handle(c, inbound_id, d, mail)
+                break
+            except exc.IntegrityError:
+                # Two processes created the same customer (or thread) at once: again.
+                if attempt == 2:
+                    return await self._quarantined(d, received_at, "kept conflicting")
+            except (exc.OperationalError, exc.InterfaceError, OSError):
+                raise  # the database is unreachable: the door says 451, the sender retries
+            except Exception as error:
+                log.exception("email: processing failed; the message is kept quarantined")
+                return await self._quarantined(d, received_at, f"processing failed: {error!r}")
+        await self._after(outcome)
+        return outcome
 
-    async def store(self, d: Delivery) -> int:
+    async def _ledger(
+        self, c: AsyncConnection, d: Delivery, received_at: datetime
+    ) -> tuple[int, Outcome | None]:
         values = {
-            "received_at": self.clock(),
+            "received_at": received_at,
             "source": d.source[:120],
             "source_ref": d.source_ref,
             "envelope_from": d.envelope_from[:320],
@@ -88,116 +132,122 @@ class EmailInboundService:
             "sha256": hashlib.sha256(d.raw).hexdigest(),
             "status": InboundStatus.RECEIVED,
         }
-        try:
-            async with self.db.step() as c:
-                new = await c.execute(
-                    insert(store.INBOUND).values(values).returning(store.INBOUND.c.id)
-                )
-                return int(new.scalar_one())
-        except exc.IntegrityError:
-            if d.source_ref is None:
-                raise
-        # The same IMAP message fetched again (we crashed before marking it): stored once.
-        async with self.db.read_step() as c:
-            found = await c.scalar(
-                select(store.INBOUND.c.id).where(store.INBOUND.c.source_ref == d.source_ref)
-            )
-        return int(found)
+        stmt = store.insert_ignore(c, store.INBOUND, values, ["source_ref"])
+        new = (await c.execute(stmt.returning(store.INBOUND.c.id))).first()
+        if new is not None:
+            return int(new[0]), None
+        row = (
+            await c.execute(select(store.INBOUND).where(store.INBOUND.c.source_ref == d.source_ref))
+        ).one()
+        return row.id, Outcome(row.id, InboundStatus(row.status), row.ticket_id)
+
+    async def _quarantined(self, d: Delivery, received_at: datetime, reason: str) -> Outcome:
+        reason = reason[:1000]
+        async with self.db.step() as c:
+            inbound_id, existing = await self._ledger(c, d, received_at)
+            if existing is not None:
+                return existing
+            await store.set_inbound(c, inbound_id, InboundStatus.QUARANTINED, reason=reason)
+        log.warning("email: inbound %s quarantined: %s", inbound_id, reason)
+        return Outcome(inbound_id, InboundStatus.QUARANTINED, reason=reason)
 
     async def process_pending(self) -> int:
-        """Process what a crash left stored but unprocessed (at start)."""
+        """Ledger rows left ``received`` (stored by an older process that died before it
+        processed them): processed now, at start."""
         async with self.db.read_step() as c:
-            ids = list(
-                await c.scalars(
-                    select(store.INBOUND.c.id)
+            pending = list(
+                await c.execute(
+                    select(store.INBOUND.c.id, store.INBOUND.c.raw, store.INBOUND.c.received_at)
                     .where(store.INBOUND.c.status == InboundStatus.RECEIVED)
                     .order_by(store.INBOUND.c.id)
                 )
             )
-        for inbound_id in ids:
-            await self.process(inbound_id)
-        return len(ids)
+        for row in pending:
+            try:
+                mail = parse(row.raw, received_at=row.received_at)
+            except Unparseable as error:
+                async with self.db.step() as c:
+                    await store.set_inbound(
+                        c, row.id, InboundStatus.QUARANTINED, reason=f"unparseable: {error}"
+                    )
+                continue
+            async with self.db.step() as c:
+                locked = await store.inbound(c, row.id, lock=True)
+                if locked.status != InboundStatus.RECEIVED:
+                    continue
+                d = Delivery(
+                    raw=locked.raw,
+                    source=locked.source,
+                    envelope_from=locked.envelope_from,
+                    envelope_to=tuple(locked.envelope_to),
+                )
+                outcome = await self._handle(c, row.id, d, mail)
+            await self._after(outcome)
+        return len(pending)
 
-    async def process(self, inbound_id: int) -> Outcome:
-        try:
-            return await self._process(inbound_id)
-        except Exception as error:  # never lose it, never crash the door: quarantine
-            log.exception("email: inbound %s quarantined", inbound_id)
-            return await self._quarantine(inbound_id, f"processing failed: {error!r}"[:1000])
+    # -- one message, in the caller's transaction ---------------------------------------
 
-    async def _quarantine(self, inbound_id: int, reason: str) -> Outcome:
-        log.warning("email: inbound %s quarantined: %s", inbound_id, reason)
-        async with self.db.step() as c:
-            await store.set_inbound(c, inbound_id, InboundStatus.QUARANTINED, reason=reason)
-        return Outcome(inbound_id, InboundStatus.QUARANTINED, reason=reason)
-
-    # -- processing ----------------------------------------------------------------------
-
-    async def _process(self, inbound_id: int) -> Outcome:
-        async with self.db.read_step() as c:
-            row = await store.inbound(c, inbound_id)
-        if row is None or row.status != InboundStatus.RECEIVED:
-            return Outcome(
-                inbound_id, InboundStatus(row.status) if row else InboundStatus.QUARANTINED
-            )
-        try:
-            mail = parse(row.raw, received_at=row.received_at)
-        except Unparseable as error:
-            return await self._quarantine(inbound_id, f"unparseable: {error}")
-        null_sender = row.envelope_from.strip() in ("", "<>") and row.source == "smtp"
+    async def _handle(
+        self, c: AsyncConnection, inbound_id: int, d: Delivery, mail: ParsedEmail
+    ) -> Outcome:
+        null_sender = d.source == "smtp" and d.envelope_from.strip() in ("", "<>")
         null_sender = null_sender or mail.headers.get("return-path", "").strip() == "<>"
         own = bool(mail.message_id) and tokens.is_ours(mail.message_id or "", self.domain)
         why = classify(mail, own_message_id=own, null_sender=null_sender)
         if why is Suppression.BOUNCE:
-            return await self._bounce(row, mail)
+            ticket_id = await nowork.bounce(self, c, inbound_id, mail)
+            return await self._done(c, inbound_id, InboundStatus.SUPPRESSED, ticket_id, "bounce")
         if mail.from_ is None:
-            return await self._quarantine(inbound_id, "no From address")
-        sender = mail.from_.addr
+            return await self._done(c, inbound_id, InboundStatus.QUARANTINED, None, "no From")
         if why is not None:
-            return await self._suppressed(row, mail, why)
-        customer = await customers.resolve(
-            self.db,
-            {IdentityKind.EMAIL: sender},
-            display_name=(mail.from_.name or None) and mail.from_.name[:120],
-            via="email",
-        )
-        async with self.db.step() as c:
-            locked = await store.inbound(c, inbound_id, lock=True)
-            if locked.status != InboundStatus.RECEIVED:
-                return Outcome(inbound_id, InboundStatus(locked.status))
-            if mail.message_id and await store.known_id(c, mail.message_id, Direction.INBOUND):
-                # The same message again (two support addresses, SMTP and IMAP, a resend).
-                await events.write(
-                    c,
-                    ev.row(
-                        ev.Duplicate(inbound_id=inbound_id, message_id_header=mail.message_id),
-                        customer_id=customer.id,
-                    ),
-                )
-                await store.set_inbound(c, inbound_id, InboundStatus.DUPLICATE)
-                return Outcome(inbound_id, InboundStatus.DUPLICATE)
-            ticket, how, refused = await self._thread(c, mail, list(row.envelope_to), customer.id)
-            outcome, route, m = await self._store_message(
-                c, row, mail, customer.id, ticket, how, refused, null_sender
+            ticket_id, _ = await nowork.suppressed(self, c, inbound_id, mail, why)
+            return await self._done(c, inbound_id, InboundStatus.SUPPRESSED, ticket_id, why.value)
+        try:
+            sender = normalise(IdentityKind.EMAIL, mail.from_.addr)
+        except InvalidIdentity:
+            return await self._done(
+                c, inbound_id, InboundStatus.QUARANTINED, None, "From is not an address"
             )
-        await self._after(outcome, route, m)
-        return outcome
+        customer_id = await store.customer_for_email(c, sender)
+        first: list[dict[str, Any]] = []
+        if customer_id is None:
+            customer_id, first = await store.create_customer(c, sender, mail.from_.name)
+        if mail.message_id and await store.known_id(c, mail.message_id, Direction.INBOUND):
+            # The same message again (sent to two of our addresses, SMTP and IMAP, a resend).
+            await events.write(
+                c,
+                *first,
+                ev.row(
+                    ev.Duplicate(inbound_id=inbound_id, message_id_header=mail.message_id),
+                    customer_id=customer_id,
+                ),
+            )
+            return await self._done(c, inbound_id, InboundStatus.DUPLICATE, None, None)
+        if first:
+            await events.write(c, *first)
+        ticket, how, refused = await self._thread(c, mail, list(d.envelope_to))
+        return await self._store(
+            c, inbound_id, d, mail, customer_id, ticket, how, refused, null_sender
+        )
 
-    @property
-    def domain(self) -> str:
-        if self.settings.email_domain:
-            return self.settings.email_domain
-        first = sorted(self.support)[0] if self.support else "center.invalid"
-        return first.rpartition("@")[2]
+    async def _done(
+        self,
+        c: AsyncConnection,
+        inbound_id: int,
+        status: InboundStatus,
+        ticket_id: int | None,
+        reason: str | None,
+    ) -> Outcome:
+        await store.set_inbound(c, inbound_id, status, reason=reason, ticket_id=ticket_id)
+        return Outcome(inbound_id, status, ticket_id, reason=reason)
 
     async def _thread(
-        self, c: AsyncConnection, mail: ParsedEmail, envelope_to: list[str], customer_id: int
+        self, c: AsyncConnection, mail: ParsedEmail, envelope_to: list[str]
     ) -> tuple[Any, str, bool]:
         """(ticket or None, how, token_refused): the References chain first (newest id
         first), then ``[#N]``, then ``support+token@``; the tokens only for a sender who
-        is on that thread, never by subject text."""
-        chain = list(dict.fromkeys([*mail.in_reply_to, *reversed(mail.references)]))
-        found = await store.ticket_for_ids(c, chain[:200])
+        is on that thread; never by subject text."""
+        found = await store.ticket_for_ids(c, nowork.chain(mail))
         if found is not None:
             return await self.tickets.get(c, found[0]), "references", False
         sender = mail.from_.addr if mail.from_ else ""
@@ -219,16 +269,9 @@ class EmailInboundService:
                 refused = True
         return None, "new_ticket", refused
 
-    def _support_address(self, mail: ParsedEmail, envelope_to: list[str]) -> str:
-        for addr in [*envelope_to, *(a.addr for a in (*mail.to, *mail.cc))]:
-            base = tokens.base_address(addr, self.support)
-            if base:
-                return base
-        return sorted(self.support)[0] if self.support else f"support@{self.domain}"
-
-    def _content(self, mail: ParsedEmail) -> tuple[str, dict[str, Any]]:
-        """(the stored comment, the email meta): the reply without its quoted history;
-        the full text and sanitised HTML kept beside it."""
+    def content(self, mail: ParsedEmail) -> tuple[str, dict[str, Any]]:
+        """(the stored comment, the message meta): the reply without its quoted history;
+        the full text and the sanitised HTML kept beside it (the console shows ``html``)."""
         full_text = mail.text or (html_to_text(mail.html) if mail.html else "")
         if mail.text:
             comment = cut_text(mail.text)
@@ -256,25 +299,32 @@ class EmailInboundService:
         }
         return comment[:limit] or "(no text)", meta
 
-    async def _store_message(
+    def _support_address(self, mail: ParsedEmail, envelope_to: list[str]) -> str:
+        for addr in [*envelope_to, *(a.addr for a in (*mail.to, *mail.cc))]:
+            base = tokens.base_address(addr, self.support)
+            if base:
+                return base
+        return sorted(self.support)[0] if self.support else f"support@{self.domain}"
+
+    async def _store(
         self,
         c: AsyncConnection,
-        row: Any,
+        inbound_id: int,
+        d: Delivery,
         mail: ParsedEmail,
         customer_id: int,
         ticket: Any,
         how: str,
         refused: bool,
         null_sender: bool,
-    ) -> tuple[Outcome, str, Message]:
-        body, meta = self._content(mail)
-        meta["inbound_id"] = row.id
-        interaction = None
-        if ticket is not None:
-            interaction = await self._open_interaction(c, ticket.id)
-        now = utcnow()
-        if interaction is None:
-            interaction = await rows.insert_interaction(
+    ) -> Outcome:
+        body, meta = self.content(mail)
+        meta["inbound_id"] = inbound_id
+        i = await self._open_interaction(c, ticket.id) if ticket is not None else None
+        route = i is None
+        started: list[dict[str, Any]] = []
+        if i is None:
+            i = await rows.insert_interaction(
                 c,
                 customer_id=customer_id,
                 channel=Channel.EMAIL,
@@ -284,47 +334,38 @@ class EmailInboundService:
                 subject=mail.subject[:255] or None,
                 external_ref=(mail.message_id or "")[:255] or None,
                 ticket_id=ticket.id if ticket is not None else None,
-                queued_at=now,
+                queued_at=utcnow(),
             )
-            route = "route"
-            first = [
+            started.append(
                 events.row(
                     events.InteractionStarted(channel=Channel.EMAIL.value),
-                    interaction=interaction,
+                    interaction=i,
                     actor_kind=ActorKind.CUSTOMER,
                 )
-            ]
-        else:
-            route = "notify"
-            first = []
-        m = await rows.insert_message(c, interaction.id, Direction.INBOUND, body, meta=meta)
+            )
+        m = await rows.insert_message(c, i.id, Direction.INBOUND, body, meta=meta)
         stored, omitted = await self._attachments(c, m.id, mail)
         new_ticket = ticket is None
         if new_ticket:
-            support = self._support_address(mail, list(row.envelope_to))
             ticket = await self.tickets.create(
                 c,
                 customer_id=customer_id,
                 subject=mail.subject[:255] or "(no subject)",
                 channel=Channel.EMAIL,
-                interaction_id=interaction.id,
+                interaction_id=i.id,
             )
-            interaction.ticket_id = ticket.id
             await store.add_thread(
                 c,
                 ticket.id,
                 token=tokens.new_token(),
-                support_address=support,
+                support_address=self._support_address(mail, list(d.envelope_to)),
                 subject=mail.subject,
             )
-            await self.tickets.customer_message(
-                c, ticket.id, message_id=m.id, interaction_id=interaction.id
-            )
-        else:
-            ticket = await self.tickets.customer_message(
-                c, ticket.id, message_id=m.id, interaction_id=interaction.id
-            )
-            interaction.ticket_id = ticket.id
+        # (A closed ticket answers with a follow-up ticket, the interaction moved to it.)
+        ticket = await self.tickets.customer_message(
+            c, ticket.id, message_id=m.id, interaction_id=i.id
+        )
+        i.ticket_id = ticket.id
         if mail.message_id:
             await store.index_id(
                 c,
@@ -338,15 +379,15 @@ class EmailInboundService:
             ticket.id,
             [a for a in mail.participants if tokens.base_address(a, self.support) is None],
         )
-        later = [
+        received = [
             events.row(
                 events.MessageReceived(message_id=m.id, body=body[:2000]),
-                interaction=interaction,
+                interaction=i,
                 actor_kind=ActorKind.CUSTOMER,
             ),
             ev.row(
                 ev.Received(
-                    inbound_id=row.id,
+                    inbound_id=inbound_id,
                     message_id=m.id,
                     message_id_header=mail.message_id,
                     subject=mail.subject[:998],
@@ -355,24 +396,30 @@ class EmailInboundService:
                     attachments=stored,
                     attachments_omitted=omitted,
                 ),
-                interaction=interaction,
+                interaction=i,
                 actor_kind=ActorKind.CUSTOMER,
             ),
         ]
-        if route == "route":
-            later.append(
-                events.row(
-                    events.Queued(queue=interaction.queue, priority=interaction.priority),
-                    interaction=interaction,
-                )
+        if route:
+            received.append(
+                events.row(events.Queued(queue=i.queue, priority=i.priority), interaction=i)
             )
-        await events.write(c, *first, *later)
+        await events.write(c, *started, *received)
+        acked = False
         if new_ticket and self.settings.email_auto_ack:
-            await self._acknowledge(c, ticket, mail, interaction, null_sender)
+            acked = await self._acknowledge(c, ticket, mail, i, null_sender)
         await store.set_inbound(
-            c, row.id, InboundStatus.PROCESSED, ticket_id=ticket.id, message_row_id=m.id
+            c, inbound_id, InboundStatus.PROCESSED, ticket_id=ticket.id, message_row_id=m.id
         )
-        return Outcome(row.id, InboundStatus.PROCESSED, ticket.id, m.id, interaction), route, m
+        return Outcome(
+            inbound_id,
+            InboundStatus.PROCESSED,
+            ticket.id,
+            m.id,
+            route=i if route else None,
+            notify=None if route else (i, m),
+            wake_outbox=acked,
+        )
 
     async def _open_interaction(self, c: AsyncConnection, ticket_id: int) -> Interaction | None:
         """The ticket's email interaction still open (waiting or with an agent), if any."""
@@ -385,17 +432,14 @@ class EmailInboundService:
                 .limit(1)
             )
         ).first()
-        if found is None:
-            return None
-        i = rows.as_interaction(found)
-        open_states = (InteractionState.QUEUED, InteractionState.OFFERED, InteractionState.ASSIGNED)
-        return i if i.state in open_states else None
+        i = rows.as_interaction(found) if found is not None else None
+        return i if i is not None and i.state in OPEN else None
 
     async def _attachments(
         self, c: AsyncConnection, message_id: int, mail: ParsedEmail
     ) -> tuple[int, int]:
         """Stored byte-exact within the limits (per attachment, per message); the rest
-        counted as omitted (the raw message still holds them)."""
+        counted as omitted (the raw message in the ledger still holds them)."""
         per = self.settings.email_max_attachment_bytes
         total = self.settings.email_max_message_bytes
         used = stored = omitted = 0
@@ -410,7 +454,7 @@ class EmailInboundService:
 
     async def _acknowledge(
         self, c: AsyncConnection, ticket: Any, mail: ParsedEmail, i: Interaction, null_sender: bool
-    ) -> None:
+    ) -> bool:
         to = mail.from_.addr if mail.from_ else ""  # From, never Return-Path
         reason = None
         if not may_auto_acknowledge(mail, null_sender=null_sender):
@@ -427,154 +471,20 @@ class EmailInboundService:
             reason = "already_acknowledged"
         if reason is not None:
             await events.write(c, ev.row(ev.AckSkipped(to=to, reason=reason), interaction=i))
-            return
+            return False
         m = await self.outbound.queue_acknowledgement(c, ticket, mail, i)
         await events.write(c, ev.row(ev.AckQueued(to=to, message_id=m.id), interaction=i))
+        return True
 
-    async def _after(self, outcome: Outcome, how: str, m: Message) -> None:
+    async def _after(self, outcome: Outcome) -> None:
         """After the commit: the router, the agent's console, the outbox worker."""
-        i = outcome.interaction
-        if i is None:
-            return
-        if how == "route":
-            await self.interactions.route_queued(i)
-        elif i.agent_id is not None and i.state is InteractionState.ASSIGNED:
-            await self.interactions.bus.to_agent(i.agent_id, AgentNotice.MESSAGE, message_json(m))
-        self.outbound.wake()
-
-    # -- no work -------------------------------------------------------------------------
-
-    async def _suppressed(self, row: Any, mail: ParsedEmail, why: Suppression) -> Outcome:
-        sender = mail.from_.addr if mail.from_ else ""
-        async with self.db.step() as c:
-            locked = await store.inbound(c, row.id, lock=True)
-            if locked.status != InboundStatus.RECEIVED:
-                return Outcome(row.id, InboundStatus(locked.status))
-            chain = list(dict.fromkeys([*mail.in_reply_to, *reversed(mail.references)]))
-            found = await store.ticket_for_ids(c, chain[:200])
-            ticket_id = found[0] if found else None
-            customer_id = None
-            if ticket_id is not None:
-                ticket = await self.tickets.get(c, ticket_id)
-                customer_id = ticket.customer_id
-                i = await self._latest_interaction(c, ticket_id)
-                if i is not None:
-                    body, meta = self._content(mail)
-                    meta.update(inbound_id=row.id, suppressed=why.value)
-                    m = await rows.insert_message(c, i.id, Direction.INBOUND, body, meta=meta)
-                    await self.tickets.customer_message(
-                        c,
-                        ticket_id,
-                        message_id=m.id,
-                        interaction_id=i.id,
-                        suppressed=_ticket_reason(why),
-                        detail=why.value,
-                    )
-            else:
-                # Only a customer we already know: automatic mail creates nobody.
-                customer_id = await c.scalar(
-                    select(IDENTITIES.c.customer_id).where(
-                        IDENTITIES.c.kind == IdentityKind.EMAIL,
-                        IDENTITIES.c.value == sender,
-                        IDENTITIES.c.verified.is_(True),
-                    )
+        if outcome.route is not None:
+            await self.interactions.route_queued(outcome.route)
+        elif outcome.notify is not None:
+            i, m = outcome.notify
+            if i.agent_id is not None and i.state is InteractionState.ASSIGNED:
+                await self.interactions.bus.to_agent(
+                    i.agent_id, AgentNotice.MESSAGE, message_json(m)
                 )
-            await events.write(
-                c,
-                ev.row(
-                    ev.Suppressed(
-                        inbound_id=row.id,
-                        reason=why.value,
-                        sender=sender,
-                        subject=mail.subject[:998],
-                    ),
-                    customer_id=customer_id,
-                    ticket_id=ticket_id,
-                ),
-            )
-            await store.set_inbound(
-                c, row.id, InboundStatus.SUPPRESSED, reason=why.value, ticket_id=ticket_id
-            )
-        return Outcome(row.id, InboundStatus.SUPPRESSED, ticket_id, reason=why.value)
-
-    async def _latest_interaction(self, c: AsyncConnection, ticket_id: int) -> Interaction | None:
-        t = rows.INTERACTIONS
-        found = (
-            await c.execute(
-                select(t).where(t.c.ticket_id == ticket_id).order_by(t.c.id.desc()).limit(1)
-            )
-        ).first()
-        return rows.as_interaction(found) if found else None
-
-    async def _bounce(self, row: Any, mail: ParsedEmail) -> Outcome:
-        """A delivery report: a system note on the ticket whose outbound message bounced,
-        the address flagged undeliverable, the message's delivery shown failed."""
-        report = mail.report
-        candidates: list[str] = []
-        if report is not None and report.original_message_id:
-            candidates.append(report.original_message_id)
-        candidates += [*mail.in_reply_to, *reversed(mail.references)]
-        candidates += _ANY_ID.findall(mail.text)[:50]
-        failed = list(report.recipients) if report else []
-        if not failed and mail.headers.get("x-failed-recipients"):
-            failed = [a.strip().lower() for a in mail.headers["x-failed-recipients"].split(",")]
-        action = report.action if report else "failed"
-        status = report.status if report else ""
-        diagnostic = report.diagnostic if report else mail.subject[:300]
-        async with self.db.step() as c:
-            locked = await store.inbound(c, row.id, lock=True)
-            if locked.status != InboundStatus.RECEIVED:
-                return Outcome(row.id, InboundStatus(locked.status))
-            found = await store.ticket_for_ids(
-                c, list(dict.fromkeys(candidates)), direction=Direction.OUTBOUND
-            )
-            ticket_id, message_row_id, original = found if found else (None, None, None)
-            customer_id = None
-            if action == "failed":
-                for addr in failed:
-                    await store.flag_undeliverable(c, addr, f"{status} {diagnostic}".strip())
-            if ticket_id is not None:
-                ticket = await self.tickets.get(c, ticket_id)
-                customer_id = ticket.customer_id
-                if action == "failed":
-                    who = ", ".join(failed) or "the recipient"
-                    await self.tickets.add_note(
-                        c,
-                        ticket_id,
-                        body=f"Delivery failed to {who}: {status} {diagnostic}".strip(),
-                        author_id=None,
-                    )
-                    if message_row_id is not None:
-                        await set_delivery(
-                            c,
-                            message_row_id,
-                            {
-                                "status": "failed",
-                                "reason": f"bounced: {status} {diagnostic}".strip(),
-                            },
-                        )
-            await events.write(
-                c,
-                ev.row(
-                    ev.Bounced(
-                        inbound_id=row.id,
-                        action=action,
-                        recipients=failed,
-                        status=status,
-                        diagnostic=diagnostic,
-                        original_message_id=original,
-                        message_id=message_row_id,
-                    ),
-                    customer_id=customer_id,
-                    ticket_id=ticket_id,
-                ),
-            )
-            await store.set_inbound(
-                c, row.id, InboundStatus.SUPPRESSED, reason="bounce", ticket_id=ticket_id
-            )
-        return Outcome(row.id, InboundStatus.SUPPRESSED, ticket_id, reason="bounce")
-
-
-def _ticket_reason(why: Suppression) -> TicketSuppression:
-    mapping = {Suppression.MAILING_LIST: TicketSuppression.BULK}
-    return mapping.get(why, TicketSuppression(why.value))
+        if outcome.wake_outbox:
+            self.outbound.wake()

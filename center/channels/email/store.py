@@ -33,7 +33,7 @@ def key(message_id: str) -> str:
     return hashlib.sha256(message_id.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _insert_ignore(conn: AsyncConnection, table: Any, values: Any, index: list[str]) -> Any:
+def insert_ignore(conn: AsyncConnection, table: Any, values: Any, index: list[str]) -> Any:
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     return dialect.insert(table).values(values).on_conflict_do_nothing(index_elements=index)
 
@@ -110,7 +110,7 @@ async def add_thread(
     conn: AsyncConnection, ticket_id: int, *, token: str, support_address: str, subject: str
 ) -> None:
     await conn.execute(
-        _insert_ignore(
+        insert_ignore(
             conn,
             THREADS,
             {
@@ -138,7 +138,7 @@ async def mark_acknowledged(conn: AsyncConnection, ticket_id: int) -> bool:
 async def add_participants(conn: AsyncConnection, ticket_id: int, addresses: Iterable[str]) -> None:
     values = [{"ticket_id": ticket_id, "address": a[:320]} for a in sorted(set(addresses)) if a]
     if values:
-        await conn.execute(_insert_ignore(conn, PARTICIPANTS, values, ["ticket_id", "address"]))
+        await conn.execute(insert_ignore(conn, PARTICIPANTS, values, ["ticket_id", "address"]))
 
 
 async def is_participant(conn: AsyncConnection, ticket_id: int, address: str) -> bool:
@@ -157,7 +157,7 @@ async def address(conn: AsyncConnection, addr: str, *, lock: bool = False) -> An
 
 async def flag_undeliverable(conn: AsyncConnection, addr: str, reason: str) -> None:
     now = utcnow()
-    await conn.execute(_insert_ignore(conn, ADDRESSES, {"address": addr}, ["address"]))
+    await conn.execute(insert_ignore(conn, ADDRESSES, {"address": addr}, ["address"]))
     await conn.execute(
         update(ADDRESSES)
         .where(ADDRESSES.c.address == addr)
@@ -167,7 +167,7 @@ async def flag_undeliverable(conn: AsyncConnection, addr: str, reason: str) -> N
 
 async def take_ack_slot(conn: AsyncConnection, addr: str, *, cap: int, now: datetime) -> bool:
     """One auto-acknowledgement to ``addr`` if fewer than ``cap`` went in the last hour."""
-    await conn.execute(_insert_ignore(conn, ADDRESSES, {"address": addr}, ["address"]))
+    await conn.execute(insert_ignore(conn, ADDRESSES, {"address": addr}, ["address"]))
     row = await address(conn, addr, lock=True)
     start, count = row.ack_window_start, row.ack_count
     if start is None or now - start >= timedelta(hours=1):
@@ -180,3 +180,55 @@ async def take_ack_slot(conn: AsyncConnection, addr: str, *, cap: int, now: date
         .values(ack_window_start=start, ack_count=count + 1)
     )
     return True
+
+
+async def customer_for_email(conn: AsyncConnection, addr: str) -> int | None:
+    """The customer owning this verified address (merges followed), or None."""
+    from center.records.models import Customer, Identity
+
+    ids, customers = Identity.__table__, Customer.__table__
+    found = await conn.scalar(
+        select(ids.c.customer_id).where(
+            ids.c.kind == "email", ids.c.value == addr, ids.c.verified.is_(True)
+        )
+    )
+    for _ in range(10):  # a merged customer's identities moved on; follow defensively
+        if found is None:
+            return None
+        merged = await conn.scalar(
+            select(customers.c.merged_into_id).where(customers.c.id == found)
+        )
+        if merged is None:
+            return int(found)
+        found = merged
+    return int(found)
+
+
+async def create_customer(conn: AsyncConnection, addr: str, name: str | None) -> tuple[int, list]:
+    """A new customer whose verified identity is the address mail arrived from; the rows
+    of its events (customer.created, customer.identity_added) for the caller to write."""
+    from center.records import events
+    from center.records.enums import ActorKind, IdentityKind
+    from center.records.models import Customer, Identity
+
+    now = utcnow()
+    new = await conn.execute(
+        Customer.__table__.insert()
+        .values(display_name=(name or None) and name[:120], created_at=now)
+        .returning(Customer.__table__.c.id)
+    )
+    customer_id = int(new.scalar_one())
+    await conn.execute(
+        Identity.__table__.insert().values(
+            customer_id=customer_id,
+            kind=IdentityKind.EMAIL,
+            value=addr,
+            verified=True,
+            created_at=now,
+        )
+    )
+    who = {"customer_id": customer_id, "actor_kind": ActorKind.CUSTOMER}
+    return customer_id, [
+        events.row(events.CustomerCreated(via="email"), **who),
+        events.row(events.IdentityAdded(kind="email", value=addr, verified=True), **who),
+    ]

@@ -9,8 +9,10 @@ import smtplib
 
 from sqlalchemy import func, select
 
+from center.channels.email import store
 from center.channels.email.listener import Delivery, Listener
 from center.channels.email.models import EmailInbound, InboundStatus
+from center.records.base import utcnow
 from center.records.enums import Role
 from center.records.models import Message, Ticket
 from center.tickets.models import Attachment
@@ -105,7 +107,20 @@ async def test_crash_after_store_is_processed_at_start_and_duplicates_make_no_wo
     async with email_app(settings, db) as (server, _sink):
         svc = inbound(server)
         # Stored, then the process died before processing it.
-        stored = await svc.store(Delivery(raw=clients.outlook(subject="Invoice"), source="smtp"))
+        # A row left "received" (by a process that stored it, then died).
+        raw = clients.outlook(subject="Invoice")
+        async with server.db.step() as c:
+            stored = (
+                await c.execute(
+                    store.INBOUND.insert()
+                    .values(
+                        received_at=utcnow(), source="smtp", envelope_from="b@x.test",
+                        envelope_to=[SUPPORT], raw=raw, size=len(raw), sha256="-",
+                        status=InboundStatus.RECEIVED,
+                    )
+                    .returning(store.INBOUND.c.id)
+                )
+            ).scalar_one()  # fmt: skip
         assert await svc.process_pending() == 1
         async with server.db.read() as s:
             row = await s.get(EmailInbound, stored)
