@@ -38,6 +38,7 @@ from center.records.base import utcnow
 from center.records.customers import InvalidIdentity, normalise
 from center.records.enums import ActorKind, Channel, Direction, IdentityKind, InteractionState
 from center.records.models import Interaction, Message
+from center.tickets import events as te
 from center.tickets.attachments import store_attachment
 
 log = logging.getLogger(__name__)
@@ -223,11 +224,9 @@ class EmailInboundService:
                 ),
             )
             return await self._done(c, inbound_id, InboundStatus.DUPLICATE, None, None)
-        if first:
-            await events.write(c, *first)
         ticket, how, refused = await self._thread(c, mail, list(d.envelope_to))
         return await self._store(
-            c, inbound_id, d, mail, customer_id, ticket, how, refused, null_sender
+            c, inbound_id, d, mail, customer_id, ticket, how, refused, null_sender, first
         )
 
     async def _done(
@@ -317,11 +316,30 @@ class EmailInboundService:
         how: str,
         refused: bool,
         null_sender: bool,
+        first: list[dict[str, Any]],
     ) -> Outcome:
+        """Statements kept few (the hot path of email): a new ticket is created before
+        its interaction, which is inserted on it, and the step's events (the customer's,
+        the interaction's, the ticket's first message, ours) are one insert."""
         body, meta = self.content(mail)
         meta["inbound_id"] = inbound_id
         i = await self._open_interaction(c, ticket.id) if ticket is not None else None
         route = i is None
+        new_ticket = ticket is None
+        if new_ticket:
+            ticket = await self.tickets.create(
+                c,
+                customer_id=customer_id,
+                subject=mail.subject[:255] or "(no subject)",
+                channel=Channel.EMAIL,
+            )
+            await store.add_thread(
+                c,
+                ticket.id,
+                token=tokens.new_token(),
+                support_address=self._support_address(mail, list(d.envelope_to)),
+                subject=mail.subject,
+            )
         started: list[dict[str, Any]] = []
         if i is None:
             i = await rows.insert_interaction(
@@ -333,39 +351,41 @@ class EmailInboundService:
                 priority=0,
                 subject=mail.subject[:255] or None,
                 external_ref=(mail.message_id or "")[:255] or None,
-                ticket_id=ticket.id if ticket is not None else None,
+                ticket_id=ticket.id,
                 queued_at=utcnow(),
             )
-            started.append(
+            started += [
                 events.row(
                     events.InteractionStarted(channel=Channel.EMAIL.value),
                     interaction=i,
                     actor_kind=ActorKind.CUSTOMER,
-                )
-            )
+                ),
+                te.ticket_row(
+                    te.InteractionAttached(interaction_id=i.id, channel=Channel.EMAIL.value),
+                    customer_id=customer_id,
+                    ticket_id=ticket.id,
+                    interaction_id=i.id,
+                ),
+            ]
         m = await rows.insert_message(c, i.id, Direction.INBOUND, body, meta=meta)
         stored, omitted = await self._attachments(c, m.id, mail)
-        new_ticket = ticket is None
         if new_ticket:
-            ticket = await self.tickets.create(
-                c,
-                customer_id=customer_id,
-                subject=mail.subject[:255] or "(no subject)",
-                channel=Channel.EMAIL,
-                interaction_id=i.id,
+            # A new open ticket's first message: no status or clock to change.
+            started.append(
+                te.ticket_row(
+                    te.CustomerMessage(message_id=m.id, reopened=False),
+                    customer_id=customer_id,
+                    ticket_id=ticket.id,
+                    interaction_id=i.id,
+                    actor_kind=ActorKind.CUSTOMER,
+                )
             )
-            await store.add_thread(
-                c,
-                ticket.id,
-                token=tokens.new_token(),
-                support_address=self._support_address(mail, list(d.envelope_to)),
-                subject=mail.subject,
+        else:
+            # (A closed ticket answers with a follow-up ticket, the interaction moved to it.)
+            ticket = await self.tickets.customer_message(
+                c, ticket.id, message_id=m.id, interaction_id=i.id
             )
-        # (A closed ticket answers with a follow-up ticket, the interaction moved to it.)
-        ticket = await self.tickets.customer_message(
-            c, ticket.id, message_id=m.id, interaction_id=i.id
-        )
-        i.ticket_id = ticket.id
+            i.ticket_id = ticket.id
         if mail.message_id:
             await store.index_id(
                 c,
@@ -404,7 +424,7 @@ class EmailInboundService:
             received.append(
                 events.row(events.Queued(queue=i.queue, priority=i.priority), interaction=i)
             )
-        await events.write(c, *started, *received)
+        await events.write(c, *first, *started, *received)
         acked = False
         if new_ticket and self.settings.email_auto_ack:
             acked = await self._acknowledge(c, ticket, mail, i, null_sender)
