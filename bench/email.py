@@ -11,6 +11,7 @@ interaction committed, routed). Prints messages/s, p50/p99 and the server's peak
 beside the anchor's. Asserts nothing.
 """
 
+# ruff: noqa: E402  (the path fix below must run before the imports it protects)
 from __future__ import annotations
 
 import sys
