@@ -131,6 +131,8 @@ class Settings(BaseSettings):
     outbox_backoff_s: float = Field(default=10.0, gt=0)
     # How often the SLA loop looks for warnings and breaches that came due.
     sla_check_interval_s: float = Field(default=15.0, gt=0)
+    # A solved ticket not reopened within this many days is closed (0: never).
+    ticket_close_after_days: float = Field(default=4.0, ge=0, le=3650)
 
     # --- email channel (center/channels/email/) ---
     # The built-in SMTP listener `center serve` starts ("host:port"; "off": none).

@@ -83,6 +83,20 @@ TABLE: dict[tuple[str, str], Guard] = {
     ("POST", "/api/kb/suggest"): AGENT,
     ("GET", "/api/kb/answer"): AGENT,
     ("GET", "/api/kb/reports"): SUPERVISOR,
+    # Tickets (issue 11): an agent's are those assigned to them or holding their interaction.
+    ("POST", "/api/tickets"): AGENT,
+    ("GET", "/api/tickets"): AGENT,
+    ("GET", "/api/tickets/{ticket_id}"): OWN,
+    ("PATCH", "/api/tickets/{ticket_id}"): OWN,
+    ("POST", "/api/tickets/{ticket_id}/notes"): OWN,
+    ("POST", "/api/tickets/{ticket_id}/replies"): OWN,
+    ("POST", "/api/tickets/{ticket_id}/interactions"): OWN,
+    ("POST", "/api/interactions/{interaction_id}/ticket"): OWN,
+    ("GET", "/api/attachments/{file_id}"): OWN,
+    ("POST", "/api/outbox/{outbox_id}/resend"): OWN,
+    ("GET", "/api/supervisor/tickets/sla"): SUPERVISOR,
+    ("GET", "/api/sla/policies"): SUPERVISOR,
+    ("PUT", "/api/sla/policies"): ADMIN,
     # The email channel (center/channels/email/web.py).
     ("GET", "/api/email/mailboxes"): ADMIN,
     ("POST", "/api/email/mailboxes"): ADMIN,
@@ -136,8 +150,10 @@ async def _world(server: Server) -> World:
         s.add(attachment)
         await s.flush()
         attachment_id = attachment.id
+    tickets = await _ticket_world(server, welcome["customer_id"], iid)
     return World(
         {
+            **tickets,
             "customer_id": str(welcome["customer_id"]),
             "interaction_id": str(iid),
             "article_id": str(article.id),
@@ -147,6 +163,29 @@ async def _world(server: Server) -> World:
         },
         [customer, ann],
     )
+
+
+async def _ticket_world(server: Server, customer_id: int, interaction_id: int) -> dict[str, str]:
+    """A ticket holding Ann's chat, a message with an attachment, a failed outbox row."""
+    from center.interactions import rows
+    from center.outbox import OutboxKind, enqueue
+    from center.outbox.core import OUTBOX
+    from center.records.enums import Direction
+    from center.tickets.attachments import store_attachment
+    from center.tickets.web import TICKETS
+
+    async with server.db.step() as c:
+        ticket = await server.app[TICKETS].create(
+            c, customer_id=customer_id, subject="Lost parcel", interaction_id=interaction_id
+        )
+        m = await rows.insert_message(c, interaction_id, Direction.INBOUND, "see photo")
+        file = await store_attachment(c, m.id, "photo.png", "image/png", b"png")
+        outbox_id = await enqueue(
+            c, OutboxKind.WEBHOOK, {}, key="walk", customer_id=customer_id,
+            ticket_id=ticket.id, message_id=m.id,
+        )  # fmt: skip
+        await c.execute(OUTBOX.update().where(OUTBOX.c.id == outbox_id).values(status="failed"))
+    return {"ticket_id": str(ticket.id), "file_id": str(file["id"]), "outbox_id": str(outbox_id)}
 
 
 # Routes whose body is not JSON: the walk sends what their pages send, so the answer is

@@ -25,6 +25,7 @@ backoff until ``max_attempts``; then it fails with the last reason.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -116,6 +117,9 @@ class OutboxWorker:
     notify: Notify | None = None
     owner: str = field(default_factory=lambda: uuid.uuid4().hex)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    # SQLite has one writer: outcomes recorded concurrently would wait in its busy handler
+    # (which sleeps), so this process records them one at a time there.
+    _writing: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def backoff(self, attempts: int) -> timedelta:
         delay = self.options.backoff_first_s * (2 ** max(0, attempts - 1))
@@ -248,7 +252,7 @@ class OutboxWorker:
         else:
             delivery.update(reason=reason, failed_at=now.isoformat())
             payload = Failed(item.id, item.kind.value, item.message_id, item.attempts, reason)
-        async with self.db.step() as c:
+        async with self._record_lock(), self.db.step() as c:
             done = await c.execute(
                 update(OUTBOX)
                 .where(
@@ -265,6 +269,9 @@ class OutboxWorker:
             if item.message_id is not None:
                 await set_delivery(c, item.message_id, delivery)
         await self._tell(item, delivery)
+
+    def _record_lock(self) -> Any:
+        return self._writing if self.db.dialect == "sqlite" else contextlib.nullcontext()
 
     async def recover(self) -> int:
         """Rows whose worker died mid-send (lease expired): back to queued if their sender

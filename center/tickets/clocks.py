@@ -2,7 +2,9 @@
 
 One entry per target: ``{"due_at": iso, "warn_at": iso | None, "state": ...}`` with state
 ``running`` (due, not yet warned), ``warned``, ``breached`` (past due, still open),
-``met`` (stopped in time), ``missed`` (stopped after its breach). The SLA loop looks at a
+``met`` (stopped in time), ``missed`` (stopped after its breach), ``paused`` (resolution
+while the ticket is pending: waiting on the customer; the business time left is kept and
+the due time is set again on resuming). The SLA loop looks at a
 ticket at ``next_check`` and turns running/warned entries whose instants passed into
 warnings and breaches.
 """
@@ -15,7 +17,8 @@ from typing import Any
 from center.tickets.events import SlaTarget
 
 RUNNING, WARNED, BREACHED, MET, MISSED = "running", "warned", "breached", "met", "missed"
-ACTIVE = (RUNNING, WARNED, BREACHED)
+PAUSED = "paused"
+ACTIVE = (RUNNING, WARNED, BREACHED, PAUSED)
 
 
 def _at(value: str | None) -> datetime | None:
@@ -43,7 +46,8 @@ def stop(
     if not entry or entry["state"] not in ACTIVE:
         return flags, None
     due = _at(entry["due_at"])
-    in_time = due is not None and now <= due
+    # (A paused clock had time left when it stopped running.)
+    in_time = entry["state"] == PAUSED or (due is not None and now <= due)
     out = dict(flags)
     out[target.value] = {
         **entry,
@@ -98,3 +102,33 @@ def summary(flags: dict[str, Any]) -> str:
     if WARNED in states:
         return "warning"
     return "ok" if states & {RUNNING} else "none"
+
+
+def pause(flags: dict[str, Any], target: SlaTarget, left_s: float) -> dict[str, Any]:
+    """Stop a running (or warned) clock with ``left_s`` business seconds to go."""
+    entry = flags.get(target.value)
+    if not entry or entry["state"] not in (RUNNING, WARNED):
+        return flags
+    return {
+        **flags,
+        target.value: {**entry, "state": PAUSED, "left_s": left_s, "was": entry["state"]},
+    }
+
+
+def paused_left(flags: dict[str, Any], target: SlaTarget) -> float | None:
+    entry = flags.get(target.value)
+    return float(entry["left_s"]) if entry and entry.get("state") == PAUSED else None
+
+
+def resume(
+    flags: dict[str, Any], target: SlaTarget, due_at: datetime, warn_at: datetime | None
+) -> dict[str, Any]:
+    entry = flags[target.value]
+    was = entry.get("was", RUNNING)
+    out = {k: v for k, v in entry.items() if k not in ("left_s", "was")}
+    out.update(
+        due_at=due_at.isoformat(),
+        warn_at=warn_at.isoformat() if warn_at and was == RUNNING and warn_at < due_at else None,
+        state=was,
+    )
+    return {**flags, target.value: out}

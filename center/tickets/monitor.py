@@ -9,7 +9,7 @@ once: the flag that says it was given changes in the same statement's transactio
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -29,12 +29,64 @@ Notify = Callable[[list[dict[str, Any]]], Awaitable[None]]
 
 class SlaMonitor:
     def __init__(
-        self, db: Database, *, clock: Clock = utcnow, notify: Notify | None = None, batch: int = 200
+        self,
+        db: Database,
+        *,
+        clock: Clock = utcnow,
+        notify: Notify | None = None,
+        batch: int = 200,
+        close_after: timedelta | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
         self.notify = notify
         self.batch = batch
+        # A solved ticket nobody reopened within this long is closed (None: never).
+        self.close_after = close_after
+
+    async def step(self) -> None:
+        """One turn of the loop: SLA warnings and breaches, then solved tickets to close."""
+        await self.check()
+        await self.close_solved()
+
+    async def close_solved(self) -> int:
+        """Close solved tickets older than ``close_after`` (ticket.status_changed, reason
+        "auto_close"); a later reply to one opens a follow-up ticket."""
+        if self.close_after is None:
+            return 0
+        now = self.clock()
+        stmt = (
+            select(TICKETS.c.id, TICKETS.c.customer_id)
+            .where(
+                TICKETS.c.status == TicketStatus.SOLVED.value,
+                TICKETS.c.solved_at <= now - self.close_after,
+            )
+            .order_by(TICKETS.c.id)
+            .limit(self.batch)
+        )
+        if self.db.dialect == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        async with self.db.step() as c:
+            found = (await c.execute(stmt)).all()
+            if not found:
+                return 0
+            await c.execute(
+                update(TICKETS)
+                .where(TICKETS.c.id.in_([r.id for r in found]))
+                .values(status=TicketStatus.CLOSED.value, closed_at=now, updated_at=now)
+            )
+            await events.write(
+                c,
+                *(
+                    te.ticket_row(
+                        te.StatusChanged(old="solved", new="closed", reason="auto_close"),
+                        customer_id=r.customer_id,
+                        ticket_id=r.id,
+                    )
+                    for r in found
+                ),
+            )
+        return len(found)
 
     async def check(self) -> list[dict[str, Any]]:
         """One look: the warnings and breaches given (also written to the timeline)."""

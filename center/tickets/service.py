@@ -299,6 +299,8 @@ class TicketService:
         flags = dict(ticket.sla_flags or {})
         if reopened:
             values.update(status=S.OPEN, solved_at=None)
+            flags, resumed = await self._resume_resolution(conn, ticket, flags, now)
+            values.update(resumed)
             rows.append(
                 te.ticket_row(
                     te.StatusChanged(old=ticket.status.value, new="open", reason="customer_reply"),
@@ -492,6 +494,17 @@ class TicketService:
         values["updated_at"] = now
         await conn.execute(update(TICKETS).where(TICKETS.c.id == ticket_id).values(**values))
         ticket = await self.get(conn, ticket_id)
+        if values.get("status") is S.PENDING:
+            await self._pause_resolution(conn, ticket, now)
+        if "status" in values and values["status"] is not S.PENDING:
+            _flags, resumed = await self._resume_resolution(
+                conn, ticket, ticket.sla_flags or {}, now
+            )
+            if resumed:
+                await conn.execute(
+                    update(TICKETS).where(TICKETS.c.id == ticket.id).values(**resumed)
+                )
+                ticket = await self.get(conn, ticket_id)
         if values.get("status") in (S.SOLVED, S.CLOSED):
             rows += await self._stop_resolution(conn, ticket, now)
         elif "priority" in values or "queue" in values:
@@ -561,6 +574,41 @@ class TicketService:
         await conn.execute(update(TICKETS).where(TICKETS.c.id == ticket.id).values(**values))
         return rows
 
+    async def _pause_resolution(self, conn: AsyncConnection, ticket: Ticket, now: datetime) -> None:
+        """Pending: waiting on the customer, so the resolution clock stops, keeping the
+        business time it had left."""
+        flags = ticket.sla_flags or {}
+        entry = flags.get(SlaTarget.RESOLUTION.value)
+        if not entry or entry.get("state") not in (clocks.RUNNING, clocks.WARNED):
+            return
+        due = datetime.fromisoformat(entry["due_at"])
+        left = self.calendar.between(now, due).total_seconds()
+        flags = clocks.pause(flags, SlaTarget.RESOLUTION, left)
+        await conn.execute(
+            update(TICKETS)
+            .where(TICKETS.c.id == ticket.id)
+            .values(sla_flags=flags, sla_check_at=clocks.next_check(flags), resolution_due_at=None)
+        )
+
+    async def _resume_resolution(
+        self, conn: AsyncConnection, ticket: Ticket, flags: dict[str, Any], now: datetime
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A paused resolution clock runs again from now with the time it had left: the new
+        flags and the ticket values to write ({} when nothing was paused)."""
+        left = clocks.paused_left(flags, SlaTarget.RESOLUTION)
+        if left is None:
+            return flags, {}
+        policy = await self._policy(conn, ticket.queue, ticket.priority)
+        warn = policy["warn_minutes"] if policy is not None else 0
+        due = self.calendar.add(now, left / 60)
+        warn_at = self.calendar.add(now, left / 60 - warn) if 0 < warn * 60 < left else None
+        flags = clocks.resume(flags, SlaTarget.RESOLUTION, due, warn_at)
+        return flags, {
+            "sla_flags": flags,
+            "sla_check_at": clocks.next_check(flags),
+            "resolution_due_at": due,
+        }
+
     async def _stop_resolution(
         self, conn: AsyncConnection, ticket: Ticket, now: datetime
     ) -> list[dict[str, Any]]:
@@ -569,7 +617,7 @@ class TicketService:
         for target in SlaTarget:
             due = (flags.get(target.value) or {}).get("due_at")
             flags, in_time = clocks.stop(flags, target, now)
-            if in_time is not None and target is SlaTarget.RESOLUTION:
+            if in_time is not None:
                 rows.append(
                     te.ticket_row(
                         te.SlaMet(target=target.value, due_at=due, in_time=in_time),

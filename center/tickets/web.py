@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,6 +18,7 @@ from center.notices import AGENT_NAMESPACE, agent_room
 from center.outbox import OutboxWorker, WorkerOptions, senders
 from center.records.models import Message, Ticket
 from center.tickets.monitor import SlaMonitor
+from center.tickets.replies import repliers
 from center.tickets.service import TicketService
 from center.tickets.sla import BusinessCalendar
 
@@ -38,10 +40,11 @@ def calendar_from(settings: Any) -> BusinessCalendar:
 
 def setup(app: web.Application) -> None:
     """Called by create_app after the database and socket.io are on the app."""
-    from center.tickets import api  # (the routes import this module's keys)
+    from center.tickets import api, desk_api  # (the routes import this module's keys)
 
     settings = app[SETTINGS]
     app[TICKETS] = TicketService(calendar_from(settings))
+    repliers(app)  # (the registries exist before any channel registers into them)
     app[OUTBOX_WORKER] = OutboxWorker(
         app[DB],
         senders(app),  # the registry itself: senders registered later are seen
@@ -52,8 +55,14 @@ def setup(app: web.Application) -> None:
         ),
         notify=_delivery_notifier(app),
     )
-    app[SLA_MONITOR] = SlaMonitor(app[DB], notify=_sla_notifier(app))
+    days = settings.ticket_close_after_days
+    app[SLA_MONITOR] = SlaMonitor(
+        app[DB],
+        notify=_sla_notifier(app),
+        close_after=timedelta(days=days) if days > 0 else None,
+    )
     app.add_routes(api.routes)
+    app.add_routes(desk_api.routes)
     app.cleanup_ctx.append(_loops)
 
 
@@ -101,7 +110,7 @@ async def _loops(app: web.Application) -> AsyncIterator[None]:
     tasks = [
         asyncio.create_task(app[OUTBOX_WORKER].run(), name="outbox-worker"),
         asyncio.create_task(
-            loops.every(settings.sla_check_interval_s, monitor.check, "SLA loop"), name="sla-loop"
+            loops.every(settings.sla_check_interval_s, monitor.step, "SLA loop"), name="sla-loop"
         ),
     ]
     yield

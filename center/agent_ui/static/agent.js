@@ -126,6 +126,7 @@
     $("console").hidden = false;
     $("logout").hidden = false;
     socket = io("/agent", { transports: ["websocket"] });
+    document.dispatchEvent(new CustomEvent("center:socket", { detail: { socket, panes } }));
     socket.on("connect_error", () => { $("login").hidden = false; $("console").hidden = true; });
     socket.on("hello", (h) => {
       $("who").textContent = `${h.user.display_name} (${h.user.role})`;
