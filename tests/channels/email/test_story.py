@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import select
 
 from center.channels.email.models import EmailInbound, EmailThread
-from center.records.models import Message, Ticket, User
+from center.records.models import Message, Ticket
 from tests.channels.email import clients
-from tests.channels.email.support import agent_reply, deliver, email_app
+from tests.channels.email.support import deliver, email_app
 from tests.support import signed_in_agent
 from tests.tickets.support import timeline
 
@@ -48,8 +48,18 @@ async def test_new_mail_reply_and_customer_replies_thread_back(settings, db) -> 
 
             async with server.db.read() as s:
                 ticket = await s.get(Ticket, ticket_id)
-                agent_id = await s.scalar(select(User.id).where(User.username == "alice"))
-            reply = await agent_reply(server, ticket_id, agent_id, "We are on it.")
+            # The agent's reply through the REST route the console uses.
+            async with alice.http.post(
+                f"{server.url}/api/tickets/{ticket_id}/replies",
+                json={"body": "We are on it."},
+                headers={"Cookie": alice.cookie, "Origin": server.url},
+            ) as r:
+                assert r.status == 202, await r.text()
+                shown = (await r.json())["message"]
+            assert shown["message_id"].endswith(".center@center.test>")
+            assert shown["delivery"]["status"] == "queued" and shown["to"] == [CUSTOMER]
+            async with server.db.read() as s:
+                reply = await s.get(Message, shown["id"])
             [out] = await sink.wait(1)
             msg = out.message
             assert out.rcpt_tos == [CUSTOMER]
@@ -130,8 +140,14 @@ async def test_new_mail_reply_and_customer_replies_thread_back(settings, db) -> 
 
             async with server.db.read() as s:
                 customer_id = (await s.get(Ticket, ticket_id)).customer_id
-                sent = await s.get(Message, reply.id)
-            assert sent.meta["delivery"]["status"] == "sent"
+            status, detail = await alice.get(f"/api/tickets/{ticket_id}")
+            assert status == 200, detail
+            shown = {m["id"]: m for m in detail["ticket"]["messages"]}
+            assert shown[reply.id]["delivery"]["status"] == "sent"
+            first = shown[min(shown)]
+            assert first["direction"] == "inbound" and first["from"] == CUSTOMER
+            assert first["message_id"] == "<CAF=x7Yq1@mail.gmail.test>"
+            assert "<div" in first["html"] and "script" not in first["html"]
             types = [t for t, _ in await timeline(server.db, customer_id)]
             for expected in (
                 "interaction.started",
