@@ -76,7 +76,8 @@ class AckQueued(events.Payload):
 class AckSkipped(events.Payload):
     type: ClassVar[Any] = EmailEvent.ACK_SKIPPED
     to: str
-    reason: str  # rate_limited | undeliverable | automatic_sender
+    # rate_limited | undeliverable | automatic_sender | own_address | already_acknowledged
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -479,6 +479,8 @@ class EmailInboundService:
         reason = None
         if not may_auto_acknowledge(mail, null_sender=null_sender):
             reason = "automatic_sender"
+        elif tokens.base_address(to, self.support) is not None:
+            reason = "own_address"  # never acknowledge ourselves (a loop)
         else:
             flagged = await store.address(c, to)
             if flagged is not None and flagged.undeliverable:
