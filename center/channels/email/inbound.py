@@ -24,12 +24,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from center.channels.email import events as ev
 from center.channels.email import nowork, store, tokens
+from center.channels.email.acks import acknowledge
+from center.channels.email.content import message_content
 from center.channels.email.listener import Delivery
 from center.channels.email.models import InboundStatus
 from center.channels.email.parse import ParsedEmail, Unparseable, parse
-from center.channels.email.quotes import cut_html, cut_text
-from center.channels.email.sanitize import html_to_text, preview, sanitize_html
-from center.channels.email.suppress import Suppression, classify, may_auto_acknowledge
+from center.channels.email.suppress import Suppression, classify
 from center.interactions import rows
 from center.interactions.base import message_json
 from center.notices import AgentNotice
@@ -269,34 +269,7 @@ class EmailInboundService:
         return None, "new_ticket", refused
 
     def content(self, mail: ParsedEmail) -> tuple[str, dict[str, Any]]:
-        """(the stored comment, the message meta): the reply without its quoted history;
-        the full text and the sanitised HTML kept beside it (the console shows ``html``)."""
-        full_text = mail.text or (html_to_text(mail.html) if mail.html else "")
-        if mail.text:
-            comment = cut_text(mail.text)
-        elif mail.html:
-            comment = html_to_text(cut_html(mail.html))
-        else:
-            comment = ""
-        limit = self.settings.max_message_chars * 25
-        meta = {
-            "message_id_header": mail.message_id,
-            "from": mail.from_.addr if mail.from_ else None,
-            "from_name": mail.from_.name if mail.from_ else "",
-            "to": [a.addr for a in mail.to],
-            "cc": [a.addr for a in mail.cc],
-            "subject": mail.subject[:998],
-            "date": mail.date.isoformat(),
-            "date_missing": mail.date_missing,
-            "in_reply_to": mail.in_reply_to[:20],
-            "references": mail.references[-20:],
-            "text_full": full_text[:limit],
-            "html": sanitize_html(mail.html)[:limit] if mail.html else None,
-            "html_reply": sanitize_html(cut_html(mail.html))[:limit] if mail.html else None,
-            "preview": preview(comment or full_text),
-            "quote_cut": comment != full_text.strip(),
-        }
-        return comment[:limit] or "(no text)", meta
+        return message_content(mail, limit=self.settings.max_message_chars * 25)
 
     def _support_address(self, mail: ParsedEmail, envelope_to: list[str]) -> str:
         for addr in [*envelope_to, *(a.addr for a in (*mail.to, *mail.cc))]:
@@ -427,7 +400,7 @@ class EmailInboundService:
         await events.write(c, *first, *started, *received)
         acked = False
         if new_ticket and self.settings.email_auto_ack:
-            acked = await self._acknowledge(c, ticket, mail, i, null_sender)
+            acked = await acknowledge(self, c, ticket, mail, i, null_sender)
         await store.set_inbound(
             c, inbound_id, InboundStatus.PROCESSED, ticket_id=ticket.id, message_row_id=m.id
         )
@@ -471,32 +444,6 @@ class EmailInboundService:
             stored += 1
             await store_attachment(c, message_id, att.filename, att.content_type, att.data)
         return stored, omitted
-
-    async def _acknowledge(
-        self, c: AsyncConnection, ticket: Any, mail: ParsedEmail, i: Interaction, null_sender: bool
-    ) -> bool:
-        to = mail.from_.addr if mail.from_ else ""  # From, never Return-Path
-        reason = None
-        if not may_auto_acknowledge(mail, null_sender=null_sender):
-            reason = "automatic_sender"
-        elif tokens.base_address(to, self.support) is not None:
-            reason = "own_address"  # never acknowledge ourselves (a loop)
-        else:
-            flagged = await store.address(c, to)
-            if flagged is not None and flagged.undeliverable:
-                reason = "undeliverable"
-            elif not await store.take_ack_slot(
-                c, to, cap=self.settings.email_auto_ack_per_hour, now=utcnow()
-            ):
-                reason = "rate_limited"
-        if reason is None and not await store.mark_acknowledged(c, ticket.id):
-            reason = "already_acknowledged"
-        if reason is not None:
-            await events.write(c, ev.row(ev.AckSkipped(to=to, reason=reason), interaction=i))
-            return False
-        m = await self.outbound.queue_acknowledgement(c, ticket, mail, i)
-        await events.write(c, ev.row(ev.AckQueued(to=to, message_id=m.id), interaction=i))
-        return True
 
     async def _after(self, outcome: Outcome) -> None:
         """After the commit: the router, the agent's console, the outbox worker."""
