@@ -85,8 +85,8 @@ async def _wait_port(port: int, proc: asyncio.subprocess.Process, timeout: float
     raise TimeoutError(f"nothing listens on {port}")
 
 
-async def _load(port: int, messages: int, concurrency: int) -> tuple[float, list[float], float]:
-    """(elapsed s, DATA→250 latencies ms, peak RSS) for ``messages`` over ``concurrency``
+async def _load(port: int, messages: int, concurrency: int) -> tuple[float, list[float]]:
+    """(elapsed s, DATA→250 latencies ms) for ``messages`` over ``concurrency``
     kept-open connections."""
     run = uuid.uuid4().hex[:8]
     latencies: list[float] = []
@@ -112,7 +112,7 @@ async def _load(port: int, messages: int, concurrency: int) -> tuple[float, list
 
 async def _measure(
     name: str, cmd: list[str], env: dict[str, str], port: int, args: argparse.Namespace
-) -> tuple[float, float, float, float]:
+) -> tuple[float, float, float, float, float]:
     proc = await asyncio.create_subprocess_exec(
         *cmd,
         env=env,
@@ -134,7 +134,10 @@ async def _measure(
 
         sampler = asyncio.create_task(sample())
         await _load(port, min(40, args.messages), args.concurrency)  # warm up
+        before = sum(ps.cpu_times()[:2])
         elapsed, lat = await _load(port, args.messages, args.concurrency)
+        # The server's own CPU per message: what a loaded machine stretches least.
+        cpu_ms = (sum(ps.cpu_times()[:2]) - before) * 1000 / len(lat)
         stop.set()
         await sampler
     finally:
@@ -148,9 +151,9 @@ async def _measure(
     p50, p99 = statistics.median(lat), lat[min(len(lat) - 1, int(len(lat) * 0.99))]
     print(
         f"  {name:8s} {rate:8.0f} msg/s   p50 {p50:7.2f} ms   p99 {p99:7.2f} ms"
-        f"   peak RSS {peak:6.0f} MiB"
+        f"   CPU {cpu_ms:6.2f} ms/msg   peak RSS {peak:6.0f} MiB"
     )
-    return rate, p50, p99, peak
+    return rate, p50, p99, peak, cpu_ms
 
 
 async def main() -> None:
@@ -190,7 +193,7 @@ async def main() -> None:
     print(
         f"  center/anchor: {center[0] / anchor[0]:.2f}x throughput, "
         f"{center[1] / anchor[1]:.1f}x p50, {center[2] / anchor[2]:.1f}x p99, "
-        f"{center[3] / anchor[3]:.1f}x RSS"
+        f"{center[3] / anchor[3]:.1f}x RSS, {center[4] / anchor[4]:.1f}x CPU per message"
     )
 
 
