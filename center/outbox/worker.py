@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from center import loops
@@ -132,6 +132,8 @@ class OutboxWorker:
     async def run(self) -> None:
         backoff = loops.Backoff("outbox worker")
         while True:
+            # (Cleared before looking: a row enqueued while this turn runs wakes the next.)
+            self._wake.clear()
             try:
                 busy = await self.run_once()
             except asyncio.CancelledError:
@@ -142,7 +144,6 @@ class OutboxWorker:
             backoff.succeeded()
             if busy:
                 continue
-            self._wake.clear()
             try:
                 async with asyncio.timeout(self.options.poll_s):
                     await self._wake.wait()
@@ -151,11 +152,30 @@ class OutboxWorker:
 
     async def run_once(self) -> int:
         """Recover expired leases, claim due rows, send them; how many were handled."""
+        if not await self._anything_due():
+            return 0
         await self.recover()
         items = await self.claim()
         if items:
             await asyncio.gather(*(self._send_one(i) for i in items))
         return len(items)
+
+    async def _anything_due(self) -> bool:
+        """A read first (no write lock on SQLite, no row locks on PostgreSQL): an idle
+        worker polling every second must not take the database's write lock each time."""
+        kinds = [k.value for k in self.senders]
+        if not kinds:
+            return False
+        now = self.clock()
+        due = or_(
+            and_(OUTBOX.c.status == OutboxStatus.QUEUED.value, OUTBOX.c.next_attempt_at <= now),
+            and_(OUTBOX.c.status == OutboxStatus.SENDING.value, OUTBOX.c.lease_until < now),
+        )
+        async with self.db.read_step() as c:
+            found = await c.scalar(
+                select(OUTBOX.c.id).where(due, OUTBOX.c.kind.in_(kinds)).limit(1)
+            )
+        return found is not None
 
     # -- claim ---------------------------------------------------------------------------
 

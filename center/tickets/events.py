@@ -23,6 +23,7 @@ class TicketEvent(StrEnum):
     SLA_WARNING = "ticket.sla_warning"
     SLA_BREACHED = "ticket.sla_breached"
     SLA_MET = "ticket.sla_met"
+    SLA_PAUSED = "ticket.sla_paused"  # pending: the resolution clock waits on the customer
 
 
 class TicketPriority(IntEnum):
@@ -142,6 +143,13 @@ class SlaMet(events.Payload):
     target: str
     due_at: str
     in_time: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SlaPaused(events.Payload):
+    type: ClassVar[Any] = TicketEvent.SLA_PAUSED
+    target: str
+    left_s: float  # business seconds left when paused
 
 
 def ticket_row(

@@ -44,6 +44,11 @@ class SlaMonitor:
         # A solved ticket nobody reopened within this long is closed (None: never).
         self.close_after = close_after
 
+    async def _any(self, *where: Any) -> bool:
+        """A read first: an idle loop takes no write lock (SQLite) and locks no rows."""
+        async with self.db.read_step() as c:
+            return await c.scalar(select(TICKETS.c.id).where(*where).limit(1)) is not None
+
     async def step(self) -> None:
         """One turn of the loop: SLA warnings and breaches, then solved tickets to close."""
         await self.check()
@@ -55,12 +60,15 @@ class SlaMonitor:
         if self.close_after is None:
             return 0
         now = self.clock()
+        due = (
+            TICKETS.c.status == TicketStatus.SOLVED.value,
+            TICKETS.c.solved_at <= now - self.close_after,
+        )
+        if not await self._any(*due):
+            return 0
         stmt = (
             select(TICKETS.c.id, TICKETS.c.customer_id)
-            .where(
-                TICKETS.c.status == TicketStatus.SOLVED.value,
-                TICKETS.c.solved_at <= now - self.close_after,
-            )
+            .where(*due)
             .order_by(TICKETS.c.id)
             .limit(self.batch)
         )
@@ -91,18 +99,16 @@ class SlaMonitor:
     async def check(self) -> list[dict[str, Any]]:
         """One look: the warnings and breaches given (also written to the timeline)."""
         now = self.clock()
-        stmt = (
-            select(TICKETS)
-            .where(
-                TICKETS.c.sla_check_at <= now,
-                TICKETS.c.status.in_([TicketStatus.OPEN.value, TicketStatus.PENDING.value]),
-            )
-            .order_by(TICKETS.c.sla_check_at)
-            .limit(self.batch)
+        due = (
+            TICKETS.c.sla_check_at <= now,
+            TICKETS.c.status.in_([TicketStatus.OPEN.value, TicketStatus.PENDING.value]),
         )
+        said: list[dict[str, Any]] = []
+        if not await self._any(*due):
+            return said
+        stmt = select(TICKETS).where(*due).order_by(TICKETS.c.sla_check_at).limit(self.batch)
         if self.db.dialect == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True)
-        said: list[dict[str, Any]] = []
         async with self.db.step() as c:
             for row in (await c.execute(stmt)).all():
                 t = row._mapping

@@ -589,6 +589,14 @@ class TicketService:
             .where(TICKETS.c.id == ticket.id)
             .values(sla_flags=flags, sla_check_at=clocks.next_check(flags), resolution_due_at=None)
         )
+        await events.write(
+            conn,
+            te.ticket_row(
+                te.SlaPaused(target=SlaTarget.RESOLUTION.value, left_s=left),
+                customer_id=ticket.customer_id,
+                ticket_id=ticket.id,
+            ),
+        )
 
     async def _resume_resolution(
         self, conn: AsyncConnection, ticket: Ticket, flags: dict[str, Any], now: datetime
@@ -603,6 +611,18 @@ class TicketService:
         due = self.calendar.add(now, left / 60)
         warn_at = self.calendar.add(now, left / 60 - warn) if 0 < warn * 60 < left else None
         flags = clocks.resume(flags, SlaTarget.RESOLUTION, due, warn_at)
+        await events.write(
+            conn,
+            te.ticket_row(
+                te.SlaSet(
+                    policy_id=ticket.sla_policy_id,
+                    target=SlaTarget.RESOLUTION.value,
+                    due_at=due.isoformat(),
+                ),
+                customer_id=ticket.customer_id,
+                ticket_id=ticket.id,
+            ),
+        )
         return flags, {
             "sla_flags": flags,
             "sla_check_at": clocks.next_check(flags),

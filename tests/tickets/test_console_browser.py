@@ -15,7 +15,7 @@ from center.records.models import User
 from center.tickets.replies import repliers
 from center.tickets.web import TICKETS
 from tests.browser import watched_page
-from tests.support import PASSWORD, Server, make_user
+from tests.support import PASSWORD, Customer, Server, make_user
 from tests.tickets.support import make_interaction
 from tests.tickets.test_api import MailReplier, Relay
 
@@ -76,6 +76,22 @@ async def test_ticket_pane_in_the_browser(server: Server, browser: Browser) -> N
         await page.select_option("#tv-priority", "high")
         await page.click("#tv-fields button")
         await expect(page.locator("#ticket-items li").first).to_contain_text("pending · high")
+        # A chat comes in: from its pane the agent opens a ticket with it; adding it to
+        # Ada's ticket is refused (the chat is another customer's).
+        await page.select_option("#presence", "available")
+        await expect(page.locator("#presence")).to_have_value("available")
+        chatter = Customer(server.url)
+        await chatter.connect()
+        try:
+            await chatter.say("about my printer")
+            await page.click("#offers .offer .accept")
+            await page.click("#panes .pane .add-to-ticket")
+            await expect(page.locator("#ticket-error")).to_contain_text("another customer")
+            await page.click("#panes .pane .open-ticket")
+            await expect(page.locator("#tv-interactions")).to_contain_text("chat #")
+            await expect(page.locator("#ticket-items li")).to_have_count(2)
+        finally:
+            await chatter.close()
         assert dialogs == [] and errors == []
     finally:
         await ctx.close()

@@ -191,6 +191,11 @@ async def test_pending_pauses_the_resolution_clock(db) -> None:
     async with db.step() as c:
         t = await svc.update(c, t.id, TicketChanges(status=TicketStatus.SOLVED), actor=Actor())
     assert t.sla_flags["resolution"]["state"] == "met"
+    said = [(x, d) for x, d in await timeline(db, customer) if x.startswith("ticket.sla")]
+    assert said[1] == ("ticket.sla_paused", {"target": "resolution", "left_s": 3 * 3600.0})
+    assert (
+        said[2][0] == "ticket.sla_set" and said[2][1]["due_at"] == ny(2026, 3, 4, 11, 0).isoformat()
+    )
 
 
 async def test_solved_tickets_close_after_the_set_days(db) -> None:

@@ -116,8 +116,13 @@
     return parts.join(" · ");
   }
 
+  // The view is always the server's state: the newest request wins (a delivery notice and
+  // the reply's own answer may race; whichever view was asked for last is drawn).
+  let generation = 0;
   async function show(id) {
+    const mine = ++generation;
     const { ticket } = await api("GET", `/api/tickets/${id}`);
+    if (mine !== generation) return;
     current = ticket;
     say("");
     const view = $("ticket-view");
@@ -125,6 +130,8 @@
     $("tv-title").textContent = `${ticket.token} ${ticket.subject}`;
     $("tv-sla").textContent = slaLine(ticket);
     $("tv-sla").className = `muted sla ${ticket.sla.state}`;
+    $("tv-interactions").textContent = ticket.interactions.length
+      ? `Conversations: ${ticket.interactions.map((i) => `${i.channel} #${i.id}`).join(", ")}` : "";
     $("tv-status").value = ticket.status;
     $("tv-priority").value = ticket.priority;
     $("tv-queue").value = ticket.queue;
@@ -155,9 +162,9 @@
     const text = $("tv-reply").value.trim();
     if (!text) return;
     const cc = $("tv-cc").value.split(",").map((s) => s.trim()).filter(Boolean);
-    const { message } = await api("POST", `/api/tickets/${current.id}/replies`, { body: text, cc });
+    await api("POST", `/api/tickets/${current.id}/replies`, { body: text, cc });
     $("tv-reply").value = "";
-    $("tv-messages").append(renderMessage(message));
+    await show(current.id);
   }
 
   async function note(ev) {
@@ -181,10 +188,7 @@
 
   // A delivery notice (outbox: queued -> sent / failed) updates the message's badge.
   function onDelivery(n) {
-    if (!current || n.ticket_id !== current.id) return;
-    const box = $("tv-messages").querySelector(`[data-message-id="${Number(n.message_id)}"]`);
-    if (!box) return;
-    show(current.id).catch(() => {});
+    if (current && n.ticket_id === current.id) show(current.id).catch(() => {});
   }
 
   // A chat pane gets "Open ticket": a ticket for that customer with the chat on it.
@@ -200,7 +204,17 @@
         await show(ticket.id);
       } catch (e) { say(e.message); }
     });
-    pane.querySelector(".row.flush").append(b);
+    // "Add to ticket": this chat onto the ticket shown in the ticket pane.
+    const add = el("button", "add-to-ticket", "Add to ticket");
+    add.type = "button";
+    add.addEventListener("click", async () => {
+      if (!current) { say("open a ticket first, then add the chat to it"); return; }
+      try {
+        await api("POST", `/api/tickets/${current.id}/interactions`, { interaction_id: Number(pane.dataset.id) });
+        await show(current.id);
+      } catch (e) { say(e.message); }
+    });
+    pane.querySelector(".row.flush").append(b, add);
   }
 
   // An e-mail (or any non-chat) interaction assigned to this agent: its ticket is opened.
