@@ -25,6 +25,7 @@ from center.agent_ui.console_sockets import ConsoleSockets
 from center.agent_ui.login_limits import LOGIN_LIMITS, LoginLimits
 from center.agent_ui.namespace import AgentNamespace
 from center.appkeys import DB, QUEUE_CONFIG, REDIS, ROUTER, SERVICE, SETTINGS, SIO, STATS
+from center.channels.email import web as email_web
 from center.channels.sms import setup as sms_setup
 from center.channels.twilio.setup import setup as twilio_setup
 from center.channels.voice.setup import setup as voice_setup
@@ -181,6 +182,7 @@ async def create_app(settings: Settings | None = None) -> web.Application:
     )
     kb_web.setup(app)
     tickets_web.setup(app)  # tickets, the outbox worker, the SLA loop (issue 11)
+    email_web.setup(app)  # the email channel: SMTP listener, IMAP, replies (issue 11)
     app.add_routes(_pages)
     _add_static(app)
     install_headers(app)

@@ -168,6 +168,35 @@ class Settings(BaseSettings):
     twilio_api_key_secret: SecretStr = SecretStr("")
     twilio_twiml_app_sid: str = ""
     voice_token_ttl_s: float = Field(default=3600.0, ge=60, le=86_400)
+    # --- email channel (center/channels/email/) ---
+    # The built-in SMTP listener `center serve` starts ("host:port"; "off": none).
+    smtp_listen: str = "127.0.0.1:2525"
+    # The only recipients the listener accepts (others: 550 at RCPT); also the addresses
+    # replies are sent from (the first, unless the ticket came in on another).
+    support_addresses: CommaList = []
+    # Outbound relay: smtp://[user:password@]host[:port][?starttls=1] or smtps://...
+    smtp_relay: str = ""
+    # The domain of the Message-IDs we generate; empty: the first support address's.
+    email_domain: str = ""
+    # Refused at the door (552) above this; attachments above their own limit are listed,
+    # not stored.
+    email_max_message_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    email_max_attachment_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    # An acknowledgement to the customer on each new ticket (never to automatic mail),
+    # at most email_auto_ack_per_hour per address (mail loops).
+    email_auto_ack: bool = False
+    email_auto_ack_per_hour: int = Field(default=3, ge=1)
+    # IMAP mailboxes to poll (YAML list, see center/channels/email/mailboxes.example.yaml).
+    email_mailboxes_file: Path | None = None
+    # How often a mailbox without IDLE is polled (and how long one IDLE lasts).
+    email_imap_poll_s: float = Field(default=60.0, gt=0)
+
+    @field_validator("support_addresses", mode="before")
+    @classmethod
+    def _split_addresses(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        return [str(v).strip().lower() for v in value]
 
     @field_validator("allowed_origins", "widget_origins", "trusted_proxies", mode="before")
     @classmethod

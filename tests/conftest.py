@@ -76,6 +76,8 @@ def settings(tmp_path: Path, redis_url: str) -> Settings:
         sweep_interval_s=0.1,
         chat_abandon_grace_s=0.2,
         agent_offline_grace_s=0.5,
+        # No SMTP listener on the default port in every test app (email tests open one).
+        smtp_listen="off",
     )
 
 

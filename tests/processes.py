@@ -44,6 +44,8 @@ def settings_env(settings: Settings, **overrides: Any) -> dict[str, str]:
         "chat_abandon_grace_s": settings.chat_abandon_grace_s,
         "agent_offline_grace_s": settings.agent_offline_grace_s,
         "sweep_interval_s": settings.sweep_interval_s,
+        # No SMTP listener on the default port in every test process (email tests open one).
+        "smtp_listen": "off",
         **overrides,
     }
     env.update({f"CENTER_{k.upper()}": str(v) for k, v in values.items()})

@@ -120,6 +120,11 @@ TABLE: dict[tuple[str, str], Guard] = {
     ("GET", "/api/voice/token"): AGENT,
     ("PUT", "/api/voice/device"): AGENT,
     ("GET", "/api/voice/calls/{interaction_id}"): OWN,
+    # The email channel (center/channels/email/web.py).
+    ("GET", "/api/email/mailboxes"): ADMIN,
+    ("POST", "/api/email/mailboxes"): ADMIN,
+    ("DELETE", "/api/email/mailboxes/{name}"): ADMIN,
+    ("GET", "/api/email/quarantine"): SUPERVISOR,
 }
 
 

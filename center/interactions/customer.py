@@ -160,6 +160,12 @@ class CustomerSide(ServiceBase):
             )
         return await self._route(i)
 
+    async def route_queued(self, i: Interaction) -> int:
+        """Route an interaction another channel's step stored as queued (with its Queued
+        event), after that step committed: email stores message, ticket and interaction
+        in one transaction of its own."""
+        return await self._route(i)
+
     async def _route(self, i: Interaction) -> int:
         """Hand a queued interaction (committed as such) to the router; its position."""
         position = await self.router.enqueue(

@@ -8,6 +8,7 @@ import logging
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import center.channels.email.models
 import center.knowledge_base.models
 import center.outbox.models
 import center.records.models  # (registers the tables)

@@ -1,0 +1,220 @@
+"""Wiring: the email channel on the app (create_app calls ``setup``).
+
+Registers the outbox Sender and the ticket Replier, builds the one inbound service, and
+runs (cleanup_ctx) the SMTP listener, the IMAP pollers and, at start, the processing of
+whatever a crash left stored but unprocessed. Admin routes: the IMAP mailboxes; the
+quarantine list for supervisors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import delete, select
+
+from center.agent_ui.auth import require_user
+from center.appkeys import DB, SERVICE, SETTINGS
+from center.channels.email import imap
+from center.channels.email.inbound import EmailInboundService
+from center.channels.email.listener import Listener, parse_listen
+from center.channels.email.models import EmailInbound, EmailMailbox, InboundStatus
+from center.channels.email.outbound import EmailOutbound, EmailSender
+from center.httpjson import body_as, error
+from center.outbox import OutboxKind, register_sender
+from center.records.enums import Channel, Role
+from center.tickets.replies import register_replier
+from center.tickets.web import OUTBOX_WORKER, TICKETS
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+EMAIL_INBOUND = web.AppKey("email_inbound", EmailInboundService)
+EMAIL_OUTBOUND = web.AppKey("email_outbound", EmailOutbound)
+SMTP_LISTENER = web.AppKey("smtp_listener", Listener)
+IMAP_POLLERS = web.AppKey("imap_pollers", dict)
+
+
+def setup(app: web.Application) -> None:
+    """After tickets_web.setup (the outbox worker and the ticket service)."""
+    settings = app[SETTINGS]
+    outbound = EmailOutbound(settings, wake=lambda: app[OUTBOX_WORKER].wake())
+    app[EMAIL_OUTBOUND] = outbound
+    register_sender(app, OutboxKind.EMAIL, EmailSender(settings.smtp_relay))
+    register_replier(app, Channel.EMAIL, outbound)
+    app[IMAP_POLLERS] = {}
+    app.add_routes(routes)
+    app.cleanup_ctx.append(_running)
+
+
+async def _running(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    inbound = EmailInboundService(
+        db=app[DB],
+        interactions=app[SERVICE],
+        tickets=app[TICKETS],
+        settings=settings,
+        outbound=app[EMAIL_OUTBOUND],
+    )
+    app[EMAIL_INBOUND] = inbound
+    pending = await inbound.process_pending()
+    if pending:
+        log.info("email: processed %d message(s) stored before a restart", pending)
+    listen = parse_listen(settings.smtp_listen)
+    listener = None
+    if listen is not None:
+        listener = Listener(
+            inbound.receive,
+            host=listen[0],
+            port=listen[1],
+            support=set(settings.support_addresses),
+            max_bytes=settings.email_max_message_bytes,
+        )
+        try:
+            await listener.start()
+        except OSError as exc:
+            # The port taken (another process on this host listens): HTTP, chat and IMAP
+            # still serve; the operator sees why mail does not arrive by SMTP here.
+            log.error("email: SMTP listener not started on %s: %s", settings.smtp_listen, exc)
+            listener = None
+        else:
+            app[SMTP_LISTENER] = listener
+            log.info("email: SMTP listener on %s:%d", listener.host, listener.port)
+    boxes = []
+    if settings.email_mailboxes_file is not None:
+        boxes = await asyncio.to_thread(imap.load_file, settings.email_mailboxes_file)
+    boxes += await _stored_boxes(app)
+    for box in boxes:
+        _start_poller(app, box)
+    yield
+    for name in list(app[IMAP_POLLERS]):
+        await _stop_poller(app, name)
+    if listener is not None:
+        await listener.stop()
+
+
+def _start_poller(app: web.Application, box: imap.MailboxConfig) -> None:
+    if not box.enabled or box.name in app[IMAP_POLLERS]:
+        return
+    poller = imap.MailboxPoller(
+        box, app[EMAIL_INBOUND].receive, poll_s=app[SETTINGS].email_imap_poll_s
+    )
+    task = asyncio.create_task(poller.run(), name=f"imap-{box.name}")
+    app[IMAP_POLLERS][box.name] = (poller, task)
+
+
+async def _stop_poller(app: web.Application, name: str) -> None:
+    found = app[IMAP_POLLERS].pop(name, None)
+    if found is None:
+        return
+    _poller, task = found
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _stored_boxes(app: web.Application) -> list[imap.MailboxConfig]:
+    async with app[DB].read() as s:
+        found = list(await s.scalars(select(EmailMailbox).order_by(EmailMailbox.id)))
+    return [_config(b) for b in found]
+
+
+def _config(b: EmailMailbox) -> imap.MailboxConfig:
+    return imap.MailboxConfig(
+        name=b.name,
+        host=b.host,
+        port=b.port,
+        security=b.security,
+        username=b.username,
+        password=b.password,
+        folder=b.folder,
+        move_to=b.move_to,
+        enabled=b.enabled,
+    )
+
+
+def _box_json(b: imap.MailboxConfig, app: web.Application) -> dict[str, Any]:
+    poller = app[IMAP_POLLERS].get(b.name)
+    return {
+        **b.model_dump(exclude={"password"}),
+        "running": poller is not None,
+        "stored": poller[0].stored if poller else 0,
+    }
+
+
+# -- admin API: IMAP mailboxes (the file's are read-only here) ----------------------------
+
+
+@routes.get("/api/email/mailboxes")
+async def list_mailboxes(request: web.Request) -> web.Response:
+    await require_user(request, Role.ADMIN)
+    boxes = await _stored_boxes(request.app)
+    return web.json_response({"mailboxes": [_box_json(b, request.app) for b in boxes]})
+
+
+@routes.post("/api/email/mailboxes")
+async def add_mailbox(request: web.Request) -> web.Response:
+    await require_user(request, Role.ADMIN)
+    box = await body_as(request, imap.MailboxConfig, max_bytes=10_000)
+    app = request.app
+    async with app[DB].transaction() as s:
+        exists = await s.scalar(select(EmailMailbox.id).where(EmailMailbox.name == box.name))
+        if exists is not None or box.name in app[IMAP_POLLERS]:
+            raise error(web.HTTPConflict, "a mailbox with this name exists", name=box.name)
+        s.add(EmailMailbox(**box.model_dump(), options={}))
+    _start_poller(app, box)
+    return web.json_response({"mailbox": _box_json(box, app)}, status=201)
+
+
+@routes.delete("/api/email/mailboxes/{name}")
+async def delete_mailbox(request: web.Request) -> web.Response:
+    await require_user(request, Role.ADMIN)
+    name = request.match_info["name"][:80]
+    async with request.app[DB].transaction() as s:
+        gone = await s.execute(delete(EmailMailbox).where(EmailMailbox.name == name))
+    if not gone.rowcount:
+        raise error(web.HTTPNotFound, "no such mailbox", name=name)
+    await _stop_poller(request.app, name)
+    return web.json_response({"deleted": name})
+
+
+@routes.get("/api/email/quarantine")
+async def quarantine(request: web.Request) -> web.Response:
+    """Mail that could not be parsed or processed: kept, listed, never dropped."""
+    await require_user(request, Role.SUPERVISOR, Role.ADMIN)
+    async with request.app[DB].read() as s:
+        found = list(
+            await s.execute(
+                select(
+                    EmailInbound.id,
+                    EmailInbound.received_at,
+                    EmailInbound.source,
+                    EmailInbound.envelope_from,
+                    EmailInbound.size,
+                    EmailInbound.sha256,
+                    EmailInbound.reason,
+                )
+                .where(EmailInbound.status == InboundStatus.QUARANTINED)
+                .order_by(EmailInbound.id.desc())
+                .limit(200)
+            )
+        )
+    return web.json_response(
+        {
+            "quarantined": [
+                {
+                    "id": r.id,
+                    "received_at": r.received_at.isoformat(),
+                    "source": r.source,
+                    "envelope_from": r.envelope_from,
+                    "size": r.size,
+                    "sha256": r.sha256,
+                    "reason": r.reason,
+                }
+                for r in found
+            ]
+        }
+    )
