@@ -11,7 +11,7 @@ from pydantic import Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from center.knowledge_base import render, vocab
+from center.knowledge_base import render, vectors, vocab
 from center.knowledge_base.models import DRAFT, Article, Category, Revision
 from center.knowledge_base.search import ts_config
 from center.payloads import BlankIsNone, Locale, Payload, Text, describe
@@ -159,6 +159,9 @@ async def save(
             article_id=article.id, author_id=author_id, action=action, snapshot=snapshot(article)
         )
     )
+    # The vectors of this revision, in the same transaction: search never sees an article
+    # without them, nor vectors of a revision that was rolled back.
+    await vectors.replace(session, article)
     # Words after the article, as a bulk import does: the same lock order everywhere (and
     # vocab.add sorts), so concurrent saves cannot deadlock on kb_words rows.
     found = Counter(vocab.words_of(article.title, article.tags_text, article.body_text))

@@ -1,0 +1,50 @@
+"""Article vectors: computed when an article is saved, stored in kb_vectors.
+
+Every save that changes an article (text, status, locale: a revision) deletes its rows and
+writes new ones, so the stored vectors always describe the article's current revision and
+the in-memory index (index.py) notices the change by the new ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sqlalchemy import delete, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from center.knowledge_base import embed
+from center.knowledge_base.models import Vector
+
+MODEL = "wordllama-l2_supercat-256"
+
+
+def rows_for(
+    article_id: int,
+    title: str,
+    answer: str | None,
+    tags_text: str,
+    body_md: str,
+    body_text: str,
+) -> list[dict[str, Any]]:
+    """The kb_vectors rows of one article (blocking: the model's first load reads files)."""
+    texts = embed.article_texts(title, answer, tags_text or "", body_md or "", body_text or "")
+    vectors = embed.model().embed(texts)
+    return [
+        {"article_id": article_id, "part": i, "model": MODEL, "vector": embed.to_bytes(v)}
+        for i, v in enumerate(vectors)
+    ]
+
+
+async def replace(session: AsyncSession, article: Any) -> None:
+    rows = await asyncio.to_thread(
+        rows_for,
+        article.id,
+        article.title,
+        article.answer,
+        article.tags_text,
+        article.body_md,
+        article.body_text,
+    )
+    await session.execute(delete(Vector).where(Vector.article_id == article.id))
+    await session.execute(insert(Vector), rows)
