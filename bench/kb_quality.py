@@ -58,6 +58,9 @@ async def main() -> None:
         pg = await run(url, f"quality_{uuid.uuid4().hex[:8]}", args.misses)
         same = sum(lite.results[q] == pg.results[q] for q in lite.results)
         print(f"  same top-3 on both databases: {same}/{len(lite.results)}")
+        for q in lite.results:
+            if lite.results[q] != pg.results[q]:
+                print(f"    differs: {q!r}: SQLite {lite.results[q]}, PostgreSQL {pg.results[q]}")
 
 
 if __name__ == "__main__":

@@ -158,6 +158,7 @@ FILLER = STOPWORDS | frozenset(
     same shall she should since somebody someone something sometimes still such sure
     though through till under until very via well whatever whenever whether while whom
     whose within without yeah yes yet yourself yourselves guys team folks dear sir
+    he her theirs themselves those having sorry bother grateful place way
     madam morning afternoon evening hiya greetings cheers regards appreciate appreciated
     kindly wondering wonder hoping hope basically literally actually honestly
     seriously totally quite rather pretty kind sort bit lot lots thing things stuff
@@ -166,3 +167,11 @@ FILLER = STOPWORDS | frozenset(
     told say said know knew think thought see seems seem look looking looked going gone
     went go goes come came make made take took give gave wanted wants would will""".split()  # noqa: SIM905
 )
+
+
+def content_text(text: str, limit: int = MAX_QUERY) -> str:
+    """A message of any length as a query: its content words once each, in order, within
+    ``limit`` characters (the ranking then keeps the rarest for the engine)."""
+    words = [w for w in _WORD.findall(expand(text[:20_000])) if w not in FILLER and len(w) > 1]
+    out = " ".join(dict.fromkeys(words))
+    return out if len(out) <= limit else out[:limit].rsplit(" ", 1)[0]

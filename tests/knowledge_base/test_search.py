@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from center.knowledge_base import vocab
 from center.knowledge_base.articles import Fields, save_one
-from center.knowledge_base.search import BadQuery, answer, search, suggest, ts_config
-from center.knowledge_base.vocab import closest, distance
+from center.knowledge_base.search import BadQuery, answer, search, suggest
+from center.knowledge_base.spell import Speller
 from center.records.db import Database
 
 RELEVANCE = [
@@ -65,28 +64,23 @@ async def test_typo_correction_does_not_invent_matches(kb: Database) -> None:
     assert [h.slug for h in await search(kb, "kiosck")] == ["kiosk"]
 
 
-async def test_only_words_the_index_cannot_match_are_corrected(kb: Database) -> None:
-    # "crashing" is not in the vocabulary (only "crashes" is) but the stemmed index matches
-    # it, so it is left alone; "refnd" is corrected; "xylophone" has no close word.
-    async with kb.read() as session:
-        fixes = await vocab.corrections(
-            session, kb.dialect, ["crashing", "refnd", "xylophone", "password"], ts_config("en")
-        )
-    assert fixes == {"refnd": "refund", "xylophone": None}
-
-
-def test_edit_distance_rule() -> None:
-    assert distance("pasword", "password", 2) == 1
-    assert distance("trakcing", "tracking", 2) == 1  # a swap is one edit
-    assert distance("refnd", "refund", 1) == 1
-    assert distance("abc", "xyz", 1) == 2  # capped at limit + 1
-    # The nearest word wins, ties go to the more common; short words get one edit, long two.
-    assert closest("subscripton", [("subscriptions", 50), ("subscription", 1)]) == "subscription"
-    assert closest("adress", [("address", 3), ("adrest", 1)]) == "address"
-    assert closest("adress", [("address", 5), ("adresss", 9)]) == "adresss"
-    assert closest("colr", [("colour", 9)]) is None
-    assert closest("subscripton", [("subscription", 1)]) == "subscription"
-    assert closest("sbscriptn", [("subscription", 1)]) is None
+def test_only_words_that_are_not_real_words_are_corrected() -> None:
+    speller = Speller([("refund", 3), ("crashes", 2), ("sound", 4), ("return", 5), ("group", 1)])
+    # Real English words are never turned into others, even when the KB lacks them.
+    assert speller.fixes(["crashing", "night", "train", "drain", "right", "password"]) == {}
+    assert speller.fixes(["refnd", "sond", "retrun", "gruop", "xylophone"]) == {
+        "refnd": "refund",
+        "sond": "sound",
+        "retrun": "return",
+        "gruop": "group",
+    }
+    # Nearest wins, ties to the word more articles use, then to the commoner English word;
+    # short words are left alone.
+    tie = Speller([("subscriptions", 50), ("subscription", 1), ("adrest", 3), ("address", 3)])
+    assert tie.correct("subscripton") == "subscription"
+    assert tie.correct("adress") == "address"
+    assert tie.correct("sbsc") is None and tie.correct("abc") is None
+    assert tie.correct("ordr123") is None  # digits: order numbers, left to the engine
 
 
 async def test_phrase_and_prefix_queries(kb: Database) -> None:
