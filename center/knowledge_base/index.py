@@ -2,10 +2,11 @@
 what ranking needs to know of each article (status, locale, head words, speller).
 
 One index per Database in this process. Before each search one cheap statement asks for
-kb_vectors' highest id and row count; when either moved, the rows past the last id read
-are fetched (a save writes its article's vectors anew, so they are the changed articles),
-and a count that still disagrees (a transaction that committed out of id order) reloads
-everything. At 10,000 articles the matrix is ~20,000 x 256 float32 (20 MB); ranking them
+kb_vectors' highest id, row count and sum of ids; when any moved, the rows past the last id
+read are fetched (a save writes its article's vectors anew, with new ids, so they are the
+changed articles), and a sum that still disagrees (a transaction that committed out of id
+order) reloads everything. Ids only grow (a sequence; AUTOINCREMENT on SQLite, which would
+otherwise reuse the ids of the rows a save just deleted), so any change moves the sum. At 10,000 articles the matrix is ~20,000 x 256 float32 (20 MB); ranking them
 all against a query is one matrix-vector product, ~2 ms.
 """
 
@@ -57,6 +58,7 @@ class Doc:
     named: frozenset[str]  # stems of the title
     body: str  # the start of the plain text, for a snippet when no word matched
     vectors: np.ndarray
+    ids: int  # the sum of its kb_vectors ids
 
 
 @dataclass
@@ -64,6 +66,7 @@ class Index:
     docs: dict[int, Doc] = field(default_factory=dict)
     max_id: int = 0
     count: int = 0
+    total: int = 0
     words: int = -1
     speller: Speller | None = None
     # Built from docs after each change:
@@ -115,7 +118,7 @@ _indexes: weakref.WeakKeyDictionary[Database, Index] = weakref.WeakKeyDictionary
 
 _STATE = text(
     "SELECT (SELECT max(id) FROM kb_vectors), (SELECT count(*) FROM kb_vectors),"
-    " (SELECT count(*) FROM kb_words)"
+    " (SELECT sum(id) FROM kb_vectors), (SELECT count(*) FROM kb_words)"
 )
 _ROWS = text(
     "SELECT v.id, v.article_id, v.part, v.vector, a.slug, a.title, a.answer, a.tags_text,"
@@ -143,6 +146,7 @@ def _docs(rows: list) -> dict[int, Doc]:
             named=stems(r.title),
             body=r.body or "",
             vectors=np.stack([embed.from_bytes(p.vector) for p in parts]),
+            ids=sum(p.id for p in parts),
         )
     return out
 
@@ -152,12 +156,12 @@ async def current(db: Database, session: AsyncSession) -> Index:
     index = _indexes.get(db)
     if index is None:
         index = _indexes.setdefault(db, Index())
-    max_id, count, words = (await session.execute(_STATE)).one()
-    max_id, count = max_id or 0, count or 0
-    if (max_id, count, words) == (index.max_id, index.count, index.words):
+    max_id, count, total, words = (await session.execute(_STATE)).one()
+    max_id, count, total = max_id or 0, count or 0, int(total or 0)
+    if (max_id, count, total, words) == (index.max_id, index.count, index.total, index.words):
         return index
     async with index.lock:
-        if (max_id, count) != (index.max_id, index.count):
+        if (max_id, count, total) != (index.max_id, index.count, index.total):
             after = index.max_id if max_id >= index.max_id else 0
             rows = list(await session.execute(_ROWS, {"after": after}))
             changed = await asyncio.to_thread(_docs, rows)
@@ -165,10 +169,10 @@ async def current(db: Database, session: AsyncSession) -> Index:
                 index.docs = changed
             else:
                 index.docs.update(changed)
-            if sum(len(d.vectors) for d in index.docs.values()) != count:
+            if sum(d.ids for d in index.docs.values()) != total:
                 rows = list(await session.execute(_ROWS, {"after": 0}))
                 index.docs = await asyncio.to_thread(_docs, rows)
-            index.max_id, index.count = max_id, count
+            index.max_id, index.count, index.total = max_id, count, total
             await asyncio.to_thread(index.rebuild)
         if words != index.words or index.speller is None:
             vocabulary = list(await session.execute(text("SELECT word, docs FROM kb_words")))

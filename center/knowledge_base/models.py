@@ -111,6 +111,7 @@ class Vector(Base):
     the last one it read."""
 
     __tablename__ = "kb_vectors"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids never reused (see index.py)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     article_id: Mapped[int] = mapped_column(

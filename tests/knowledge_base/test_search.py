@@ -153,3 +153,52 @@ async def test_answer_is_short_and_confident(kb: Database) -> None:
     assert len(result.text) <= 320 and "Forgot password" in result.text
     assert 0.5 <= result.confidence <= 1
     assert await answer(kb, "quantum chromodynamics lattice") is None
+
+
+async def test_vectors_follow_revisions_and_locales(kb: Database) -> None:
+    from sqlalchemy import func, select
+
+    from center.knowledge_base.models import Vector
+
+    first, _ = await save_one(
+        kb,
+        Fields(slug="kiosk", title="Kiosk mode", body_md="Kiosk setup.", status="published"),
+        None,
+    )
+    # The new revision's words and vectors are searched, the old ones are gone.
+    hits = await search(kb, "lock the tablet for visitors")
+    assert "kiosk" not in [h.slug for h in hits[:1]]
+    await save_one(
+        kb,
+        Fields(
+            slug="kiosk",
+            title="Kiosk mode",
+            body_md="Lock a tablet to a single app so visitors cannot leave the screen.",
+            status="published",
+        ),
+        None,
+    )
+    hits = await search(kb, "lock the tablet for visitors")
+    assert hits[0].slug == "kiosk"
+    async with kb.read() as session:
+        parts = await session.scalar(
+            select(func.count()).select_from(Vector).where(Vector.article_id == first.id)
+        )
+    assert parts == 2  # the new revision's head and body; the old rows are gone
+    # A translation is its own article with its own vectors, found only in its locale.
+    await save_one(
+        kb,
+        Fields(
+            slug="kiosk",
+            locale="fr",
+            title="Mode kiosque",
+            body_md="Verrouillez une tablette sur une seule application.",
+            status="published",
+        ),
+        None,
+    )
+    assert [h.title for h in await search(kb, "kiosque tablette", locale="fr")] == ["Mode kiosque"]
+    assert all(h.title != "Mode kiosque" for h in await search(kb, "kiosk", locale="en"))
+    # Unpublishing takes it out of the public results at once.
+    await save_one(kb, Fields(slug="kiosk", title="Kiosk mode", body_md="Lock a tablet."), None)
+    assert "kiosk" not in [h.slug for h in await search(kb, "kiosk mode", locale="en")]

@@ -32,6 +32,8 @@ def upgrade() -> None:
         sa.Column("part", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("model", sa.String(64), nullable=False),
         sa.Column("vector", sa.LargeBinary(), nullable=False),
+        # Ids are never reused: the search index spots a re-saved article by its new ids.
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_kb_vectors_article_id", "kb_vectors", ["article_id"])
     bind = op.get_bind()
