@@ -6,7 +6,8 @@ kb_vectors' highest id, row count and sum of ids; when any moved, the rows past 
 read are fetched (a save writes its article's vectors anew, with new ids, so they are the
 changed articles), and a sum that still disagrees (a transaction that committed out of id
 order) reloads everything. Ids only grow (a sequence; AUTOINCREMENT on SQLite, which would
-otherwise reuse the ids of the rows a save just deleted), so any change moves the sum. At 10,000 articles the matrix is ~20,000 x 256 float32 (20 MB); ranking them
+otherwise reuse the ids of the rows a save just deleted), so any change moves the sum.
+At 10,000 articles the matrix is ~20,000 x 256 float32 (20 MB); ranking them
 all against a query is one matrix-vector product, ~2 ms.
 """
 

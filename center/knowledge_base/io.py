@@ -99,7 +99,7 @@ async def import_dir(db: Database, path: Path, *, author_id: int | None = None) 
             if isinstance(data["category"], str) and data["category"].strip():
                 written = data["category"].strip()
                 data["category"] = category_slug(written) or None
-                if data["category"]:
+                if data["category"] and data["category"] != written:  # a name, not a slug
                     names.setdefault(data["category"], written)
             parsed.append((file, fields_from(data)))
             result.warnings.extend(notes)

@@ -32,7 +32,7 @@ from center.knowledge_base.models import SearchLog
 from center.knowledge_base.query import MAX_QUERY, BadQuery, Parsed, content_text, parse
 from center.records.db import Database
 
-__all__ = ["Answer", "BadQuery", "SearchHit", "answer", "search", "suggest", "ts_config"]
+__all__ = ["Answer", "BadQuery", "SearchHit", "answer", "related", "search", "suggest", "ts_config"]
 
 _CONFIGS = {
     "en": "english",
@@ -47,6 +47,7 @@ _CONFIGS = {
 }
 LEXICAL_WEIGHT = 0.7
 MIN_SEMANTIC = 0.45  # an article with no word in common is listed only above this
+RELATED_MIN = 0.35  # "related articles": at least this close in meaning
 MAX_TERMS = 12  # content words sent to the engine (the rarest first)
 TERM_CAP = 2000  # a word matching more articles than this carries no weight
 # answer(): shown only when the fused score plus twice its lead over the runner-up reaches
@@ -319,3 +320,32 @@ async def answer(db: Database, question: str, *, locale: str | None = None) -> A
     if len(short) > 320:
         short = short[:317].rsplit(" ", 1)[0] + "…"
     return Answer(top.article_id, top.title, short, score, f"/help/articles/{top.slug}")
+
+
+async def related(
+    db: Database, article_id: int, *, locale: str | None, limit: int = 4
+) -> list[SearchHit]:
+    """Published articles closest in meaning to this one (its head vector), for "related
+    articles" on the help centre."""
+    async with db.read() as session:
+        idx = await index.current(db, session)
+    pos = idx.position.get(article_id)
+    if pos is None:
+        return []
+    similarity = idx.semantic(idx.order[pos].vectors[0])
+    similarity[pos] = -1.0
+    keep = np.flatnonzero(idx.mask(locale, False) & (similarity >= RELATED_MIN))
+    order = keep[np.lexsort((keep, -similarity[keep]))][:limit]
+    return [
+        SearchHit(
+            d.article_id,
+            d.slug,
+            d.title,
+            _plain(d),
+            round(float(similarity[p]), 4),
+            d.answer,
+            f"/help/articles/{d.slug}",
+        )
+        for p in order
+        for d in [idx.order[int(p)]]
+    ]
