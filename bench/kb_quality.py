@@ -46,10 +46,10 @@ async def run(url: str, schema: str | None, misses: bool) -> Report:
         await db.dispose()
 
 
-async def main() -> None:
+async def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--misses", action="store_true", help="list the questions missed")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         print("SQLite (FTS5 + vectors)")
         lite = await run(f"sqlite+aiosqlite:///{tmp}/kb.db", None, args.misses)

@@ -126,13 +126,16 @@ async def save(
     *,
     article_id: int | None = None,
     names: dict[str, str] | None = None,
+    embed_later: list[Article] | None = None,
 ) -> tuple[Article, str]:
     """Insert or update by (slug, locale); returns the article and created/updated/unchanged.
 
     With ``article_id`` that article is updated, and renamed when ``fields.slug`` differs
     (SlugTaken if another article of its locale has that slug).
     The article's words go to the vocabulary; a bulk caller passes ``words`` to collect
-    them and writes them once per batch (vocab.add) instead of once per article."""
+    them and writes them once per batch (vocab.add) instead of once per article, and
+    ``embed_later`` to collect the articles whose vectors it writes once per batch
+    (vectors.replace) in the same transaction."""
     # The category first: its lookup autoflushes, and a new article flushed half-filled
     # would be written twice (an INSERT, then an UPDATE re-running the search triggers).
     category_id = await _category_id(
@@ -173,7 +176,10 @@ async def save(
     )
     # The vectors of this revision, in the same transaction: search never sees an article
     # without them, nor vectors of a revision that was rolled back.
-    await vectors.replace(session, article)
+    if embed_later is None:
+        await vectors.replace(session, [article])
+    else:
+        embed_later.append(article)
     # Words after the article, as a bulk import does: the same lock order everywhere (and
     # vocab.add sorts), so concurrent saves cannot deadlock on kb_words rows.
     found = Counter(vocab.words_of(article.title, article.tags_text, article.body_text))

@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from center.knowledge_base import search as kb_search
-from center.knowledge_base import vocab
+from center.knowledge_base import vectors, vocab
 from center.knowledge_base.articles import Fields, save
 from center.knowledge_base.models import PUBLISHED
 from center.records.db import Database
@@ -97,9 +97,11 @@ async def build(db: Database, articles: list[Fields]) -> dict[str, int]:
     ids: dict[str, int] = {}
     async with db.transaction() as session:
         words: Counter[str] = Counter()
+        changed: list = []
         for fields in articles:
-            article, _ = await save(session, fields, None, words)
+            article, _ = await save(session, fields, None, words, embed_later=changed)
             ids[fields.slug] = article.id
+        await vectors.replace(session, changed)
         await vocab.add(session, words)
     return ids
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+from threadpoolctl import threadpool_limits
 
 from center.knowledge_base import embed
 from center.knowledge_base.models import PUBLISHED
@@ -75,6 +76,7 @@ class Index:
     position: dict[int, int] = field(default_factory=dict)
     matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, embed.DIM), np.float32))
     row_doc: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    starts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # first row
     masks: dict[tuple[str | None, bool], np.ndarray] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -83,12 +85,13 @@ class Index:
         self.position = {d.article_id: i for i, d in enumerate(self.order)}
         if self.order:
             self.matrix = np.ascontiguousarray(np.concatenate([d.vectors for d in self.order]))
-            self.row_doc = np.repeat(
-                np.arange(len(self.order)), [len(d.vectors) for d in self.order]
-            )
+            sizes = [len(d.vectors) for d in self.order]
+            self.row_doc = np.repeat(np.arange(len(self.order)), sizes)
+            self.starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
         else:
             self.matrix = np.zeros((0, embed.DIM), np.float32)
             self.row_doc = np.zeros(0, np.int64)
+            self.starts = np.zeros(0, np.int64)
         self.masks = {}
 
     def mask(self, locale: str | None, drafts: bool) -> np.ndarray:
@@ -105,14 +108,26 @@ class Index:
 
     def semantic(self, query: np.ndarray) -> np.ndarray:
         """Each article's best cosine over its parts (head, body or sections)."""
-        best = np.full(len(self.order), -1.0, dtype=np.float32)
-        if len(self.row_doc):
-            np.maximum.at(best, self.row_doc, self.matrix @ query)
-        return best
+        if not len(self.starts):
+            return np.zeros(0, dtype=np.float32)
+        # Rows are grouped by article, so one reduceat takes each article's maximum.
+        return np.maximum.reduceat(self.matrix @ query, self.starts)
 
     @property
     def nbytes(self) -> int:
         return int(self.matrix.nbytes + self.row_doc.nbytes)
+
+
+_blas_limited = False
+
+
+def _one_blas_thread() -> None:
+    """A query's product is small (20,000 x 256 at most): OpenBLAS's thread hand-off costs
+    more than it saves, 4x more on a busy machine. The server parallelises by requests."""
+    global _blas_limited
+    if not _blas_limited:
+        threadpool_limits(1, user_api="blas")
+        _blas_limited = True
 
 
 _indexes: weakref.WeakKeyDictionary[Database, Index] = weakref.WeakKeyDictionary()
@@ -156,6 +171,7 @@ async def current(db: Database, session: AsyncSession) -> Index:
     """The index of ``db``, brought up to date with what ``session`` sees."""
     index = _indexes.get(db)
     if index is None:
+        await asyncio.to_thread(_one_blas_thread)  # (reads /proc the first time)
         index = _indexes.setdefault(db, Index())
     max_id, count, total, words = (await session.execute(_STATE)).one()
     max_id, count, total = max_id or 0, count or 0, int(total or 0)

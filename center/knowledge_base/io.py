@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 from sqlalchemy import select, text
 
-from center.knowledge_base import vocab
+from center.knowledge_base import vectors, vocab
 from center.knowledge_base.articles import category_slug, fields_from, save
 from center.knowledge_base.models import PUBLISHED, Article, Category
 from center.records.db import Database
@@ -108,13 +108,17 @@ async def import_dir(db: Database, path: Path, *, author_id: int | None = None) 
     for start in range(0, len(parsed), BATCH):
         async with db.transaction() as session:
             words: Counter[str] = Counter()
+            changed: list[Article] = []
             for _file, fields in parsed[start : start + BATCH]:
-                _, action = await save(session, fields, author_id, words, names=names)
+                _, action = await save(
+                    session, fields, author_id, words, names=names, embed_later=changed
+                )
                 setattr(result, action, getattr(result, action) + 1)
                 if fields.status == PUBLISHED:
                     result.published += 1
                 else:
                     result.drafted += 1
+            await vectors.replace(session, changed)
             await vocab.add(session, words)
     if result.created + result.updated and db.dialect == "postgresql":
         # A bulk load leaves the new index entries in the GIN pending list, which every

@@ -49,7 +49,7 @@ LEXICAL_WEIGHT = 0.7
 MIN_SEMANTIC = 0.45  # an article with no word in common is listed only above this
 RELATED_MIN = 0.35  # "related articles": at least this close in meaning
 MAX_TERMS = 12  # content words sent to the engine (the rarest first)
-TERM_CAP = 2000  # a word matching more articles than this carries no weight
+TERM_CAP = 1000  # a word in more articles than this carries no weight
 # answer(): shown only when the fused score plus twice its lead over the runner-up reaches
 # ANSWER_AT; calibrated on tests/knowledge_base/eval so that a shown answer is the right
 # article >= 90% of the time (93% measured; see bench/kb_quality.py).
@@ -160,12 +160,20 @@ def _lexical(idx: index.Index, terms: list[tuple[str, str]], found: list[set[int
         idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
         total += 2 * idf
         key = index.stem(word)
-        for article_id in ids:
-            pos = idx.position.get(article_id)
-            if pos is not None:
-                doc = idx.order[pos]
-                scores[pos] += idf * (2 if key in doc.named else 1.5 if key in doc.head else 1)
+        positions = [idx.position[i] for i in ids if i in idx.position]
+        weights = [
+            2.0 if key in d.named else 1.5 if key in d.head else 1.0
+            for d in (idx.order[p] for p in positions)
+        ]
+        np.add.at(scores, np.asarray(positions, dtype=np.int64), idf * np.asarray(weights))
     return scores / total if total else scores
+
+
+def _common(idx: index.Index, word: str) -> bool:
+    """A word in so many articles that it would carry no weight: not asked of the engine.
+    (kb_words' counts: the same on both databases.)"""
+    speller = idx.speller
+    return bool(speller) and speller.docs.get(word, 0) >= TERM_CAP
 
 
 async def rank(
@@ -177,7 +185,7 @@ async def rank(
     async with db.read() as session:
         idx = await index.current(db, session)
         u = _understand(idx, parsed)
-        terms = _terms(u, db.dialect)
+        terms = [t for t in _terms(u, db.dialect) if not _common(idx, t[1])]
         found = await _matches(session, db.dialect, [e for e, _ in terms], config)
     if not idx.order:
         return idx, u, []
