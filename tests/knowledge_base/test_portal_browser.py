@@ -23,7 +23,15 @@ async def test_suggestions_as_you_type_and_feedback_in_place(
     page.set_default_timeout(TIMEOUT_MS)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    # (The browser's own favicon request is the one 404 a page may cause.)
+    page.on(
+        "response",
+        lambda r: (
+            errors.append(f"{r.status} {r.url}")
+            if r.status >= 400 and not r.url.endswith("/favicon.ico")
+            else None
+        ),
+    )
     await page.goto(f"{kb_server.url}/help")
     await page.locator("form.search input[type=search]").press_sequentially("charged twise")
     first = page.locator("#suggestions a").first
