@@ -11,9 +11,8 @@ semantic similarity of sentence vectors, ranked the same way on both databases.
 3. Semantic side: the question's vector against every article part (index.py).
 4. fused = semantic + LEXICAL_WEIGHT * lexical (both in [0, 1]); ties go to the lower id.
 
-Snippets still come from the engines (they only decorate the page). \x02/\x03 mark
-matches; we HTML-escape and then turn those into <mark>, so article text can never inject
-markup into a results page.
+Snippets are cut in Python from the article text (escaped, matches in <mark>), so article
+text can never inject markup into a results page, and both databases show the same.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import html
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -181,12 +181,23 @@ async def rank(
 ) -> tuple[index.Index, Understood, list[Ranked]]:
     """The ranked articles for a question; raises BadQuery for empty/too long/no words."""
     parsed = parse(query)
-    config = ts_config(locale)
     async with db.read() as session:
-        idx = await index.current(db, session)
-        u = _understand(idx, parsed)
-        terms = [t for t in _terms(u, db.dialect) if not _common(idx, t[1])]
-        found = await _matches(session, db.dialect, [e for e, _ in terms], config)
+        return await _rank(db, session, parsed, query, locale, drafts, limit)
+
+
+async def _rank(
+    db: Database,
+    session: Any,
+    parsed: Parsed,
+    query: str,
+    locale: str | None,
+    drafts: bool,
+    limit: int,
+) -> tuple[index.Index, Understood, list[Ranked]]:
+    idx = await index.current(db, session)
+    u = _understand(idx, parsed)
+    terms = [t for t in _terms(u, db.dialect) if not _common(idx, t[1])]
+    found = await _matches(session, db.dialect, [e for e, _ in terms], ts_config(locale))
     if not idx.order:
         return idx, u, []
     model = embed.loaded() or await asyncio.to_thread(embed.model)  # (first: reads files)
@@ -207,32 +218,48 @@ async def rank(
     )
 
 
-def _mark(raw: str | None) -> str:
-    return html.escape(raw or "").replace("\x02", "<mark>").replace("\x03", "</mark>")
+SNIPPET_CHARS = 160
 
 
-async def _snippets(db: Database, u: Understood, ids: list[int], locale: str | None) -> dict:
-    terms = _terms(u, db.dialect)
-    if not ids or not terms:
+def snippet(body: str, keys: set[str]) -> str | None:
+    """About SNIPPET_CHARS characters of ``body`` around its first match, matches in
+    <mark>, everything else escaped; None when nothing matches. Python, not the engines'
+    snippet()/ts_headline(): the same on both databases, and a tenth of ts_headline's cost.
+    A word matches when it starts with a query word's stem (prefix* queries too)."""
+    if not keys:
+        return None
+    alternatives = "|".join(re.escape(k) for k in sorted(keys, key=len, reverse=True))
+    pattern = re.compile(rf"\b(?:{alternatives})[^\W_]*", re.IGNORECASE)
+    text_ = body[:20_000]
+    first = pattern.search(text_)
+    if first is None:
+        return None
+    start = text_.rfind(" ", 0, max(0, first.start() - SNIPPET_CHARS // 4)) + 1
+    end = text_.find(" ", min(len(text_), start + SNIPPET_CHARS))
+    end = len(text_) if end < 0 else end
+    window, out, at = text_[start:end], [], 0
+    for m in pattern.finditer(window):
+        out += [html.escape(window[at : m.start()]), f"<mark>{html.escape(m.group())}</mark>"]
+        at = m.end()
+    out.append(html.escape(window[at:]))
+    return ("…" if start > 0 else "") + "".join(out) + ("…" if end < len(body) else "")
+
+
+async def _snippets(session: Any, u: Understood, ids: list[int]) -> dict[int, str]:
+    keys = {index.stem(w) for w in u.words + [w for p in u.phrases for w in p]}
+    keys |= set(u.prefixes)
+    keys = {k for k in keys if len(k) >= 2}
+    if not ids or not keys:
         return {}
-    if db.dialect == "sqlite":
-        sql = text(
-            "SELECT rowid, snippet(kb_fts, 2, char(2), char(3), '…', 16) FROM kb_fts"
-            " WHERE kb_fts MATCH :q AND rowid IN :ids"
-        )
-        q = " OR ".join(e for e, _ in terms)
-        params: dict[str, Any] = {"q": q, "ids": ids}
-    else:
-        sql = text(
-            "SELECT id, ts_headline(CAST(:config AS regconfig), body_text,"
-            " (SELECT to_tsquery(CAST(:config AS regconfig), :q)),"
-            " 'StartSel=' || chr(2) || ', StopSel=' || chr(3) || ', MaxWords=30, MinWords=12')"
-            " FROM kb_articles WHERE id IN :ids"
-        )
-        params = {"q": " | ".join(e for e, _ in terms), "ids": ids, "config": ts_config(locale)}
-    async with db.read() as session:
-        rows = await session.execute(sql.bindparams(bindparam("ids", expanding=True)), params)
-        return {r[0]: r[1] for r in rows if r[1] and "\x02" in r[1]}
+    sql = text("SELECT id, body_text FROM kb_articles WHERE id IN :ids")
+    rows = await session.execute(sql.bindparams(bindparam("ids", expanding=True)), {"ids": ids})
+    bodies = {r[0]: r[1] or "" for r in rows}
+    out = {}
+    for article_id, body in bodies.items():
+        found = snippet(body, keys)
+        if found:
+            out[article_id] = found
+    return out
 
 
 def _plain(doc: index.Doc) -> str:
@@ -243,18 +270,20 @@ def _plain(doc: index.Doc) -> str:
 async def _search(
     db: Database, query: str, locale: str | None, limit: int, drafts: bool
 ) -> list[SearchHit]:
-    idx, u, ranked = await rank(
-        db, query, locale=locale, drafts=drafts, limit=max(1, min(limit, 100))
-    )
-    docs = [idx.order[r.position] for r in ranked]
-    lexical = [d.article_id for d, r in zip(docs, ranked, strict=True) if r.lexical > 0]
-    snippets = await _snippets(db, u, lexical, locale)
+    parsed = parse(query)
+    async with db.read() as session:  # one read for ranking and the page's snippets
+        idx, u, ranked = await _rank(
+            db, session, parsed, query, locale, drafts, max(1, min(limit, 100))
+        )
+        docs = [idx.order[r.position] for r in ranked]
+        lexical = [d.article_id for d, r in zip(docs, ranked, strict=True) if r.lexical > 0]
+        snippets = await _snippets(session, u, lexical)
     return [
         SearchHit(
             article_id=d.article_id,
             slug=d.slug,
             title=d.title,
-            snippet=_mark(snippets[d.article_id]) if d.article_id in snippets else _plain(d),
+            snippet=snippets.get(d.article_id) or _plain(d),
             score=round(r.score, 4),
             answer=d.answer,
             url=f"/help/articles/{d.slug}",

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from center.knowledge_base import embed
+from center.knowledge_base import embed, index
 from center.knowledge_base.models import Vector
 
 MODEL = "wordllama-l2_supercat-256"
@@ -53,3 +53,4 @@ async def replace(session: AsyncSession, articles: list[Any]) -> None:
     for start in range(0, len(ids), 500):  # (bound parameters per statement)
         await session.execute(delete(Vector).where(Vector.article_id.in_(ids[start : start + 500])))
     await session.execute(insert(Vector), rows)
+    index.saves += 1  # searches in this process look again at once

@@ -202,3 +202,13 @@ async def test_vectors_follow_revisions_and_locales(kb: Database) -> None:
     # Unpublishing takes it out of the public results at once.
     await save_one(kb, Fields(slug="kiosk", title="Kiosk mode", body_md="Lock a tablet."), None)
     assert "kiosk" not in [h.slug for h in await search(kb, "kiosk mode", locale="en")]
+
+
+def test_snippets_are_cut_around_the_first_match_and_escaped() -> None:
+    from center.knowledge_base.search import snippet
+
+    body = "Intro <b>bold</b> & more. " * 10 + "Refunds take five days. " + "Tail words. " * 20
+    cut = snippet(body, {"refund"})
+    assert cut is not None and "<mark>Refunds</mark>" in cut
+    assert "<b>" not in cut and cut.startswith("…") and cut.endswith("…")
+    assert snippet("nothing here", {"refund"}) is None and snippet(body, set()) is None
