@@ -142,7 +142,10 @@ def test_migrate_and_demo_print_results_not_logs(settings: Settings, db: Databas
     assert demo.stderr == ""
     assert "ImportResult" not in demo.stdout
     articles = len(list(SAMPLE_DIR.rglob("*.md")))
-    assert f"knowledge base: created {articles}, updated 0, unchanged 0" in demo.stdout
+    assert (
+        f"knowledge base: published {articles}, drafted 0, rejected 0"
+        f" (created {articles}, updated 0, unchanged 0)"
+    ) in demo.stdout
 
 
 def test_a_database_that_cannot_be_opened_is_one_line(settings: Settings, tmp_path: Path) -> None:

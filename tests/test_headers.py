@@ -160,7 +160,7 @@ async def test_no_csp_violation_on_the_pages(server: Server, browser: Browser) -
     await portal.locator("ul a").first.click()
     await expect(portal.locator("h1")).not_to_be_empty()
     # The stylesheet was applied (it is a file now, and allowed by the policy).
-    width = await portal.evaluate("getComputedStyle(document.body).maxWidth")
+    width = await portal.evaluate("getComputedStyle(document.querySelector('main')).maxWidth")
     assert width != "none"
 
     for page in (agent, customer, supervisor, editor, portal):

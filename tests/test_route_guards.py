@@ -60,6 +60,8 @@ TABLE: dict[tuple[str, str], Guard] = {
     ("POST", "/help/articles/{slug}/feedback"): OPEN,
     ("GET", "/help/search"): OPEN,
     ("GET", "/help/portal.css"): OPEN,
+    ("GET", "/help/portal.js"): OPEN,
+    ("GET", "/help/suggest"): OPEN,
     # A published article's attachment is part of the public article.
     ("GET", "/api/kb/attachments/{attachment_id}"): OPEN,
     # Signed in.

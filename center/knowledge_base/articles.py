@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -11,7 +12,7 @@ from pydantic import Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from center.knowledge_base import render, vocab
+from center.knowledge_base import render, vectors, vocab
 from center.knowledge_base.models import DRAFT, Article, Category, Revision
 from center.knowledge_base.search import ts_config
 from center.payloads import BlankIsNone, Locale, Payload, Text, describe
@@ -62,6 +63,12 @@ class ArticleIn(Payload):
     category: Annotated[Text(120) | None, BlankIsNone] = None
 
 
+def category_slug(name: str) -> str:
+    """A category's slug from its name as written: "Billing & Payments" -> billing-payments."""
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    return "-".join(re.findall(r"[a-z0-9]+", plain))[:120]
+
+
 def fields_from(data: dict[str, Any]) -> Fields:
     """Check a dict of fields; raises ValueError with a message a user can act on."""
     try:
@@ -82,7 +89,7 @@ def fields_from(data: dict[str, Any]) -> Fields:
         answer=a.answer,
         tags=tuple(a.tags or ()),
         status=a.status,
-        category=a.category or None,
+        category=category_slug(a.category) or None if a.category else None,
     )
 
 
@@ -98,12 +105,14 @@ def snapshot(article: Article) -> dict[str, Any]:
     }
 
 
-async def _category_id(session: AsyncSession, slug: str | None) -> int | None:
+async def _category_id(
+    session: AsyncSession, slug: str | None, name: str | None = None
+) -> int | None:
     if not slug:
         return None
     found = await session.scalar(select(Category).where(Category.slug == slug))
     if found is None:
-        found = Category(slug=slug, name=slug.replace("-", " ").capitalize())
+        found = Category(slug=slug, name=name or slug.replace("-", " ").capitalize())
         session.add(found)
         await session.flush()
     return found.id
@@ -116,16 +125,22 @@ async def save(
     words: Counter[str] | None = None,
     *,
     article_id: int | None = None,
+    names: dict[str, str] | None = None,
+    embed_later: list[Article] | None = None,
 ) -> tuple[Article, str]:
     """Insert or update by (slug, locale); returns the article and created/updated/unchanged.
 
     With ``article_id`` that article is updated, and renamed when ``fields.slug`` differs
     (SlugTaken if another article of its locale has that slug).
     The article's words go to the vocabulary; a bulk caller passes ``words`` to collect
-    them and writes them once per batch (vocab.add) instead of once per article."""
+    them and writes them once per batch (vocab.add) instead of once per article, and
+    ``embed_later`` to collect the articles whose vectors it writes once per batch
+    (vectors.replace) in the same transaction."""
     # The category first: its lookup autoflushes, and a new article flushed half-filled
     # would be written twice (an INSERT, then an UPDATE re-running the search triggers).
-    category_id = await _category_id(session, fields.category)
+    category_id = await _category_id(
+        session, fields.category, (names or {}).get(fields.category or "")
+    )
     by_slug = select(Article).where(Article.slug == fields.slug, Article.locale == fields.locale)
     if article_id is None:
         article = await session.scalar(by_slug)
@@ -159,6 +174,12 @@ async def save(
             article_id=article.id, author_id=author_id, action=action, snapshot=snapshot(article)
         )
     )
+    # The vectors of this revision, in the same transaction: search never sees an article
+    # without them, nor vectors of a revision that was rolled back.
+    if embed_later is None:
+        await vectors.replace(session, [article])
+    else:
+        embed_later.append(article)
     # Words after the article, as a bulk import does: the same lock order everywhere (and
     # vocab.add sorts), so concurrent saves cannot deadlock on kb_words rows.
     found = Counter(vocab.words_of(article.title, article.tags_text, article.body_text))

@@ -30,8 +30,10 @@ def _import(args: argparse.Namespace, settings: Any) -> int:
         return 2
     result = asyncio.run(_with_db(settings, lambda db: import_dir(db, folder)))
     print(result.summary())
+    for message in result.warnings:
+        print(f"warning: {message}", file=sys.stderr)
     for message in result.errors:
-        print(f"error: {message}", file=sys.stderr)
+        print(f"rejected: {message}", file=sys.stderr)
     return 1 if result.errors else 0
 
 

@@ -2,6 +2,14 @@
 
 File layout: ``<category>/<slug>.md`` (or any depth; the front matter wins). File reads and
 writes go through ``asyncio.to_thread`` so the event loop never blocks on disk.
+
+Front matter keys: ``slug`` (default: the file name), ``title`` (required), ``status``
+(``published`` or ``draft``; missing means draft, and the import says so), ``locale``
+(default ``en``), ``answer`` (the short answer / summary, at most 320 characters), ``tags``
+(a list), ``category`` (default: the folder). A category is stored by its slug: its name
+lower-cased, accents dropped, every run of other characters one hyphen ("Billing &
+Payments" -> ``billing-payments``); the name as written is shown on the help centre. Any
+other key is reported and ignored.
 """
 
 from __future__ import annotations
@@ -15,13 +23,16 @@ from typing import Any
 import yaml
 from sqlalchemy import select, text
 
-from center.knowledge_base import vocab
-from center.knowledge_base.articles import fields_from, save
-from center.knowledge_base.models import Article, Category
+from center.knowledge_base import vectors, vocab
+from center.knowledge_base.articles import category_slug, fields_from, save
+from center.knowledge_base.models import PUBLISHED, Article, Category
 from center.records.db import Database
 
 SAMPLE_DIR: Path = Path(__file__).with_name("sample")
 BATCH = 500  # articles per write transaction: short transactions, few commits
+
+
+KNOWN_KEYS = ("slug", "title", "status", "locale", "answer", "tags", "category")
 
 
 @dataclass
@@ -29,10 +40,28 @@ class ImportResult:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-    errors: list[str] = field(default_factory=list)
+    published: int = 0
+    drafted: int = 0
+    errors: list[str] = field(default_factory=list)  # files rejected, with why
+    warnings: list[str] = field(default_factory=list)  # imported, but look at this
 
     def summary(self) -> str:
-        return f"created {self.created}, updated {self.updated}, unchanged {self.unchanged}"
+        return (
+            f"published {self.published}, drafted {self.drafted}, rejected {len(self.errors)}"
+            f" (created {self.created}, updated {self.updated}, unchanged {self.unchanged})"
+        )
+
+
+def check_front_matter(name: str, data: dict[str, Any]) -> list[str]:
+    """What a user should know about a file's front matter that does not stop its import."""
+    notes = [
+        f"{name}: unknown front-matter key {key!r} ignored (known: {', '.join(KNOWN_KEYS)})"
+        for key in data
+        if key not in KNOWN_KEYS and key != "body"
+    ]
+    if "status" not in data:
+        notes.append(f"{name}: no status, imported as a draft (add status: published)")
+    return notes
 
 
 def parse_file(raw: str) -> dict[str, Any]:
@@ -59,20 +88,37 @@ async def import_dir(db: Database, path: Path, *, author_id: int | None = None) 
     result = ImportResult()
     files = await asyncio.to_thread(_read_all, Path(path))
     parsed = []
+    names: dict[str, str] = {}
     for file, raw in files:
         try:
             data = parse_file(raw)
+            notes = check_front_matter(str(file), data)
+            data = {k: v for k, v in data.items() if k in KNOWN_KEYS or k == "body"}
             data.setdefault("slug", file.stem)
             data.setdefault("category", file.parent.name if file.parent != Path(path) else None)
+            if isinstance(data["category"], str) and data["category"].strip():
+                written = data["category"].strip()
+                data["category"] = category_slug(written) or None
+                if data["category"] and data["category"] != written:  # a name, not a slug
+                    names.setdefault(data["category"], written)
             parsed.append((file, fields_from(data)))
+            result.warnings.extend(notes)
         except ValueError as exc:
             result.errors.append(f"{file}: {exc}")
     for start in range(0, len(parsed), BATCH):
         async with db.transaction() as session:
             words: Counter[str] = Counter()
+            changed: list[Article] = []
             for _file, fields in parsed[start : start + BATCH]:
-                _, action = await save(session, fields, author_id, words)
+                _, action = await save(
+                    session, fields, author_id, words, names=names, embed_later=changed
+                )
                 setattr(result, action, getattr(result, action) + 1)
+                if fields.status == PUBLISHED:
+                    result.published += 1
+                else:
+                    result.drafted += 1
+            await vectors.replace(session, changed)
             await vocab.add(session, words)
     if result.created + result.updated and db.dialect == "postgresql":
         # A bulk load leaves the new index entries in the GIN pending list, which every

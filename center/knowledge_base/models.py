@@ -102,3 +102,21 @@ class Word(Base):
 
     word: Mapped[str] = mapped_column(String(64), primary_key=True)
     docs: Mapped[int] = mapped_column(default=0)
+
+
+class Vector(Base):
+    """One embedded part of an article (see embed.py): part 0 is the head (title, summary,
+    tags, headings), then the body or its sections. Rewritten, with new ids, on every save
+    that changes the article, so the in-memory index (index.py) sees changes as ids past
+    the last one it read."""
+
+    __tablename__ = "kb_vectors"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids never reused (see index.py)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("kb_articles.id", ondelete="CASCADE"), index=True
+    )
+    part: Mapped[int] = mapped_column(default=0)
+    model: Mapped[str] = mapped_column(String(64))
+    vector: Mapped[bytes] = mapped_column(LargeBinary)

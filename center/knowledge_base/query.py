@@ -49,7 +49,7 @@ def parse(query: str) -> Parsed:
         raise BadQuery(f"query too long (max {MAX_QUERY} characters)")
     parsed = Parsed()
     all_words: list[str] = []
-    for phrase, word, star in _TOKEN.findall(query.lower()):
+    for phrase, word, star in _TOKEN.findall(expand(query)):
         if phrase:
             words = _WORD.findall(phrase)
             if len(words) > 1:
@@ -61,7 +61,7 @@ def parse(query: str) -> Parsed:
         elif word:
             all_words.append(word)
     # Natural-language questions: drop filler words, unless that leaves nothing at all.
-    content = [w for w in all_words if w not in STOPWORDS]
+    content = [w for w in all_words if w not in FILLER]
     parsed.words.extend(dict.fromkeys(content or (all_words if not parsed else [])))
     if not parsed:
         raise BadQuery("query has no searchable words")
@@ -70,7 +70,7 @@ def parse(query: str) -> Parsed:
 
 def key_terms(text: str, limit: int = 8) -> str:
     """The most informative words of free conversation text, as a plain query string."""
-    words = [w for w in _WORD.findall(text.lower()[:20_000]) if w not in STOPWORDS and len(w) > 2]
+    words = [w for w in _WORD.findall(expand(text[:20_000])) if w not in FILLER and len(w) > 2]
     counts = Counter(words)
     # Longer and repeated words carry the topic; ties keep first appearance.
     ranked = sorted(counts, key=lambda w: (-(counts[w] + len(w) / 4), words.index(w)))
@@ -110,3 +110,68 @@ def tsquery(parsed: Parsed, fixes: Fixes | None = None, op: str = "OR") -> str:
     parts += [f"{w}:*" for w in parsed.prefixes]
     parts += ["(" + " <-> ".join(p) + ")" for p in parsed.phrases]
     return (" & " if op == "AND" else " | ").join(parts)
+
+
+# Contractions, expanded before tokenising so "don't" never leaves "don" and "t" behind;
+# chat spellings without the apostrophe too ("dont" is no English word, and the speller
+# would otherwise "correct" it).
+_NOT = {"won": "will", "can": "can", "shan": "shall", "ain": "is"}
+_CONTRACTION = re.compile(r"\b([^\W_]+)'(t|re|ve|ll|d|m|s)\b")
+_BARE = {
+    "dont": "do not", "doesnt": "does not", "didnt": "did not", "cant": "can not",
+    "wont": "will not", "isnt": "is not", "arent": "are not", "wasnt": "was not",
+    "werent": "were not", "havent": "have not", "hasnt": "has not", "hadnt": "had not",
+    "couldnt": "could not", "wouldnt": "would not", "shouldnt": "should not",
+    "im": "i am", "ive": "i have", "youre": "you are", "theyre": "they are",
+    "thats": "that is", "whats": "what is", "theres": "there is", "ill": "i will",
+    "id": "i would", "youve": "you have", "weve": "we have", "itll": "it will",
+    "pls": "please", "plz": "please", "thx": "thanks", "ty": "thanks", "u": "you",
+    "ur": "your", "r": "are", "b4": "before", "cuz": "because", "coz": "because",
+}
+_SUFFIX = {"re": "are", "ve": "have", "ll": "will", "d": "would", "m": "am", "s": ""}
+_BARE_RE = re.compile(r"\b(" + "|".join(sorted(_BARE, key=len, reverse=True)) + r")\b")
+
+
+def _contraction(m: re.Match[str]) -> str:
+    stem, tail = m.group(1), m.group(2)
+    if tail == "t" and stem.endswith("n"):
+        return f"{_NOT.get(stem, stem[:-1])} not"
+    return f"{stem} {_SUFFIX.get(tail, '')}".rstrip()
+
+
+def expand(text: str) -> str:
+    """Lower case, curly apostrophes straightened, contractions written out."""
+    text = text.lower().replace("\u2019", "'").replace("\u02bc", "'").replace("`", "'")
+    text = _CONTRACTION.sub(_contraction, text)
+    return _BARE_RE.sub(lambda m: _BARE[m.group(1)], text)
+
+
+# What a customer writes around the question: greetings, politeness, filler, and the
+# first-person narrative ("so I was trying yesterday and my ..."). Dropped from the
+# lexical query; the words left are the ones an article would use.
+FILLER = STOPWORDS | frozenset(
+    """about above after again against all also although always any anyway anything
+    around because been before being below between both could did does doing done down
+    during each else even ever every few further here hers herself him himself his
+    how however itself just let lets like lol maybe me might mine more most much must
+    myself nor now off ok okay once only other ought ours ourselves out over own really
+    same shall she should since somebody someone something sometimes still such sure
+    though through till under until very via well whatever whenever whether while whom
+    whose within without yeah yes yet yourself yourselves guys team folks dear sir
+    he her theirs themselves those having sorry bother grateful place way
+    madam morning afternoon evening hiya greetings cheers regards appreciate appreciated
+    kindly wondering wonder hoping hope basically literally actually honestly
+    seriously totally quite rather pretty kind sort bit lot lots thing things stuff
+    anybody everyone everything nothing nobody one ones two today yesterday tomorrow
+    week weeks ago recently last already soon again thank thanks tried trying try tell
+    told say said know knew think thought see seems seem look looking looked going gone
+    went go goes come came make made take took give gave wanted wants would will""".split()  # noqa: SIM905
+)
+
+
+def content_text(text: str, limit: int = MAX_QUERY) -> str:
+    """A message of any length as a query: its content words once each, in order, within
+    ``limit`` characters (the ranking then keeps the rarest for the engine)."""
+    words = [w for w in _WORD.findall(expand(text[:20_000])) if w not in FILLER and len(w) > 1]
+    out = " ".join(dict.fromkeys(words))
+    return out if len(out) <= limit else out[:limit].rsplit(" ", 1)[0]

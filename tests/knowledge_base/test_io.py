@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from center.knowledge_base.io import SAMPLE_DIR, export_dir, import_dir
-from center.knowledge_base.models import Article, Revision
+from center.knowledge_base.models import Article, Category, Revision
 from center.records.db import Database
 
 
@@ -63,3 +64,49 @@ def test_cli_import_then_export(settings: object, tmp_path: Path) -> None:
     args = parser.parse_args(["kb", "export", str(tmp_path / "out")])
     assert args.func(args, settings) == 0
     assert len(list((tmp_path / "out").rglob("*.md"))) >= 30
+
+
+async def test_front_matter_is_checked_and_the_summary_counts_each_outcome(
+    db: Database, tmp_path: Path
+) -> None:
+    def write() -> None:
+        (tmp_path / "Billing & Payments").mkdir()
+        (tmp_path / "Billing & Payments" / "refunds.md").write_text(
+            "---\ntitle: Refunds\nstatus: published\nauthor: sam\n---\nFive days."
+        )
+        (tmp_path / "Billing & Payments" / "card.md").write_text(
+            "---\ntitle: Your card\ncategory: Cards & Wallets\n---\nUpdate it."
+        )
+        (tmp_path / "bad.md").write_text("---\ntitle: Bad\nstatus: live\n---\nx")
+
+    await asyncio.to_thread(write)
+    result = await import_dir(db, tmp_path)
+    assert (result.published, result.drafted, len(result.errors)) == (1, 1, 1)
+    assert result.summary().startswith("published 1, drafted 1, rejected 1")
+    assert "bad.md" in result.errors[0] and "status" in result.errors[0]
+    assert any("unknown front-matter key 'author'" in w for w in result.warnings)
+    assert any("card.md: no status, imported as a draft" in w for w in result.warnings)
+    async with db.read() as session:
+        categories = {c.slug: c.name for c in await session.scalars(select(Category))}
+    assert categories == {
+        "billing-payments": "Billing & Payments",
+        "cards-wallets": "Cards & Wallets",
+    }
+
+
+def test_cli_import_prints_the_summary_and_what_was_rejected(
+    settings: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import argparse
+
+    from center.knowledge_base.cli import register
+
+    (tmp_path / "a.md").write_text("---\ntitle: A\nextra: 1\n---\nA.")
+    (tmp_path / "b.md").write_text("no front matter")
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(["kb", "import", str(tmp_path)])
+    assert args.func(args, settings) == 1
+    out, err = capsys.readouterr()
+    assert out.startswith("published 0, drafted 1, rejected 1")
+    assert "warning:" in err and "'extra'" in err and "rejected:" in err and "b.md" in err

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from center.knowledge_base import vocab
 from center.knowledge_base.articles import Fields, save_one
-from center.knowledge_base.search import BadQuery, answer, search, suggest, ts_config
-from center.knowledge_base.vocab import closest, distance
+from center.knowledge_base.search import BadQuery, answer, search, suggest
+from center.knowledge_base.spell import Speller
 from center.records.db import Database
 
 RELEVANCE = [
@@ -65,28 +64,23 @@ async def test_typo_correction_does_not_invent_matches(kb: Database) -> None:
     assert [h.slug for h in await search(kb, "kiosck")] == ["kiosk"]
 
 
-async def test_only_words_the_index_cannot_match_are_corrected(kb: Database) -> None:
-    # "crashing" is not in the vocabulary (only "crashes" is) but the stemmed index matches
-    # it, so it is left alone; "refnd" is corrected; "xylophone" has no close word.
-    async with kb.read() as session:
-        fixes = await vocab.corrections(
-            session, kb.dialect, ["crashing", "refnd", "xylophone", "password"], ts_config("en")
-        )
-    assert fixes == {"refnd": "refund", "xylophone": None}
-
-
-def test_edit_distance_rule() -> None:
-    assert distance("pasword", "password", 2) == 1
-    assert distance("trakcing", "tracking", 2) == 1  # a swap is one edit
-    assert distance("refnd", "refund", 1) == 1
-    assert distance("abc", "xyz", 1) == 2  # capped at limit + 1
-    # The nearest word wins, ties go to the more common; short words get one edit, long two.
-    assert closest("subscripton", [("subscriptions", 50), ("subscription", 1)]) == "subscription"
-    assert closest("adress", [("address", 3), ("adrest", 1)]) == "address"
-    assert closest("adress", [("address", 5), ("adresss", 9)]) == "adresss"
-    assert closest("colr", [("colour", 9)]) is None
-    assert closest("subscripton", [("subscription", 1)]) == "subscription"
-    assert closest("sbscriptn", [("subscription", 1)]) is None
+def test_only_words_that_are_not_real_words_are_corrected() -> None:
+    speller = Speller([("refund", 3), ("crashes", 2), ("sound", 4), ("return", 5), ("group", 1)])
+    # Real English words are never turned into others, even when the KB lacks them.
+    assert speller.fixes(["crashing", "night", "train", "drain", "right", "password"]) == {}
+    assert speller.fixes(["refnd", "sond", "retrun", "gruop", "xylophone"]) == {
+        "refnd": "refund",
+        "sond": "sound",
+        "retrun": "return",
+        "gruop": "group",
+    }
+    # Nearest wins, ties to the word more articles use, then to the commoner English word;
+    # short words are left alone.
+    tie = Speller([("subscriptions", 50), ("subscription", 1), ("adrest", 3), ("address", 3)])
+    assert tie.correct("subscripton") == "subscription"
+    assert tie.correct("adress") == "address"
+    assert tie.correct("sbsc") is None and tie.correct("abc") is None
+    assert tie.correct("ordr123") is None  # digits: order numbers, left to the engine
 
 
 async def test_phrase_and_prefix_queries(kb: Database) -> None:
@@ -159,3 +153,62 @@ async def test_answer_is_short_and_confident(kb: Database) -> None:
     assert len(result.text) <= 320 and "Forgot password" in result.text
     assert 0.5 <= result.confidence <= 1
     assert await answer(kb, "quantum chromodynamics lattice") is None
+
+
+async def test_vectors_follow_revisions_and_locales(kb: Database) -> None:
+    from sqlalchemy import func, select
+
+    from center.knowledge_base.models import Vector
+
+    first, _ = await save_one(
+        kb,
+        Fields(slug="kiosk", title="Kiosk mode", body_md="Kiosk setup.", status="published"),
+        None,
+    )
+    # The new revision's words and vectors are searched, the old ones are gone.
+    hits = await search(kb, "lock the tablet for visitors")
+    assert "kiosk" not in [h.slug for h in hits[:1]]
+    await save_one(
+        kb,
+        Fields(
+            slug="kiosk",
+            title="Kiosk mode",
+            body_md="Lock a tablet to a single app so visitors cannot leave the screen.",
+            status="published",
+        ),
+        None,
+    )
+    hits = await search(kb, "lock the tablet for visitors")
+    assert hits[0].slug == "kiosk"
+    async with kb.read() as session:
+        parts = await session.scalar(
+            select(func.count()).select_from(Vector).where(Vector.article_id == first.id)
+        )
+    assert parts == 2  # the new revision's head and body; the old rows are gone
+    # A translation is its own article with its own vectors, found only in its locale.
+    await save_one(
+        kb,
+        Fields(
+            slug="kiosk",
+            locale="fr",
+            title="Mode kiosque",
+            body_md="Verrouillez une tablette sur une seule application.",
+            status="published",
+        ),
+        None,
+    )
+    assert [h.title for h in await search(kb, "kiosque tablette", locale="fr")] == ["Mode kiosque"]
+    assert all(h.title != "Mode kiosque" for h in await search(kb, "kiosk", locale="en"))
+    # Unpublishing takes it out of the public results at once.
+    await save_one(kb, Fields(slug="kiosk", title="Kiosk mode", body_md="Lock a tablet."), None)
+    assert "kiosk" not in [h.slug for h in await search(kb, "kiosk mode", locale="en")]
+
+
+def test_snippets_are_cut_around_the_first_match_and_escaped() -> None:
+    from center.knowledge_base.search import snippet
+
+    body = "Intro <b>bold</b> & more. " * 10 + "Refunds take five days. " + "Tail words. " * 20
+    cut = snippet(body, {"refund"})
+    assert cut is not None and "<mark>Refunds</mark>" in cut
+    assert "<b>" not in cut and cut.startswith("…") and cut.endswith("…")
+    assert snippet("nothing here", {"refund"}) is None and snippet(body, set()) is None

@@ -191,3 +191,11 @@
   });
   $("restart").addEventListener("click", startOver);
 })();
+
+// Arriving from the help centre's "Contact us" (/chat?q=...): what the customer searched
+// for is the first message, ready to send or edit.
+(() => {
+  const q = new URLSearchParams(location.search).get("q");
+  const box = document.getElementById("text");
+  if (q && box && !box.value) box.value = q.slice(0, 4000);
+})();
