@@ -1,6 +1,6 @@
 """Email benchmark: messages/s through the SMTP listener to a stored, queued ticket.
 
-    .venv/bin/python bench/email.py [--messages 400] [--concurrency 8]
+    .venv/bin/python bench/mail.py [--messages 400] [--concurrency 8]
 
 Runs ``center serve`` (its own process: SQLite file + embedded Redis, or the servers in
 CENTER_DATABASE_URL / CENTER_REDIS_URL) and, as the anchor in the same run, a bare aiosmtpd
@@ -11,24 +11,20 @@ interaction committed, routed). Prints messages/s, p50/p99 and the server's peak
 beside the anchor's. Asserts nothing.
 """
 
-# ruff: noqa: E402  (the path fix below must run before the imports it protects)
+# (Named mail.py, not email.py: bench/ is first on sys.path of every script run from it, and
+# a bench/mail.py would shadow the standard library's email package for all of them.)
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# Run as a script, this file's folder comes first on sys.path, and this file's name
-# (email.py) would shadow the standard library's email package for everything below.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse
 import asyncio
 import os
 import socket
 import statistics
+import sys
 import tempfile
 import time
 import uuid
+from pathlib import Path
 
 import aiosmtplib
 import psutil
