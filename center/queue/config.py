@@ -13,16 +13,13 @@ from __future__ import annotations
 import asyncio
 import math
 import re
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from center.queue import definitions
-from center.queue.config_lines import FieldPath, toml_lines, yaml_lines
+from center.queue.config_lines import ConfigError, FieldPath, line_of, read_document
 from center.queue.model import EscalationStep, QueueDef, Strategy
 from center.queue.placement import FALLBACK_QUEUE, KeywordRule, Placement, PlacementRules
 from center.records.enums import Channel
@@ -40,10 +37,6 @@ MIN_AGING_S = 0.001  # one millisecond: what the router counts in (less would ro
 MAX_SL_SECONDS = 24 * 3600  # "answered within a day" is the loosest target anyone sets
 MAX_NAME_CHARS = 80  # a skill's name (queue names follow QUEUE_NAME)
 LANGUAGE = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")
-
-
-class ConfigError(ValueError):
-    """The queue configuration cannot be used; the message says where and why."""
 
 
 class FieldError(ValueError):
@@ -269,12 +262,6 @@ def check_all(queues: Iterable[QueueDef]) -> None:
 # -- the file -------------------------------------------------------------------------------
 
 
-def _line_of(lines: Mapping[FieldPath, int], path: FieldPath) -> int:
-    while path and path not in lines:
-        path = path[:-1]
-    return lines.get(path, 1)
-
-
 def _target(raw: Any, path: FieldPath, names: set[str]) -> Placement:
     """A rule's target: a queue name, or {queue: name, priority: 0..9}."""
     if isinstance(raw, str):
@@ -316,7 +303,7 @@ def _rules(raw: Any, queues: Mapping[str, QueueDef], lines: Mapping[FieldPath, i
                 raise _fail((*path, "words", j), f"keyword {word!r} must be one word")
         target = _target({k: v for k, v in rule.items() if k != "words"}, path, names)
         keywords.append(
-            KeywordRule(tuple(w.casefold() for w in words), target, _line_of(lines, path))
+            KeywordRule(tuple(w.casefold() for w in words), target, line_of(lines, path))
         )
     defaults = {}
     for channel, t in _mapping(
@@ -332,41 +319,13 @@ def _rules(raw: Any, queues: Mapping[str, QueueDef], lines: Mapping[FieldPath, i
     return PlacementRules(ivr=ivr, keywords=tuple(keywords), tiers=tiers, defaults=defaults)
 
 
-def parse_toml(text: str, source: str) -> QueueConfig:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        line = re.search(r"line (\d+)", str(exc))
-        raise ConfigError(
-            f"{source}:{line.group(1) if line else 1}: not valid TOML: {exc}"
-        ) from None
-    lines = toml_lines(text)
-    try:
-        return _build(data, source, lines)
-    except FieldError as exc:
-        raise ConfigError(f"{source}:{_line_of(lines, exc.path)}: {exc.message}") from None
-
-
 def parse(text: str, source: str) -> QueueConfig:
     """Parse and validate a configuration document; ``source`` names it in errors."""
-    if source.endswith(".toml"):
-        return parse_toml(text, source)
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        raise ConfigError(
-            f"{source}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}"
-        ) from None
-    if root is None:
-        raise ConfigError(f"{source}:1: the file is empty; it needs a 'queues:' mapping")
-    lines = yaml_lines(root)
-    data = yaml.SafeLoader("").construct_document(root)
+    data, lines = read_document(text, source, "queues")
     try:
         return _build(data, source, lines)
     except FieldError as exc:
-        raise ConfigError(f"{source}:{_line_of(lines, exc.path)}: {exc.message}") from None
+        raise ConfigError(f"{source}:{line_of(lines, exc.path)}: {exc.message}") from None
 
 
 def _build(data: Any, source: str, lines: Mapping[FieldPath, int]) -> QueueConfig:

@@ -4,10 +4,51 @@ TOML (tomllib) keeps none and is scanned."""
 from __future__ import annotations
 
 import re
+import tomllib
+from collections.abc import Mapping
+from typing import Any
 
 import yaml
 
 FieldPath = tuple[str | int, ...]
+
+
+class ConfigError(ValueError):
+    """A configuration file cannot be used; the message says where and why."""
+
+
+def read_document(text: str, source: str, top_key: str) -> tuple[Any, dict[FieldPath, int]]:
+    """A YAML or TOML document (by ``source``'s suffix) and the line of each key in it.
+
+    Syntax errors and an empty document are a ``ConfigError`` naming file and line; the
+    empty one says the ``top_key`` mapping it needs. (The queue file and the IVR file.)"""
+    if source.endswith(".toml"):
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            line = re.search(r"line (\d+)", str(exc))
+            raise ConfigError(
+                f"{source}:{line.group(1) if line else 1}: not valid TOML: {exc}"
+            ) from None
+        return data, toml_lines(text)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        raise ConfigError(
+            f"{source}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}"
+        ) from None
+    if root is None:
+        raise ConfigError(f"{source}:1: the file is empty; it needs a '{top_key}:' mapping")
+    return yaml.SafeLoader("").construct_document(root), yaml_lines(root)
+
+
+def line_of(lines: Mapping[FieldPath, int], path: FieldPath) -> int:
+    """The line of ``path``, or of its nearest parent the file names."""
+    while path and path not in lines:
+        path = path[:-1]
+    return lines.get(path, 1)
 
 
 def yaml_lines(root: yaml.Node) -> dict[FieldPath, int]:

@@ -10,14 +10,11 @@ from __future__ import annotations
 import asyncio
 import math
 import re
-import tomllib
 from collections.abc import Mapping
 from datetime import date, time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-import yaml
 
 from center.channels.voice.ivr import (
     DEFAULT,
@@ -32,8 +29,8 @@ from center.channels.voice.ivr import (
     Target,
     TargetKind,
 )
-from center.queue.config import ConfigError, FieldError, _line_of, check_queue_name
-from center.queue.config_lines import FieldPath, toml_lines, yaml_lines
+from center.queue.config import ConfigError, FieldError, check_queue_name
+from center.queue.config_lines import FieldPath, line_of, read_document
 
 TOP_KEYS = frozenset(
     {"languages", "voice", "max_tries", "entry", "menus", "hours", "after_hours", "overflow"}
@@ -345,32 +342,11 @@ def parse(
     text: str, source: str, *, queues: set[str] | None = None, zone: str = "UTC"
 ) -> IvrConfig:
     """Parse and validate an IVR document; ``queues``: the names options may send to."""
-    if source.endswith(".toml"):
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            line = re.search(r"line (\d+)", str(exc))
-            raise ConfigError(
-                f"{source}:{line.group(1) if line else 1}: not valid TOML: {exc}"
-            ) from None
-        lines = toml_lines(text)
-    else:
-        try:
-            root = yaml.compose(text, Loader=yaml.SafeLoader)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = mark.line + 1 if mark is not None else 1
-            raise ConfigError(
-                f"{source}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}"
-            ) from None
-        if root is None:
-            raise ConfigError(f"{source}:1: the file is empty; it needs a 'menus:' mapping")
-        lines = yaml_lines(root)
-        data = yaml.SafeLoader("").construct_document(root)
+    data, lines = read_document(text, source, "menus")
     try:
         return _build(data, queues, zone, source)
     except FieldError as exc:
-        raise ConfigError(f"{source}:{_line_of(lines, exc.path)}: {exc.message}") from None
+        raise ConfigError(f"{source}:{line_of(lines, exc.path)}: {exc.message}") from None
 
 
 async def load(
