@@ -11,6 +11,7 @@ from playwright.async_api import Browser, Page, expect
 from center.app import create_app
 from center.knowledge_base.io import SAMPLE_DIR, import_dir
 from center.records.enums import Role
+from tests.agent_ui.test_browser import go_available
 from tests.browser import TIMEOUT_MS
 from tests.support import PASSWORD, Server, make_user, serve_app
 
@@ -129,9 +130,7 @@ async def test_no_csp_violation_on_the_pages(server: Server, browser: Browser) -
 
     agent = await _watched(browser, problems)
     await _sign_in(agent, server.url, "/agent", "alice")
-    await expect(agent.locator("#presence")).to_be_enabled()  # the socket.io connection works
-    await agent.select_option("#presence", "available")
-    await expect(agent.locator("#presence")).to_have_value("available")
+    await go_available(agent)  # the socket.io connection works
 
     customer = await _watched(browser, problems)
     await customer.goto(f"{server.url}/chat")

@@ -27,6 +27,13 @@ async def sign_in(page: Page, url: str, username: str, password: str) -> None:
     await page.click("#signin")
 
 
+async def go_available(page: Page) -> None:
+    """Once the console's socket is up (the presence menu enabled), set the agent available."""
+    await expect(page.locator("#presence")).to_be_enabled()
+    await page.select_option("#presence", "available")
+    await expect(page.locator("#presence")).to_have_value("available")
+
+
 async def test_agent_and_customer_chat_in_the_browser(
     server: Server, browser: Browser, tmp_path: Path
 ) -> None:
@@ -40,9 +47,7 @@ async def test_agent_and_customer_chat_in_the_browser(
         await sign_in(agent, server.url, "alice", PASSWORD)
         await expect(agent.locator("#login")).to_be_hidden()
         await expect(agent.locator("#who")).to_contain_text("alice")
-        await expect(agent.locator("#presence")).to_be_enabled()
-        await agent.select_option("#presence", "available")
-        await expect(agent.locator("#presence")).to_have_value("available")
+        await go_available(agent)
 
         customer = await watched_page(customer_ctx, errors, dialogs)
         await customer.goto(f"{server.url}/chat")

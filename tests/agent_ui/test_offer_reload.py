@@ -9,7 +9,7 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from center.config import Settings
-from tests.agent_ui.test_browser import sign_in
+from tests.agent_ui.test_browser import go_available, sign_in
 from tests.browser import watched_page
 from tests.support import PASSWORD, Agent, Customer, Server, make_user, signed_in_agent
 
@@ -78,9 +78,7 @@ async def test_reloading_the_page_shows_the_offer_again(server: Server, browser:
     try:
         page = await watched_page(context, errors, dialogs)
         await sign_in(page, server.url, "alice", PASSWORD)
-        await expect(page.locator("#presence")).to_be_enabled()
-        await page.select_option("#presence", "available")
-        await expect(page.locator("#presence")).to_have_value("available")
+        await go_available(page)
 
         await customer.connect()
         await customer.say("my order never came")

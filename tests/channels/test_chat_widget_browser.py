@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from center.config import Settings
 from center.records.models import Interaction
-from tests.agent_ui.test_browser import sign_in
+from tests.agent_ui.test_browser import go_available, sign_in
 from tests.browser import TIMEOUT_MS, watch
 from tests.support import PASSWORD, Agent, Customer, Server, make_user, signed_in_agent
 
@@ -169,9 +169,7 @@ async def test_the_agent_console_marks_a_claimed_email_unverified(
     try:
         async with _page(browser) as page:
             await sign_in(page, server.url, "alice", PASSWORD)
-            await expect(page.locator("#presence")).to_be_enabled()
-            await page.select_option("#presence", "available")
-            await expect(page.locator("#presence")).to_have_value("available")
+            await go_available(page)
             await customer.connect(name="Dana", email="Dana@Example.com")  # typed, not proved
             await customer.say("I want a refund to a new card")
             await page.locator("#offers .offer .accept").click()

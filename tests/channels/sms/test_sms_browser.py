@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import Browser, expect
 
-from tests.agent_ui.test_browser import sign_in
+from tests.agent_ui.test_browser import go_available, sign_in
 from tests.browser import watched_page
 from tests.channels.sms.support import callback, text
 from tests.support import PASSWORD, Server, make_user
@@ -26,9 +26,7 @@ async def test_sms_pane_shows_delivery_media_and_opt_out(
     try:
         agent = await watched_page(context, errors, dialogs)
         await sign_in(agent, server.url, "alice", PASSWORD)
-        await expect(agent.locator("#presence")).to_be_enabled()
-        await agent.select_option("#presence", "available")
-        await expect(agent.locator("#presence")).to_have_value("available")
+        await go_available(agent)
 
         await text(hooks, "<b>photo</b> of the damage", media=[(MEDIA, "image/jpeg")])
         offer = agent.locator("#offers .offer")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import Browser, expect
 
-from tests.agent_ui.test_browser import sign_in
+from tests.agent_ui.test_browser import go_available, sign_in
 from tests.browser import watched_page
 from tests.support import PASSWORD, Server, make_user
 from tests.twilio_support import ACCOUNT_SID, TwilioApi, Webhooks, sid, voice_call
@@ -25,9 +25,7 @@ async def test_a_call_in_the_console_is_bridged_held_and_refusals_shown(
     try:
         agent = await watched_page(context, errors, dialogs)
         await sign_in(agent, server.url, "alice", PASSWORD)
-        await expect(agent.locator("#presence")).to_be_enabled()
-        await agent.select_option("#presence", "available")
-        await expect(agent.locator("#presence")).to_have_value("available")
+        await go_available(agent)
 
         call = sid("CA")
         await hooks.post("/twilio/voice", voice_call(call, from_=CALLER))
