@@ -5,6 +5,7 @@ and beside them, in the same run, the same load against a bare python-socketio r
     python bench/chat.py --serve-processes 3               # three `center serve` processes
     python bench/chat.py --profile /tmp/chat.prof   # the server under cProfile; then:
     python -c "import pstats; pstats.Stats('/tmp/chat-0.prof').sort_stats('tottime').print_stats(9)"
+    BENCH_SPY=/tmp/spy python bench/chat.py  # py-spy (if installed) over the load only
     CENTER_DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test \\
     CENTER_REDIS_URL=redis://127.0.0.1:6379/0 python bench/chat.py --customers 200 --agents 50
 
@@ -324,11 +325,13 @@ async def run_load(
             await asyncio.gather(*(a.start(http) for a in bench_agents))
         clients = [BenchCustomer(urls[i % len(urls)], i, messages, stats) for i in range(customers)]
         await asyncio.gather(*(c.connect() for c in clients))
+        spy = await start_spy(name, pids)
         cpu_before = server_cpu_s(pids)
         started = now()
         await asyncio.gather(*(c.run() for c in clients))
         result.wall = now() - started
         result.cpu_s = server_cpu_s(pids) - cpu_before
+        await stop_spy(spy)
         for a in bench_agents:
             await a.stop()
     finally:
@@ -457,6 +460,25 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+async def start_spy(name: str, pids: list[int]) -> asyncio.subprocess.Process | None:
+    """With BENCH_SPY=FILE (and py-spy installed): sample the first server during the load
+    only (not its start, sign-ins or connects), as collapsed stacks for a flame graph."""
+    out = os.environ.get("BENCH_SPY")
+    if not out or not shutil.which("py-spy"):
+        return None
+    path = f"{out}.{'relay' if 'relay' in name else 'center'}"
+    return await asyncio.create_subprocess_exec(
+        "py-spy", "record", "-p", str(pids[0]), "-r", "250", "-f", "raw", "-o", path,
+        "--nonblocking", stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+async def stop_spy(spy: asyncio.subprocess.Process | None) -> None:
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)  # (py-spy writes its file on SIGINT)
+        await spy.wait()
 
 
 def server_cpu_s(pids: list[int]) -> float:

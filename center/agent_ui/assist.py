@@ -7,11 +7,13 @@ about and where the answers go.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sqlalchemy import exists, select
 
 from center.interactions import InteractionError
+from center.knowledge_base import articles as kb_articles
 from center.knowledge_base import search as kb_search
 from center.knowledge_base.models import PUBLISHED, Article
 from center.notices import AgentBus, AgentNotice
@@ -22,6 +24,10 @@ from center.records.models import Interaction, Message, User
 
 # How much of the conversation informs agent suggestions: the customer's latest messages.
 RECENT_MESSAGES = 5
+# How long "is anything published?" is believed: every customer message asks it. A save in
+# this process forgets it at once; one in another process is seen within these bounds.
+PUBLISHED_FOR_S = 30.0
+NOTHING_PUBLISHED_FOR_S = 2.0
 
 
 def article_json(hit: kb_search.SearchHit) -> dict[str, Any]:
@@ -33,6 +39,7 @@ class Assist:
         self.db = db
         self.bus = bus
         self.limit = limit
+        self._known: tuple[bool, float, int] | None = None  # (answer, until, saves then)
 
     async def for_customer(self, text: str) -> list[dict[str, Any]]:
         """Articles to show a chat customer before queueing them."""
@@ -44,9 +51,8 @@ class Assist:
         """Push suggestions for the conversation so far to the assigned agent."""
         if interaction.agent_id is None:
             return
-        if not await self._published():  # the answer a search would give, without one
-            await self._push(interaction, [])
-            return
+        if not await self._published():
+            return  # (no knowledge base: nothing to suggest, and no notice saying so)
         async with self.db.read() as s:
             bodies = list(
                 await s.scalars(
@@ -77,9 +83,18 @@ class Assist:
     async def _published(self) -> bool:
         """Whether any article is published. A centre without a knowledge base paid, per
         customer message, a full-text search and its vocabulary look-ups (as much server
-        CPU as the conversation itself, bench/chat.py --profile); one EXISTS instead."""
+        CPU as the conversation itself, bench/chat.py --profile); one EXISTS instead, and
+        that one believed for a while (``PUBLISHED_FOR_S``)."""
+        now, saves = time.monotonic(), kb_articles.saves()
+        if self._known is not None:
+            answer, until, saves_then = self._known
+            if now < until and saves == saves_then:
+                return answer
         async with self.db.read_step() as c:
-            return bool(await c.scalar(select(exists().where(Article.status == PUBLISHED))))
+            answer = bool(await c.scalar(select(exists().where(Article.status == PUBLISHED))))
+        believed_for = PUBLISHED_FOR_S if answer else NOTHING_PUBLISHED_FOR_S
+        self._known = (answer, now + believed_for, saves)
+        return answer
 
     async def insert(self, agent: User, interaction_id: int, article_id: int) -> dict[str, Any]:
         """An agent puts an article into their reply: logged on the interaction."""

@@ -84,7 +84,10 @@ class AgentNamespace(Namespace):
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         # Our pages only, a live session; recorded under it so that logout ends it.
         user = await self.sockets.admit(sid, self.namespace, environ)
-        await self.save_session(sid, {"user_id": user.id})
+        # The user is kept with the socket for its events: an account changes only by
+        # deactivation, and that (like logout and expiry) ends the socket itself, on every
+        # process (console_sockets.py); no event needs a fresh read of the same row.
+        await self.save_session(sid, {"user_id": user.id, "user": user})
         await self.enter_room(sid, agent_room(user.id))
         await self.liveness.connected(Owner.AGENT, user.id, sid)
         await self.emit(
@@ -196,10 +199,9 @@ class AgentNamespace(Namespace):
     # -- helpers ---------------------------------------------------------------------------
 
     async def _handle(self, sid: str, event: str, data: Any, act: Any) -> dict[str, Any]:
-        """Run one event for the session's (freshly loaded) user; refuse bad input cleanly."""
+        """Run one event for the socket's user; refuse bad input cleanly."""
         try:
-            user_id = (await self.get_session(sid)).get("user_id")
-            user = await users.get_user(self.db, user_id) if user_id else None
+            user = (await self.get_session(sid)).get("user")
             if user is None or not user.active:
                 raise PayloadError("unauthorized", "login required")
             result = await act(user, data)

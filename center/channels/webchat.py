@@ -36,7 +36,7 @@ from typing import Any
 
 import socketio
 from redis.asyncio import Redis
-from sqlalchemy import exists, select
+from sqlalchemy import select
 
 from center.channels import chat_identity, chat_transcript
 from center.channels.base import CustomerNotice
@@ -193,8 +193,9 @@ class ChatNamespace(Namespace):
         try:
             text = parse(ChatMessage, data, max_chars=self.settings.max_message_chars).text
             customer_id = (await self.get_session(sid))["customer_id"]
-            interaction = await self._open_chat(customer_id)
-            if interaction is None:
+            # Into the open chat, found in the step that stores the message; else a new one.
+            stored = await self.service.inbound_open(customer_id, Channel.CHAT, text)
+            if stored is None:
                 # A new chat: articles for the first message, if any, are shown before it
                 # is queued; without any it is queued at once. One transaction either way.
                 articles = await self._articles_for(text)
@@ -216,7 +217,7 @@ class ChatNamespace(Namespace):
                         room=customer_room(customer_id),
                     )
             else:
-                stored = await self.service.inbound(interaction.id, text)
+                interaction = stored.interaction
                 # Any further message while articles are shown ("I still need help") goes
                 # to the queue.
                 if interaction.state is InteractionState.NEW:
@@ -298,26 +299,8 @@ class ChatNamespace(Namespace):
 
     async def _open_chat(self, customer_id: int) -> Interaction | None:
         """The customer's open chat, if any (one they have left is not theirs any more)."""
-        t = rows.INTERACTIONS  # (Core: every customer message asks this; see rows.py)
         async with self.db.read_step() as c:
-            row = (
-                await c.execute(
-                    select(t)
-                    .where(
-                        t.c.customer_id == customer_id,
-                        t.c.channel == Channel.CHAT,
-                        t.c.ended_at.is_(None),
-                        ~exists().where(
-                            Event.interaction_id == t.c.id,
-                            Event.type == EventType.CUSTOMER_LEFT.value,
-                        ),
-                    )
-                    .order_by(t.c.id.desc())
-                    .limit(1)
-                )
-            ).first()
-        interaction = None if row is None else rows.as_interaction(row)
-        return interaction if interaction is not None and interaction.state.is_open else None
+            return await rows.open_conversation(c, customer_id, Channel.CHAT)
 
     async def _no_arguments(self, sid: str, event: str, data: Any) -> dict[str, Any] | None:
         """The refusal for a payload of an event that takes none (an object or nothing)."""

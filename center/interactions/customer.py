@@ -6,10 +6,10 @@ import contextlib
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from center.channels.base import CustomerNotice
-from center.interactions import rows
+from center.interactions import one_statement, rows
 from center.interactions.base import (
     InteractionError,
     MessageHook,
@@ -29,7 +29,7 @@ from center.records.enums import (
     Direction,
     InteractionState,
 )
-from center.records.models import Event, Interaction
+from center.records.models import Event, Interaction, Message
 
 S = InteractionState
 
@@ -132,21 +132,50 @@ class CustomerSide(ServiceBase):
             i = await self._load(c, interaction_id)
             if not i.state.is_open:
                 raise InteractionError("closed", "this conversation has ended")
-            m = await rows.insert_message(c, i.id, Direction.INBOUND, body, meta=meta)
-            await events.write(
-                c,
-                events.row(
-                    events.MessageReceived(message_id=m.id, body=body),
-                    interaction=i,
-                    actor_kind=ActorKind.CUSTOMER,
-                ),
-            )
+            m = await self._store_inbound(c, i, body, meta)
             if after is not None:
                 await after(c, i, m)
+        await self._inbound_stored(i, m)
+        return Stored(i, m)
+
+    async def inbound_open(self, customer_id: int, channel: Channel, body: str) -> Stored | None:
+        """A customer's message to their open conversation on ``channel``, found in the same
+        step (not looked up in a read of its own first); None when they have none, and
+        nothing is written (the caller starts one)."""
+        if self.db.single_statement_steps:
+            async with self.db.statement() as c:
+                stored = await one_statement.inbound_open(c, customer_id, channel, body, utcnow())
+            if stored is None:
+                return None
+            await self._inbound_stored(*stored)
+            return Stored(*stored)
+        async with self.db.step() as c:
+            i = await rows.open_conversation(c, customer_id, channel)
+            if i is None:
+                return None
+            m = await self._store_inbound(c, i, body, None)
+        await self._inbound_stored(i, m)
+        return Stored(i, m)
+
+    async def _store_inbound(
+        self, c: AsyncConnection, i: Interaction, body: str, meta: dict[str, Any] | None
+    ) -> Message:
+        m = await rows.insert_message(c, i.id, Direction.INBOUND, body, meta=meta)
+        await events.write(
+            c,
+            events.row(
+                events.MessageReceived(message_id=m.id, body=body),
+                interaction=i,
+                actor_kind=ActorKind.CUSTOMER,
+            ),
+        )
+        return m
+
+    async def _inbound_stored(self, i: Interaction, m: Message) -> None:
+        """After the commit: the assigned agent sees the message, then the listeners run."""
         if i.agent_id is not None and i.state is S.ASSIGNED:
             await self.bus.to_agent(i.agent_id, AgentNotice.MESSAGE, message_json(m))
             self._tell_listeners(i, m)
-        return Stored(i, m)
 
     async def enqueue(self, interaction_id: int) -> int:
         """Queue an interaction for routing; returns its position."""

@@ -10,16 +10,57 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from center.records.base import utcnow
-from center.records.enums import Direction, Presence
-from center.records.models import Interaction, Message, User
+from center.records.enums import Channel, Direction, Presence
+from center.records.events import EventType
+from center.records.models import Event, Interaction, Message, User
 
 INTERACTIONS = Interaction.__table__
 MESSAGES = Message.__table__
 USERS = User.__table__
+
+
+# Statements built once, executed with parameters: building one per call (``.values(...)``,
+# ``== value``) made SQLAlchemy coerce every value into a new bind and key the cache anew,
+# about half of each statement's client CPU (bench/chat.py). ``b_``-named binds leave the
+# column names free for the values.
+_BY_ID = select(INTERACTIONS).where(INTERACTIONS.c.id == bindparam("b_id"))
+_BY_ID_LOCKED = _BY_ID.with_for_update()  # (SQLite ignores FOR UPDATE: its writes queue anyway)
+_INSERT_INTERACTION = insert(INTERACTIONS).returning(*INTERACTIONS.c)
+_UPDATE_INTERACTION = update(INTERACTIONS).where(INTERACTIONS.c.id == bindparam("b_id"))
+_INSERT_MESSAGE = insert(MESSAGES).returning(MESSAGES.c.id)
+_MESSAGES = (
+    select(MESSAGES).where(MESSAGES.c.interaction_id == bindparam("b_id")).order_by(MESSAGES.c.id)
+)
+_USER = select(USERS).where(USERS.c.id == bindparam("b_id"))
+_LAST_BODY = (
+    select(MESSAGES.c.body)
+    .where(MESSAGES.c.interaction_id == bindparam("b_id"))
+    .order_by(MESSAGES.c.id.desc())
+    .limit(1)
+)
+# A customer's open conversation on a channel (not one they have left: that is not theirs
+# any more), newest first.
+_OPEN = (
+    select(INTERACTIONS)
+    .where(
+        INTERACTIONS.c.customer_id == bindparam("b_customer"),
+        INTERACTIONS.c.channel == bindparam("b_channel"),
+        INTERACTIONS.c.ended_at.is_(None),
+        ~exists().where(
+            Event.interaction_id == INTERACTIONS.c.id,
+            Event.type == EventType.CUSTOMER_LEFT.value,
+        ),
+    )
+    .order_by(INTERACTIONS.c.id.desc())
+    .limit(1)
+)
+_OPEN_LOCKED = _OPEN.with_for_update(of=INTERACTIONS)
+_PRESENCE = select(USERS.c.presence).where(USERS.c.id == bindparam("b_id"))
+_SET_PRESENCE = update(USERS).where(USERS.c.id == bindparam("b_id"))
 
 
 class Missing(LookupError):
@@ -33,24 +74,30 @@ def as_interaction(row: Any) -> Interaction:
 async def interaction(
     conn: AsyncConnection, interaction_id: int, *, lock: bool = False
 ) -> Interaction:
-    stmt = select(INTERACTIONS).where(INTERACTIONS.c.id == interaction_id)
-    if lock:  # (SQLite ignores FOR UPDATE: its write transactions are serialised anyway)
-        stmt = stmt.with_for_update()
-    row = (await conn.execute(stmt)).first()
+    row = (await conn.execute(_BY_ID_LOCKED if lock else _BY_ID, {"b_id": interaction_id})).first()
     if row is None:
         raise Missing(interaction_id)
     return as_interaction(row)
 
 
+async def open_conversation(
+    conn: AsyncConnection, customer_id: int, channel: Channel, *, lock: bool = False
+) -> Interaction | None:
+    """The customer's open conversation on ``channel``, if any."""
+    params = {"b_customer": customer_id, "b_channel": channel}
+    row = (await conn.execute(_OPEN_LOCKED if lock else _OPEN, params)).first()
+    i = None if row is None else as_interaction(row)
+    return i if i is not None and i.state.is_open else None
+
+
 async def insert_interaction(conn: AsyncConnection, **values: Any) -> Interaction:
     values.setdefault("created_at", utcnow())
-    stmt = insert(INTERACTIONS).values(**values).returning(*INTERACTIONS.c)
-    return as_interaction((await conn.execute(stmt)).one())
+    return as_interaction((await conn.execute(_INSERT_INTERACTION, values)).one())
 
 
 async def set_interaction(conn: AsyncConnection, i: Interaction, **values: Any) -> None:
     """Update the row and the transient object alike."""
-    await conn.execute(update(INTERACTIONS).where(INTERACTIONS.c.id == i.id).values(**values))
+    await conn.execute(_UPDATE_INTERACTION, {**values, "b_id": i.id})
     for name, value in values.items():
         setattr(i, name, value)
 
@@ -73,36 +120,29 @@ async def insert_message(
         "meta": meta or {},
         "created_at": utcnow(),
     }
-    new_id = (await conn.execute(insert(MESSAGES).values(**values).returning(MESSAGES.c.id))).one()
+    new_id = (await conn.execute(_INSERT_MESSAGE, values)).one()
     return Message(id=new_id[0], **values)
 
 
 async def messages(conn: AsyncConnection, interaction_id: int) -> list[Message]:
-    rows = await conn.execute(
-        select(MESSAGES).where(MESSAGES.c.interaction_id == interaction_id).order_by(MESSAGES.c.id)
-    )
+    rows = await conn.execute(_MESSAGES, {"b_id": interaction_id})
     return [Message(**r._mapping) for r in rows]
 
 
 async def user(conn: AsyncConnection, user_id: int) -> User | None:
-    row = (await conn.execute(select(USERS).where(USERS.c.id == user_id))).first()
+    row = (await conn.execute(_USER, {"b_id": user_id})).first()
     return None if row is None else User(**row._mapping)
 
 
 async def last_body(conn: AsyncConnection, interaction_id: int) -> str | None:
     """The newest message's text (an offer's preview)."""
-    return await conn.scalar(
-        select(MESSAGES.c.body)
-        .where(MESSAGES.c.interaction_id == interaction_id)
-        .order_by(MESSAGES.c.id.desc())
-        .limit(1)
-    )
+    return await conn.scalar(_LAST_BODY, {"b_id": interaction_id})
 
 
 async def presence(conn: AsyncConnection, user_id: int) -> str | None:
-    value = await conn.scalar(select(USERS.c.presence).where(USERS.c.id == user_id))
+    value = await conn.scalar(_PRESENCE, {"b_id": user_id})
     return None if value is None else Presence(value).value
 
 
 async def set_presence(conn: AsyncConnection, user_id: int, value: Presence) -> None:
-    await conn.execute(update(USERS).where(USERS.c.id == user_id).values(presence=value))
+    await conn.execute(_SET_PRESENCE, {"presence": value, "b_id": user_id})

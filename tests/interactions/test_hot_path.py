@@ -100,3 +100,44 @@ async def test_a_refused_step_stores_nothing(server: Server) -> None:
     assert bodies == ["help"]
     types = [e.type for e in await _events(server, iid)]
     assert "message.sent" not in types and "interaction.closed" not in types
+
+
+async def test_message_steps_write_the_rows_their_event_classes_define(server: Server) -> None:
+    """On PostgreSQL a message in and a message out are one statement each
+    (one_statement.py) and on SQLite a transaction: both write the same rows, field for
+    field, as the event classes and rows.insert_message define them."""
+    alice = await signed_in_agent(server, "alice")
+    customer = Customer(server.url)
+    await customer.connect(name="Fay")
+    try:
+        iid = (await customer.say("first"))["interaction_id"]
+        offer = await alice.next("offer")
+        assert (await alice.call("accept", {"interaction_id": offer["id"]}))["ok"]
+        sent = await alice.call("message", {"interaction_id": iid, "text": 'say "hi" \\ \u2603'})
+        assert sent["ok"], sent
+        second = await customer.say("line one\nline two \u00e9")
+        assert (await alice.next("message"))["id"] == second["message_id"]
+    finally:
+        await customer.close()
+        await alice.close()
+    timeline = await _events(server, iid)
+    received = [e for e in timeline if e.type == "message.received"][-1]
+    out = next(e for e in timeline if e.type == "message.sent")
+    assert received.data == {"message_id": second["message_id"], "body": "line one\nline two é"}
+    assert (received.actor_kind.value, received.actor_id) == ("customer", None)
+    assert out.data == {
+        "message_id": sent["message_id"],
+        "body": 'say "hi" \\ \u2603',
+        "agent_id": out.actor_id,
+    }
+    assert out.actor_kind.value == "agent" and out.actor_id is not None
+    assert {e.customer_id for e in timeline} == {timeline[0].customer_id}
+    assert received.id > out.id  # (in the order the steps ran)
+    for message_id, direction in (
+        (sent["message_id"], "outbound"),
+        (second["message_id"], "inbound"),
+    ):
+        m = await _message(server, message_id)
+        assert m is not None and m.direction.value == direction
+        assert (m.content_type, m.meta, m.interaction_id) == ("text/plain", {}, iid)
+        assert m.author_id == (out.actor_id if direction == "outbound" else None)
