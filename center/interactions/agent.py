@@ -193,13 +193,16 @@ class AgentSide(ServiceBase):
     async def close(
         self, agent: User, interaction_id: int, *, note: str, disposition: str | None
     ) -> Interaction:
-        async with self.db.read_step() as c:
-            await self._load_owned(c, agent, interaction_id)
         released = None
         try:
+            # (The script refuses work that is not assigned to this agent, as the record
+            # would: no read of the row first.)
             released = await self.router.finish(interaction_id, agent.id)
         except RouterError as exc:
-            # Live state gone (Redis restarted): the record still closes.
+            if exc.code in (ErrorCode.NOT_YOURS, ErrorCode.NOT_ASSIGNED):
+                msg = "this interaction is not assigned to you"
+                raise InteractionError("not_yours", msg) from None
+            # Live state gone (Redis restarted): the record, checked below, still closes.
             if exc.code is not ErrorCode.NOT_FOUND:
                 raise InteractionError(exc.code.name.lower(), str(exc)) from None
         async with self.db.step() as c:
