@@ -7,6 +7,7 @@ about and where the answers go.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -40,6 +41,7 @@ class Assist:
         self.bus = bus
         self.limit = limit
         self._known: tuple[bool, float, int] | None = None  # (answer, until, saves then)
+        self._asking = asyncio.Lock()
 
     async def for_customer(self, text: str) -> list[dict[str, Any]]:
         """Articles to show a chat customer before queueing them."""
@@ -84,17 +86,28 @@ class Assist:
         """Whether any article is published. A centre without a knowledge base paid, per
         customer message, a full-text search and its vocabulary look-ups (as much server
         CPU as the conversation itself, bench/chat.py --profile); one EXISTS instead, and
-        that one believed for a while (``PUBLISHED_FOR_S``)."""
-        now, saves = time.monotonic(), kb_articles.saves()
-        if self._known is not None:
-            answer, until, saves_then = self._known
-            if now < until and saves == saves_then:
+        that one believed for a while (``PUBLISHED_FOR_S``), asked by one caller at a time
+        (a burst of new chats waits for the one answer)."""
+        if (answer := self._believed()) is not None:
+            return answer
+        async with self._asking:
+            if (answer := self._believed()) is not None:
                 return answer
-        async with self.db.read_step() as c:
-            answer = bool(await c.scalar(select(exists().where(Article.status == PUBLISHED))))
-        believed_for = PUBLISHED_FOR_S if answer else NOTHING_PUBLISHED_FOR_S
-        self._known = (answer, now + believed_for, saves)
+            saves = kb_articles.saves()
+            async with self.db.read_step() as c:
+                query = select(exists().where(Article.status == PUBLISHED))
+                answer = bool(await c.scalar(query))
+            believed_for = PUBLISHED_FOR_S if answer else NOTHING_PUBLISHED_FOR_S
+            self._known = (answer, time.monotonic() + believed_for, saves)
         return answer
+
+    def _believed(self) -> bool | None:
+        if self._known is None:
+            return None
+        answer, until, saves_then = self._known
+        if time.monotonic() < until and kb_articles.saves() == saves_then:
+            return answer
+        return None
 
     async def insert(self, agent: User, interaction_id: int, article_id: int) -> dict[str, Any]:
         """An agent puts an article into their reply: logged on the interaction."""
