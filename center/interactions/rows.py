@@ -20,6 +20,10 @@ from center.records.models import Interaction, Message, User
 INTERACTIONS = Interaction.__table__
 MESSAGES = Message.__table__
 USERS = User.__table__
+# Built once (executed with their values): SQLAlchemy then neither rebuilds a statement
+# nor recomputes its cache key per call.
+_INSERT_INTERACTION = insert(INTERACTIONS).returning(*INTERACTIONS.c)
+_INSERT_MESSAGE = insert(MESSAGES).returning(MESSAGES.c.id)
 
 
 class Missing(LookupError):
@@ -44,8 +48,7 @@ async def interaction(
 
 async def insert_interaction(conn: AsyncConnection, **values: Any) -> Interaction:
     values.setdefault("created_at", utcnow())
-    stmt = insert(INTERACTIONS).values(**values).returning(*INTERACTIONS.c)
-    return as_interaction((await conn.execute(stmt)).one())
+    return as_interaction((await conn.execute(_INSERT_INTERACTION, values)).one())
 
 
 async def set_interaction(conn: AsyncConnection, i: Interaction, **values: Any) -> None:
@@ -73,7 +76,7 @@ async def insert_message(
         "meta": meta or {},
         "created_at": utcnow(),
     }
-    new_id = (await conn.execute(insert(MESSAGES).values(**values).returning(MESSAGES.c.id))).one()
+    new_id = (await conn.execute(_INSERT_MESSAGE, values)).one()
     return Message(id=new_id[0], **values)
 
 

@@ -272,9 +272,12 @@ async def write(conn: AsyncConnection | AsyncSession, *rows: dict[str, Any]) -> 
     """Insert event rows in the caller's transaction, in order: one statement, one round trip
     (an executemany for several, which keeps the statement cached and prepared)."""
     if len(rows) == 1:
-        await conn.execute(insert(EVENTS), rows[0])
+        await conn.execute(_INSERT, rows[0])
     elif rows:
-        await conn.execute(insert(EVENTS), list(rows))
+        await conn.execute(_INSERT, list(rows))
+
+
+_INSERT = insert(EVENTS)  # built once: no statement or cache key rebuilt per write
 
 
 def event_json(event: Event) -> dict[str, Any]:

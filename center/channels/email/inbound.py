@@ -133,8 +133,8 @@ class EmailInboundService:
             "sha256": hashlib.sha256(d.raw).hexdigest(),
             "status": InboundStatus.RECEIVED,
         }
-        stmt = store.insert_ignore(c, store.INBOUND, values, ["source_ref"])
-        new = (await c.execute(stmt.returning(store.INBOUND.c.id))).first()
+        stmt = store.ignoring(c.dialect.name, store.INBOUND, ("source_ref",), store.INBOUND.c.id)
+        new = (await c.execute(stmt, values)).first()
         if new is not None:
             return int(new[0]), None
         row = (
@@ -209,11 +209,11 @@ class EmailInboundService:
             return await self._done(
                 c, inbound_id, InboundStatus.QUARANTINED, None, "From is not an address"
             )
-        customer_id = await store.customer_for_email(c, sender)
+        customer_id, duplicate = await store.sender(c, sender, mail.message_id)
         first: list[dict[str, Any]] = []
         if customer_id is None:
             customer_id, first = await store.create_customer(c, sender, mail.from_.name)
-        if mail.message_id and await store.known_id(c, mail.message_id, Direction.INBOUND):
+        if duplicate:
             # The same message again (sent to two of our addresses, SMTP and IMAP, a resend).
             await events.write(
                 c,
@@ -300,12 +300,13 @@ class EmailInboundService:
         route = i is None
         new_ticket = ticket is None
         if new_ticket:
-            ticket = await self.tickets.create(
+            ticket, created = await self.tickets.new(
                 c,
                 customer_id=customer_id,
                 subject=mail.subject[:255] or "(no subject)",
                 channel=Channel.EMAIL,
             )
+            first = [*first, *created]
             await store.add_thread(
                 c,
                 ticket.id,

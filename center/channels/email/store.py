@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, bindparam, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -19,14 +20,35 @@ from center.channels.email.models import (
     EmailThread,
     InboundStatus,
 )
+from center.records import events
 from center.records.base import utcnow
-from center.records.enums import Direction
+from center.records.enums import ActorKind, Direction, IdentityKind
+from center.records.models import Customer, Identity
 
+CUSTOMERS, IDENTITIES = Customer.__table__, Identity.__table__
 INBOUND = EmailInbound.__table__
 IDS = EmailMessageId.__table__
 THREADS = EmailThread.__table__
 PARTICIPANTS = EmailParticipant.__table__
 ADDRESSES = EmailAddress.__table__
+_OWNER = (
+    select(IDENTITIES.c.customer_id)
+    .where(
+        IDENTITIES.c.kind == "email",
+        IDENTITIES.c.value == bindparam("b_addr"),
+        IDENTITIES.c.verified.is_(True),
+    )
+    .limit(1)
+    .scalar_subquery()
+)
+_SENDER = select(
+    _OWNER,
+    select(CUSTOMERS.c.merged_into_id).where(CUSTOMERS.c.id == _OWNER).scalar_subquery(),
+    exists().where(IDS.c.key == bindparam("b_key"), IDS.c.direction == bindparam("b_direction")),
+)
+_MERGED_INTO = select(CUSTOMERS.c.merged_into_id).where(CUSTOMERS.c.id == bindparam("b_id"))
+_INSERT_CUSTOMER = CUSTOMERS.insert().returning(CUSTOMERS.c.id)
+_INSERT_IDENTITY = IDENTITIES.insert()
 
 
 def key(message_id: str) -> str:
@@ -36,6 +58,19 @@ def key(message_id: str) -> str:
 def insert_ignore(conn: AsyncConnection, table: Any, values: Any, index: list[str]) -> Any:
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     return dialect.insert(table).values(values).on_conflict_do_nothing(index_elements=index)
+
+
+@functools.cache
+def ignoring(dialect: str, table: Any, index: tuple[str, ...], returning: Any = None) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING``, built once per dialect and executed with its
+    values: rebuilding a statement (and its cache key) per call was most of its CPU."""
+    stmt = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+    stmt = stmt.on_conflict_do_nothing(index_elements=list(index))
+    return stmt if returning is None else stmt.returning(returning)
+
+
+_SET_INBOUND = update(INBOUND).where(INBOUND.c.id == bindparam("b_id"))
+_INDEX_ID = IDS.insert()
 
 
 async def inbound(conn: AsyncConnection, inbound_id: int, *, lock: bool = False) -> Any:
@@ -49,9 +84,7 @@ async def set_inbound(
     conn: AsyncConnection, inbound_id: int, status: InboundStatus, **values: Any
 ) -> None:
     await conn.execute(
-        update(INBOUND)
-        .where(INBOUND.c.id == inbound_id)
-        .values(status=status, processed_at=utcnow(), **values)
+        _SET_INBOUND, {"b_id": inbound_id, "status": status, "processed_at": utcnow(), **values}
     )
 
 
@@ -73,11 +106,6 @@ async def ticket_for_ids(
     return None
 
 
-async def known_id(conn: AsyncConnection, message_id: str, direction: Direction) -> bool:
-    stmt = select(IDS.c.id).where(IDS.c.key == key(message_id), IDS.c.direction == direction)
-    return (await conn.execute(stmt.limit(1))).first() is not None
-
-
 async def index_id(
     conn: AsyncConnection,
     message_id: str,
@@ -87,14 +115,15 @@ async def index_id(
     direction: Direction,
 ) -> None:
     await conn.execute(
-        IDS.insert().values(
-            key=key(message_id),
-            message_id=message_id,
-            ticket_id=ticket_id,
-            message_row_id=message_row_id,
-            direction=direction,
-            created_at=utcnow(),
-        )
+        _INDEX_ID,
+        {
+            "key": key(message_id),
+            "message_id": message_id,
+            "ticket_id": ticket_id,
+            "message_row_id": message_row_id,
+            "direction": direction,
+            "created_at": utcnow(),
+        },
     )
 
 
@@ -110,18 +139,14 @@ async def add_thread(
     conn: AsyncConnection, ticket_id: int, *, token: str, support_address: str, subject: str
 ) -> None:
     await conn.execute(
-        insert_ignore(
-            conn,
-            THREADS,
-            {
-                "ticket_id": ticket_id,
-                "token": token,
-                "support_address": support_address,
-                "subject": subject[:998],
-                "created_at": utcnow(),
-            },
-            ["ticket_id"],
-        )
+        ignoring(conn.dialect.name, THREADS, ("ticket_id",)),
+        {
+            "ticket_id": ticket_id,
+            "token": token,
+            "support_address": support_address,
+            "subject": subject[:998],
+            "created_at": utcnow(),
+        },
     )
 
 
@@ -138,7 +163,8 @@ async def mark_acknowledged(conn: AsyncConnection, ticket_id: int) -> bool:
 async def add_participants(conn: AsyncConnection, ticket_id: int, addresses: Iterable[str]) -> None:
     values = [{"ticket_id": ticket_id, "address": a[:320]} for a in sorted(set(addresses)) if a]
     if values:
-        await conn.execute(insert_ignore(conn, PARTICIPANTS, values, ["ticket_id", "address"]))
+        stmt = ignoring(conn.dialect.name, PARTICIPANTS, ("ticket_id", "address"))
+        await conn.execute(stmt, values)
 
 
 async def is_participant(conn: AsyncConnection, ticket_id: int, address: str) -> bool:
@@ -184,48 +210,46 @@ async def take_ack_slot(conn: AsyncConnection, addr: str, *, cap: int, now: date
 
 async def customer_for_email(conn: AsyncConnection, addr: str) -> int | None:
     """The customer owning this verified address (merges followed), or None."""
-    from center.records.models import Customer, Identity
+    return (await sender(conn, addr, None))[0]
 
-    ids, customers = Identity.__table__, Customer.__table__
-    found = await conn.scalar(
-        select(ids.c.customer_id).where(
-            ids.c.kind == "email", ids.c.value == addr, ids.c.verified.is_(True)
-        )
-    )
+
+async def sender(
+    conn: AsyncConnection, addr: str, message_id: str | None
+) -> tuple[int | None, bool]:
+    """(the customer owning this verified address, merges followed, or None; whether we
+    already stored an inbound message with this Message-ID): one read, a further one per
+    merge (rare)."""
+    params = {
+        "b_addr": addr,
+        "b_key": key(message_id) if message_id else "",  # ("" is no sha256: no match)
+        "b_direction": Direction.INBOUND,
+    }
+    customer_id, merged, duplicate = (await conn.execute(_SENDER, params)).one()
     for _ in range(10):  # a merged customer's identities moved on; follow defensively
-        if found is None:
-            return None
-        merged = await conn.scalar(
-            select(customers.c.merged_into_id).where(customers.c.id == found)
-        )
-        if merged is None:
-            return int(found)
-        found = merged
-    return int(found)
+        if customer_id is None or merged is None:
+            break
+        customer_id = merged
+        merged = await conn.scalar(_MERGED_INTO, {"b_id": customer_id})
+    return (None if customer_id is None else int(customer_id)), bool(duplicate)
 
 
 async def create_customer(conn: AsyncConnection, addr: str, name: str | None) -> tuple[int, list]:
     """A new customer whose verified identity is the address mail arrived from; the rows
     of its events (customer.created, customer.identity_added) for the caller to write."""
-    from center.records import events
-    from center.records.enums import ActorKind, IdentityKind
-    from center.records.models import Customer, Identity
-
     now = utcnow()
     new = await conn.execute(
-        Customer.__table__.insert()
-        .values(display_name=(name or None) and name[:120], created_at=now)
-        .returning(Customer.__table__.c.id)
+        _INSERT_CUSTOMER, {"display_name": (name or None) and name[:120], "created_at": now}
     )
     customer_id = int(new.scalar_one())
     await conn.execute(
-        Identity.__table__.insert().values(
-            customer_id=customer_id,
-            kind=IdentityKind.EMAIL,
-            value=addr,
-            verified=True,
-            created_at=now,
-        )
+        _INSERT_IDENTITY,
+        {
+            "customer_id": customer_id,
+            "kind": IdentityKind.EMAIL,
+            "value": addr,
+            "verified": True,
+            "created_at": now,
+        },
     )
     who = {"customer_id": customer_id, "actor_kind": ActorKind.CUSTOMER}
     return customer_id, [
