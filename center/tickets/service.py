@@ -34,7 +34,7 @@ Clock = Callable[[], datetime]
 S = TicketStatus
 # Built once: SQLAlchemy then compiles each once per process and skips rebuilding the
 # statement and its cache key per call (most of a statement's CPU on the email hot path).
-_INSERT = insert(TICKETS).returning(TICKETS)
+_INSERT = insert(TICKETS).returning(TICKETS, sort_by_parameter_order=True)
 _UPDATE = update(TICKETS).where(TICKETS.c.id == bindparam("b_id"))
 _POLICY = select(POLICIES).where(
     or_(POLICIES.c.queue == bindparam("b_queue"), POLICIES.c.queue.is_(None)),
@@ -84,6 +84,20 @@ class TicketChanges:
     subject: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class NewTicket:
+    customer_id: int
+    subject: str
+    channel: Channel | None = None
+    queue: str = "default"
+    priority: TicketPriority = TicketPriority.NORMAL
+    assignee_id: int | None = None
+    tags: Iterable[str] = ()
+    interaction_id: int | None = None
+    actor: Actor = SYSTEM
+    follow_up_of_id: int | None = None
+
+
 def as_ticket(row: Any) -> Ticket:
     return Ticket(**row._mapping)
 
@@ -120,79 +134,83 @@ class TicketService:
         **fields: Any,
     ) -> Ticket:
         """A new open ticket (number = its id), SLA clocks started from its policy, and
-        ``interaction_id`` attached if given; ``fields`` are ``new``'s (customer_id,
+        ``interaction_id`` attached if given; ``fields`` are ``NewTicket``'s (customer_id,
         subject, channel, queue, priority, …). Events: ticket.created, ticket.sla_set,
         ticket.interaction_attached."""
-        ticket, rows = await self.new(conn, interaction_id=interaction_id, actor=actor, **fields)
+        spec = NewTicket(interaction_id=interaction_id, actor=actor, **fields)
+        [(ticket, rows)] = await self.new_many(conn, [spec])
         await events.write(conn, *rows)
         if interaction_id is None:
             return ticket
         await self.attach(conn, ticket.id, interaction_id, actor=actor)
         return await self.get(conn, ticket.id)
 
-    async def new(
-        self,
-        conn: AsyncConnection,
-        *,
-        customer_id: int,
-        subject: str,
-        channel: Channel | None = None,
-        queue: str = "default",
-        priority: TicketPriority = TicketPriority.NORMAL,
-        assignee_id: int | None = None,
-        tags: Iterable[str] = (),
-        interaction_id: int | None = None,
-        actor: Actor = SYSTEM,
-        follow_up_of_id: int | None = None,
-    ) -> tuple[Ticket, list[dict[str, Any]]]:
-        """``create``'s ticket without attaching anything, and its event rows (created,
-        sla_set) for the caller to write in its step's one events insert: three
-        statements (the policy, the insert, number and clocks), the hot path of email."""
+    async def new_many(
+        self, conn: AsyncConnection, specs: list[NewTicket]
+    ) -> list[tuple[Ticket, list[dict[str, Any]]]]:
+        """``create``'s tickets without attaching anything, each with its event rows
+        (created, sla_set) for the caller to write in its step's one events insert. Three
+        statements for any number of tickets (the policies, one multi-row insert, the
+        numbers and clocks): the hot path of email, which opens many at once."""
+        if not specs:
+            return []
         now = self.clock()
-        policy = await self._policy(conn, queue, int(priority))
-        row = (
-            await conn.execute(
-                _INSERT,
+        policies: dict[tuple[str, int], Any] = {}
+        for spec in specs:
+            key = (spec.queue, int(spec.priority))
+            if key not in policies:
+                policies[key] = await self._policy(conn, *key)
+        inserted = await conn.execute(
+            _INSERT,
+            [
                 {
-                    "customer_id": customer_id,
-                    "subject": subject[:255],
+                    "customer_id": spec.customer_id,
+                    "subject": spec.subject[:255],
                     "status": S.OPEN,
-                    "priority": int(priority),
-                    "assignee_id": assignee_id,
-                    "tags": sorted(set(tags)),
-                    "queue": queue,
-                    "channel": channel,
+                    "priority": int(spec.priority),
+                    "assignee_id": spec.assignee_id,
+                    "tags": sorted(set(spec.tags)),
+                    "queue": spec.queue,
+                    "channel": spec.channel,
                     "sla_flags": {},
-                    "follow_up_of_id": follow_up_of_id,
+                    "follow_up_of_id": spec.follow_up_of_id,
                     "created_at": now,
                     "updated_at": now,
-                },
-            )
-        ).one()
-        ticket = as_ticket(row)
-        rows = [
-            te.ticket_row(
-                te.Created(
-                    number=ticket.id,
-                    subject=subject[:255],
-                    queue=queue,
-                    priority=int(priority),
-                    channel=channel.value if channel else None,
-                    follow_up_of=follow_up_of_id,
-                ),
-                customer_id=customer_id,
-                ticket_id=ticket.id,
-                interaction_id=interaction_id,
-                actor_kind=actor.kind,
-                actor_id=actor.id,
-            )
-        ]
-        values, sla_rows = self._policy_values(ticket, policy, initial=True)
-        values["number"] = ticket.id
-        await conn.execute(_UPDATE, {"b_id": ticket.id, **values})
-        for name, value in values.items():
-            setattr(ticket, name, value)
-        return ticket, rows + sla_rows
+                }
+                for spec in specs
+            ],
+        )
+        out: list[tuple[Ticket, list[dict[str, Any]]]] = []
+        updates: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for spec, row in zip(specs, inserted.all(), strict=True):
+            ticket = as_ticket(row)
+            rows = [
+                te.ticket_row(
+                    te.Created(
+                        number=ticket.id,
+                        subject=spec.subject[:255],
+                        queue=spec.queue,
+                        priority=int(spec.priority),
+                        channel=spec.channel.value if spec.channel else None,
+                        follow_up_of=spec.follow_up_of_id,
+                    ),
+                    customer_id=spec.customer_id,
+                    ticket_id=ticket.id,
+                    interaction_id=spec.interaction_id,
+                    actor_kind=spec.actor.kind,
+                    actor_id=spec.actor.id,
+                )
+            ]
+            policy = policies[(spec.queue, int(spec.priority))]
+            values, sla_rows = self._policy_values(ticket, policy, initial=True)
+            values["number"] = ticket.id
+            for name, value in values.items():
+                setattr(ticket, name, value)
+            updates.setdefault(tuple(sorted(values)), []).append({"b_id": ticket.id, **values})
+            out.append((ticket, rows + sla_rows))
+        for params in updates.values():  # (one executemany per set of columns: usually one)
+            await conn.execute(_UPDATE, params)
+        return out
 
     async def attach(
         self, conn: AsyncConnection, ticket_id: int, interaction_id: int, *, actor: Actor = SYSTEM

@@ -47,7 +47,20 @@ _SENDER = select(
     exists().where(IDS.c.key == bindparam("b_key"), IDS.c.direction == bindparam("b_direction")),
 )
 _MERGED_INTO = select(CUSTOMERS.c.merged_into_id).where(CUSTOMERS.c.id == bindparam("b_id"))
-_INSERT_CUSTOMER = CUSTOMERS.insert().returning(CUSTOMERS.c.id)
+_INSERT_CUSTOMER = CUSTOMERS.insert().returning(CUSTOMERS.c.id, sort_by_parameter_order=True)
+_OWNERS = (
+    select(IDENTITIES.c.value, IDENTITIES.c.customer_id, CUSTOMERS.c.merged_into_id)
+    .join(CUSTOMERS, CUSTOMERS.c.id == IDENTITIES.c.customer_id)
+    .where(
+        IDENTITIES.c.kind == "email",
+        IDENTITIES.c.value.in_(bindparam("b_addrs", expanding=True)),
+        IDENTITIES.c.verified.is_(True),
+    )
+    .order_by(IDENTITIES.c.id)
+)
+_KNOWN_IDS = select(IDS.c.key).where(
+    IDS.c.key.in_(bindparam("b_keys", expanding=True)), IDS.c.direction == bindparam("b_direction")
+)
 _INSERT_IDENTITY = IDENTITIES.insert()
 
 
@@ -70,6 +83,7 @@ def ignoring(dialect: str, table: Any, index: tuple[str, ...], returning: Any = 
 
 
 _SET_INBOUND = update(INBOUND).where(INBOUND.c.id == bindparam("b_id"))
+_INSERT_INBOUND = INBOUND.insert().returning(INBOUND.c.id, sort_by_parameter_order=True)
 _INDEX_ID = IDS.insert()
 
 
@@ -80,12 +94,29 @@ async def inbound(conn: AsyncConnection, inbound_id: int, *, lock: bool = False)
     return (await conn.execute(stmt)).first()
 
 
+async def insert_inbound(conn: AsyncConnection, values: list[dict[str, Any]]) -> list[int]:
+    """Ledger rows without a source_ref (SMTP: nothing to deduplicate), one statement;
+    their ids in the order given."""
+    if not values:
+        return []
+    return [int(r[0]) for r in (await conn.execute(_INSERT_INBOUND, values)).all()]
+
+
 async def set_inbound(
     conn: AsyncConnection, inbound_id: int, status: InboundStatus, **values: Any
 ) -> None:
-    await conn.execute(
-        _SET_INBOUND, {"b_id": inbound_id, "status": status, "processed_at": utcnow(), **values}
-    )
+    await set_inbounds(conn, [{"b_id": inbound_id, "status": status, **values}])
+
+
+async def set_inbounds(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """Outcomes of ledger rows ({"b_id": id, "status": …, …}): one executemany per set
+    of columns."""
+    now = utcnow()
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}  # (none: no statement)
+    for row in rows:
+        groups.setdefault(tuple(sorted(row)), []).append({"processed_at": now, **row})
+    for params in groups.values():
+        await conn.execute(_SET_INBOUND, params)
 
 
 async def ticket_for_ids(
@@ -106,6 +137,19 @@ async def ticket_for_ids(
     return None
 
 
+def id_row(
+    message_id: str, *, ticket_id: int, message_row_id: int | None, direction: Direction
+) -> dict[str, Any]:
+    return {
+        "key": key(message_id),
+        "message_id": message_id,
+        "ticket_id": ticket_id,
+        "message_row_id": message_row_id,
+        "direction": direction,
+        "created_at": utcnow(),
+    }
+
+
 async def index_id(
     conn: AsyncConnection,
     message_id: str,
@@ -114,17 +158,19 @@ async def index_id(
     message_row_id: int | None,
     direction: Direction,
 ) -> None:
-    await conn.execute(
-        _INDEX_ID,
-        {
-            "key": key(message_id),
-            "message_id": message_id,
-            "ticket_id": ticket_id,
-            "message_row_id": message_row_id,
-            "direction": direction,
-            "created_at": utcnow(),
-        },
+    await index_ids(
+        conn,
+        [
+            id_row(
+                message_id, ticket_id=ticket_id, message_row_id=message_row_id, direction=direction
+            )
+        ],
     )
+
+
+async def index_ids(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(_INDEX_ID, rows)
 
 
 async def thread(conn: AsyncConnection, ticket_id: int) -> Any:
@@ -135,19 +181,12 @@ async def thread_by_token(conn: AsyncConnection, token: str) -> Any:
     return (await conn.execute(select(THREADS).where(THREADS.c.token == token))).first()
 
 
-async def add_thread(
-    conn: AsyncConnection, ticket_id: int, *, token: str, support_address: str, subject: str
-) -> None:
-    await conn.execute(
-        ignoring(conn.dialect.name, THREADS, ("ticket_id",)),
-        {
-            "ticket_id": ticket_id,
-            "token": token,
-            "support_address": support_address,
-            "subject": subject[:998],
-            "created_at": utcnow(),
-        },
-    )
+async def add_threads(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """New tickets' threads ({ticket_id, token, support_address, subject}), one statement."""
+    now = utcnow()
+    values = [{**r, "subject": r["subject"][:998], "created_at": now} for r in rows]
+    if values:
+        await conn.execute(ignoring(conn.dialect.name, THREADS, ("ticket_id",)), values)
 
 
 async def mark_acknowledged(conn: AsyncConnection, ticket_id: int) -> bool:
@@ -160,11 +199,15 @@ async def mark_acknowledged(conn: AsyncConnection, ticket_id: int) -> bool:
     return result.rowcount == 1
 
 
-async def add_participants(conn: AsyncConnection, ticket_id: int, addresses: Iterable[str]) -> None:
-    values = [{"ticket_id": ticket_id, "address": a[:320]} for a in sorted(set(addresses)) if a]
-    if values:
+def participant_rows(ticket_id: int, addresses: Iterable[str]) -> list[dict[str, Any]]:
+    return [{"ticket_id": ticket_id, "address": a[:320]} for a in sorted(set(addresses)) if a]
+
+
+async def add_participants(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """``participant_rows`` of one ticket or several, one statement."""
+    if rows:
         stmt = ignoring(conn.dialect.name, PARTICIPANTS, ("ticket_id", "address"))
-        await conn.execute(stmt, values)
+        await conn.execute(stmt, rows)
 
 
 async def is_participant(conn: AsyncConnection, ticket_id: int, address: str) -> bool:
@@ -233,26 +276,60 @@ async def sender(
     return (None if customer_id is None else int(customer_id)), bool(duplicate)
 
 
+async def senders(
+    conn: AsyncConnection, addrs: list[str], message_ids: list[str]
+) -> tuple[dict[str, int], set[str]]:
+    """``sender`` for several messages in two reads: {address: its customer (merges
+    followed)} for the addresses that have one, and the Message-IDs already stored."""
+    owners: dict[str, int] = {}
+    found = await conn.execute(_OWNERS, {"b_addrs": sorted(set(addrs))})
+    for addr, customer_id, merged in found:
+        for _ in range(10):  # (merged customers: rare, followed one read at a time)
+            if merged is None:
+                break
+            customer_id = merged
+            merged = await conn.scalar(_MERGED_INTO, {"b_id": customer_id})
+        owners.setdefault(addr, int(customer_id))
+    keys = {key(m): m for m in message_ids}
+    known = await conn.execute(_KNOWN_IDS, {"b_keys": list(keys), "b_direction": Direction.INBOUND})
+    return owners, {keys[k] for (k,) in known}
+
+
 async def create_customer(conn: AsyncConnection, addr: str, name: str | None) -> tuple[int, list]:
-    """A new customer whose verified identity is the address mail arrived from; the rows
-    of its events (customer.created, customer.identity_added) for the caller to write."""
+    return (await create_customers(conn, [(addr, name)]))[0]
+
+
+async def create_customers(
+    conn: AsyncConnection, people: list[tuple[str, str | None]]
+) -> list[tuple[int, list]]:
+    """New customers (two statements for any number) whose verified identity is the
+    address mail arrived from; each with the rows of its events (customer.created,
+    customer.identity_added) for the caller to write."""
+    if not people:
+        return []
     now = utcnow()
     new = await conn.execute(
-        _INSERT_CUSTOMER, {"display_name": (name or None) and name[:120], "created_at": now}
+        _INSERT_CUSTOMER,
+        [{"display_name": (name or None) and name[:120], "created_at": now} for _, name in people],
     )
-    customer_id = int(new.scalar_one())
-    await conn.execute(
-        _INSERT_IDENTITY,
+    ids = [int(r[0]) for r in new.all()]
+    identities = [
         {
             "customer_id": customer_id,
             "kind": IdentityKind.EMAIL,
             "value": addr,
             "verified": True,
             "created_at": now,
-        },
-    )
-    who = {"customer_id": customer_id, "actor_kind": ActorKind.CUSTOMER}
-    return customer_id, [
-        events.row(events.CustomerCreated(via="email"), **who),
-        events.row(events.IdentityAdded(kind="email", value=addr, verified=True), **who),
+        }
+        for customer_id, (addr, _) in zip(ids, people, strict=True)
     ]
+    await conn.execute(_INSERT_IDENTITY, identities)
+    out = []
+    for customer_id, (addr, _) in zip(ids, people, strict=True):
+        who = {"customer_id": customer_id, "actor_kind": ActorKind.CUSTOMER}
+        rows = [
+            events.row(events.CustomerCreated(via="email"), **who),
+            events.row(events.IdentityAdded(kind="email", value=addr, verified=True), **who),
+        ]
+        out.append((customer_id, rows))
+    return out

@@ -94,6 +94,7 @@ async def _running(app: web.Application) -> AsyncIterator[None]:
         await _stop_poller(app, name)
     if listener is not None:
         await listener.stop()
+    await inbound.batches.stop()
 
 
 def _start_poller(app: web.Application, box: imap.MailboxConfig) -> None:
