@@ -139,3 +139,7 @@ async def presence(conn: AsyncConnection, user_id: int) -> str | None:
 
 async def set_presence(conn: AsyncConnection, user_id: int, value: Presence) -> None:
     await conn.execute(update(USERS).where(USERS.c.id == user_id).values(presence=value))
+
+
+async def set_message_meta(conn: AsyncConnection, message_id: int, meta: dict[str, Any]) -> None:
+    await conn.execute(update(MESSAGES).where(MESSAGES.c.id == message_id).values(meta=meta))

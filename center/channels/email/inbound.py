@@ -380,20 +380,24 @@ class EmailInboundService:
 
     async def _attachments(
         self, c: AsyncConnection, message_id: int, mail: ParsedEmail
-    ) -> tuple[int, int]:
+    ) -> tuple[int, int, dict[str, int]]:
         """Stored byte-exact within the limits (per attachment, per message); the rest
-        counted as omitted (the raw message in the ledger still holds them)."""
+        counted as omitted (the raw message in the ledger still holds them). Also
+        {Content-ID: attachment id} of those stored, for the HTML's ``cid:`` images."""
         per = self.settings.email_max_attachment_bytes
         total = self.settings.email_max_message_bytes
         used = stored = omitted = 0
+        by_cid: dict[str, int] = {}
         for att in mail.attachments:
             if att.size > per or used + att.size > total:
                 omitted += 1
                 continue
             used += att.size
             stored += 1
-            await store_attachment(c, message_id, att.filename, att.content_type, att.data)
-        return stored, omitted
+            listed = await store_attachment(c, message_id, att.filename, att.content_type, att.data)
+            if att.content_id:
+                by_cid.setdefault(att.content_id, listed["id"])
+        return stored, omitted, by_cid
 
     async def _after(self, *outcomes: Outcome) -> None:
         """After the commit: the router (one dispatch for all), the agent's console, the

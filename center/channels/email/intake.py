@@ -23,6 +23,7 @@ from center.channels.email.acks import acknowledge
 from center.channels.email.listener import Delivery
 from center.channels.email.models import InboundStatus
 from center.channels.email.parse import ParsedEmail
+from center.channels.email.sanitize import inline_images
 from center.interactions import rows
 from center.records import events
 from center.records.base import utcnow
@@ -184,6 +185,20 @@ def _interaction(a: Arrival, now: Any) -> dict[str, Any]:
     }
 
 
+async def _inline_images(c: AsyncConnection, m: Message, by_cid: dict[str, int]) -> None:
+    """The sanitised HTML's ``cid:`` images pointed at their stored attachments (the
+    agent-only ``/api/attachments/{id}``): shown at once, being part of the message, while
+    remote images stay parked. One statement, only for mail with inline images."""
+    urls = {cid: f"/api/attachments/{aid}" for cid, aid in by_cid.items()}
+    meta = dict(m.meta)
+    for key in ("html", "html_reply"):
+        if meta.get(key):
+            meta[key] = inline_images(meta[key], urls)
+    if meta != m.meta:
+        m.meta = meta
+        await rows.set_message_meta(c, m.id, meta)
+
+
 async def _changes(
     svc: Any,
     c: AsyncConnection,
@@ -196,7 +211,9 @@ async def _changes(
 ) -> list[dict[str, Any]]:
     """One message's attachments and ticket change; the rows of its events, in order
     (the customer's and the new ticket's come before them: the caller's)."""
-    stored, omitted = await svc._attachments(c, m.id, a.mail)
+    stored, omitted, by_cid = await svc._attachments(c, m.id, a.mail)
+    if by_cid and any(m.meta.get(k) for k in ("html", "html_reply")):
+        await _inline_images(c, m, by_cid)
     out: list[dict[str, Any]] = []
     if routed:
         out += [
