@@ -23,7 +23,7 @@ from sqlalchemy import exc, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from center.channels.email import events as ev
-from center.channels.email import nowork, store, tokens
+from center.channels.email import nowork, store, stored, tokens
 from center.channels.email.content import message_content
 from center.channels.email.group import GroupCommit
 from center.channels.email.intake import Arrival, Outcome, store_arrivals
@@ -235,36 +235,11 @@ class EmailInboundService:
     async def process_pending(self) -> int:
         """Ledger rows left ``received`` (stored by an older process that died before it
         processed them): processed now, at start."""
-        async with self.db.read_step() as c:
-            pending = list(
-                await c.execute(
-                    select(store.INBOUND.c.id, store.INBOUND.c.raw, store.INBOUND.c.received_at)
-                    .where(store.INBOUND.c.status == InboundStatus.RECEIVED)
-                    .order_by(store.INBOUND.c.id)
-                )
-            )
-        for row in pending:
-            try:
-                mail = parse(row.raw, received_at=row.received_at)
-            except Unparseable as error:
-                async with self.db.step() as c:
-                    await store.set_inbound(
-                        c, row.id, InboundStatus.QUARANTINED, reason=f"unparseable: {error}"
-                    )
-                continue
-            async with self.db.step() as c:
-                locked = await store.inbound(c, row.id, lock=True)
-                if locked.status != InboundStatus.RECEIVED:
-                    continue
-                d = Delivery(
-                    raw=locked.raw,
-                    source=locked.source,
-                    envelope_from=locked.envelope_from,
-                    envelope_to=tuple(locked.envelope_to),
-                )
-                outcome = await self._handle(c, row.id, d, mail)
-            await self._after(outcome)
-        return len(pending)
+        return await stored.process_pending(self)
+
+    async def reprocess(self, inbound_id: int) -> Outcome | None:
+        """A quarantined row processed again (None: no such row quarantined)."""
+        return await stored.process_stored(self, inbound_id, InboundStatus.QUARANTINED)
 
     # -- one message, in the caller's transaction ---------------------------------------
 

@@ -219,3 +219,26 @@ async def quarantine(request: web.Request) -> web.Response:
             ]
         }
     )
+
+
+@routes.post("/api/email/quarantine/{id:\\d+}/reprocess")
+async def reprocess(request: web.Request) -> web.Response:
+    """A quarantined message processed again (after a fix): it becomes work (or is
+    suppressed, or a duplicate) like new mail, or stays quarantined with today's reason."""
+    await require_user(request, Role.SUPERVISOR, Role.ADMIN)
+    inbound_id = int(request.match_info["id"])
+    outcome = await request.app[EMAIL_INBOUND].reprocess(inbound_id)
+    if outcome is None:
+        async with request.app[DB].read() as s:
+            found = await s.get(EmailInbound, inbound_id)
+        if found is None:
+            raise error(web.HTTPNotFound, "no such message", id=inbound_id)
+        raise error(web.HTTPConflict, "the message is not quarantined", code="not_quarantined")
+    return web.json_response(
+        {
+            "id": outcome.inbound_id,
+            "status": outcome.status.value,
+            "ticket_id": outcome.ticket_id,
+            "reason": outcome.reason,
+        }
+    )
