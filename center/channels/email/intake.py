@@ -102,10 +102,18 @@ async def store_arrivals(svc: Any, c: AsyncConnection, arrivals: list[Arrival]) 
             for a, i, (body, meta) in zip(arrivals, interactions, contents, strict=True)
         ],
     )
+    # Mail from an address flagged undeliverable (a bounce) proves it works again.
+    cleared = await store.clear_undeliverable(
+        c, (a.mail.from_.addr for a in arrivals if a.mail.from_)
+    )
     timeline: list[dict[str, Any]] = []
     for k, (a, i, m) in enumerate(zip(arrivals, interactions, messages, strict=True)):
         changes = await _changes(svc, c, a, i, m, new=k in created, routed=k in routed)
         timeline += [*a.first, *created.get(k, []), *changes]
+        if a.mail.from_ and a.mail.from_.addr in cleared:
+            cleared.discard(a.mail.from_.addr)
+            deliverable = ev.Deliverable(address=a.mail.from_.addr, by="mail_received")
+            timeline.append(ev.row(deliverable, interaction=i, actor_kind=ActorKind.CUSTOMER))
     await store.index_ids(
         c,
         [

@@ -82,6 +82,15 @@ def ignoring(dialect: str, table: Any, index: tuple[str, ...], returning: Any = 
     return stmt if returning is None else stmt.returning(returning)
 
 
+_CLEAR_UNDELIVERABLE = (
+    update(ADDRESSES)
+    .where(
+        ADDRESSES.c.address.in_(bindparam("b_addrs", expanding=True)),
+        ADDRESSES.c.undeliverable.is_(True),
+    )
+    .values(undeliverable=False, reason=None, flagged_at=None)
+    .returning(ADDRESSES.c.address)
+)
 _SET_INBOUND = update(INBOUND).where(INBOUND.c.id == bindparam("b_id"))
 _INSERT_INBOUND = INBOUND.insert().returning(INBOUND.c.id, sort_by_parameter_order=True)
 _INDEX_ID = IDS.insert()
@@ -232,6 +241,19 @@ async def flag_undeliverable(conn: AsyncConnection, addr: str, reason: str) -> N
         .where(ADDRESSES.c.address == addr)
         .values(undeliverable=True, reason=reason[:1000], flagged_at=now)
     )
+
+
+async def clear_undeliverable(conn: AsyncConnection, addrs: Iterable[str]) -> set[str]:
+    """Those of ``addrs`` flagged undeliverable, unflagged now (one statement)."""
+    wanted = sorted(set(addrs))
+    if not wanted:
+        return set()
+    return set((await conn.execute(_CLEAR_UNDELIVERABLE, {"b_addrs": wanted})).scalars())
+
+
+async def flagged(conn: AsyncConnection) -> list[Any]:
+    stmt = select(ADDRESSES).where(ADDRESSES.c.undeliverable.is_(True))
+    return list(await conn.execute(stmt.order_by(ADDRESSES.c.flagged_at.desc()).limit(500)))
 
 
 async def take_ack_slot(conn: AsyncConnection, addr: str, *, cap: int, now: datetime) -> bool:

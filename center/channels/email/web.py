@@ -19,14 +19,16 @@ from sqlalchemy import delete, select
 
 from center.agent_ui.auth import require_user
 from center.appkeys import DB, SERVICE, SETTINGS
-from center.channels.email import imap
+from center.channels.email import events as ev
+from center.channels.email import imap, store
 from center.channels.email.inbound import EmailInboundService
 from center.channels.email.listener import Listener, parse_listen
 from center.channels.email.models import EmailInbound, EmailMailbox, InboundStatus
 from center.channels.email.outbound import EmailOutbound, EmailSender
 from center.httpjson import body_as, error
 from center.outbox import OutboxKind, register_sender
-from center.records.enums import Channel, Role
+from center.records import events
+from center.records.enums import ActorKind, Channel, Role
 from center.tickets.replies import register_replier
 from center.tickets.web import OUTBOX_WORKER, TICKETS
 
@@ -242,3 +244,43 @@ async def reprocess(request: web.Request) -> web.Response:
             "reason": outcome.reason,
         }
     )
+
+
+@routes.get("/api/email/undeliverable")
+async def undeliverable(request: web.Request) -> web.Response:
+    """Addresses a bounce flagged: replies to them carry a warning, no auto-ack goes."""
+    await require_user(request, Role.SUPERVISOR, Role.ADMIN)
+    async with request.app[DB].read_step() as c:
+        found = await store.flagged(c)
+    return web.json_response(
+        {
+            "undeliverable": [
+                {
+                    "address": r.address,
+                    "reason": r.reason,
+                    "flagged_at": r.flagged_at.isoformat() if r.flagged_at else None,
+                }
+                for r in found
+            ]
+        }
+    )
+
+
+@routes.delete("/api/email/undeliverable/{address}")
+async def clear_undeliverable(request: web.Request) -> web.Response:
+    """A supervisor clears the flag (the customer fixed their mailbox); on the timeline."""
+    user = await require_user(request, Role.SUPERVISOR, Role.ADMIN)
+    address = request.match_info["address"].strip().lower()[:320]
+    async with request.app[DB].step() as c:
+        if not await store.clear_undeliverable(c, [address]):
+            raise error(web.HTTPNotFound, "the address is not flagged", address=address)
+        await events.write(
+            c,
+            ev.row(
+                ev.Deliverable(address=address, by="supervisor"),
+                customer_id=await store.customer_for_email(c, address),
+                actor_kind=ActorKind.AGENT,
+                actor_id=user.id,
+            ),
+        )
+    return web.json_response({"cleared": address})
