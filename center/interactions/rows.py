@@ -58,7 +58,6 @@ _OPEN = (
     .order_by(INTERACTIONS.c.id.desc())
     .limit(1)
 )
-_OPEN_LOCKED = _OPEN.with_for_update(of=INTERACTIONS)
 _PRESENCE = select(USERS.c.presence).where(USERS.c.id == bindparam("b_id"))
 _SET_PRESENCE = update(USERS).where(USERS.c.id == bindparam("b_id"))
 
@@ -81,11 +80,11 @@ async def interaction(
 
 
 async def open_conversation(
-    conn: AsyncConnection, customer_id: int, channel: Channel, *, lock: bool = False
+    conn: AsyncConnection, customer_id: int, channel: Channel
 ) -> Interaction | None:
     """The customer's open conversation on ``channel``, if any."""
     params = {"b_customer": customer_id, "b_channel": channel}
-    row = (await conn.execute(_OPEN_LOCKED if lock else _OPEN, params)).first()
+    row = (await conn.execute(_OPEN, params)).first()
     i = None if row is None else as_interaction(row)
     return i if i is not None and i.state.is_open else None
 
