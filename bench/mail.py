@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import signal
 import socket
 import statistics
 import sys
@@ -65,6 +67,23 @@ def _message(n: int, run: str) -> bytes:
         f"Hello, order {n} has not arrived yet. Could you check it?\r\n\r\n"
         "On Tue, 1 Dec 2026 at 09:12, Support wrote:\r\n> Thanks for your order.\r\n"
     ).encode()
+
+
+def _center_cmd(profile: Path | None) -> list[str]:
+    if profile is None:
+        return [sys.executable, "-m", "center", "serve"]
+    # CPU time, not wall (the machine is shared); SIGUSR1 writes the profile and exits.
+    code = (
+        "import cProfile, os, signal, sys, time\n"
+        "p = cProfile.Profile(time.process_time)\n"
+        "def dump(*_):\n"
+        f"    p.disable(); p.dump_stats({str(profile)!r}); os._exit(0)\n"
+        "signal.signal(signal.SIGUSR1, dump)\n"
+        "from center.cli import main\n"
+        "p.enable()\n"
+        "sys.exit(main(['serve']))\n"
+    )
+    return [sys.executable, "-c", code, "profiled"]
 
 
 async def _wait_port(port: int, proc: asyncio.subprocess.Process, timeout: float = 60) -> None:
@@ -137,7 +156,11 @@ async def _measure(
         stop.set()
         await sampler
     finally:
-        proc.terminate()
+        if cmd[-1] == "profiled":
+            proc.send_signal(signal.SIGUSR1)  # the profile is written, then it exits
+            await asyncio.sleep(2)
+        with contextlib.suppress(ProcessLookupError):
+            proc.terminate()
         try:
             await asyncio.wait_for(proc.wait(), 15)
         except TimeoutError:
@@ -156,6 +179,9 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=400)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--profile", type=Path, help="run center under cProfile (CPU time); pstats file here"
+    )
     args = parser.parse_args()
     backend = (
         "PostgreSQL"
@@ -183,9 +209,7 @@ async def main() -> None:
         }
         if backend == "PostgreSQL":
             env["CENTER_DATABASE_SCHEMA"] = f"bench_{uuid.uuid4().hex[:8]}"
-        center = await _measure(
-            "center", [sys.executable, "-m", "center", "serve"], env, port, args
-        )
+        center = await _measure("center", _center_cmd(args.profile), env, port, args)
     print(
         f"  center/anchor: {center[0] / anchor[0]:.2f}x throughput, "
         f"{center[1] / anchor[1]:.1f}x p50, {center[2] / anchor[2]:.1f}x p99, "

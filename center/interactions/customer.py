@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import Any
 
@@ -195,8 +196,20 @@ class CustomerSide(ServiceBase):
         in one transaction of its own."""
         return await self._route(i)
 
+    async def route_queued_many(self, queued: list[Interaction]) -> None:
+        """``route_queued`` for several committed together (a batch of e-mail): each
+        placed in its queue, then one dispatch per queue and channel, not one each."""
+        await asyncio.gather(*(self._place(i) for i in queued))
+        for queue, channel in dict.fromkeys((i.queue, i.channel) for i in queued):
+            await self.router.dispatch(queue, channel)
+
     async def _route(self, i: Interaction) -> int:
         """Hand a queued interaction (committed as such) to the router; its position."""
+        position = await self._place(i)
+        await self.router.dispatch(i.queue, i.channel)
+        return position
+
+    async def _place(self, i: Interaction) -> int:
         position = await self.router.enqueue(
             i.id,
             queue=i.queue,
@@ -205,7 +218,6 @@ class CustomerSide(ServiceBase):
             enqueued_ms=_ms(i.queued_at),
         )
         await self._notify(i, CustomerNotice.QUEUED, {"position": position})
-        await self.router.dispatch(i.queue, i.channel)
         return position
 
     async def customer_gone(self, interaction_id: int) -> Interaction:

@@ -21,6 +21,10 @@ from center.records.models import Event, Interaction, Message, User
 INTERACTIONS = Interaction.__table__
 MESSAGES = Message.__table__
 USERS = User.__table__
+# Built once (executed with their values): SQLAlchemy then neither rebuilds a statement
+# nor recomputes its cache key per call.
+_INSERT_INTERACTION = insert(INTERACTIONS).returning(*INTERACTIONS.c, sort_by_parameter_order=True)
+_INSERT_MESSAGE = insert(MESSAGES).returning(MESSAGES.c.id, sort_by_parameter_order=True)
 
 
 # Statements built once, executed with parameters: building one per call (``.values(...)``,
@@ -29,9 +33,7 @@ USERS = User.__table__
 # column names free for the values.
 _BY_ID = select(INTERACTIONS).where(INTERACTIONS.c.id == bindparam("b_id"))
 _BY_ID_LOCKED = _BY_ID.with_for_update()  # (SQLite ignores FOR UPDATE: its writes queue anyway)
-_INSERT_INTERACTION = insert(INTERACTIONS).returning(*INTERACTIONS.c)
 _UPDATE_INTERACTION = update(INTERACTIONS).where(INTERACTIONS.c.id == bindparam("b_id"))
-_INSERT_MESSAGE = insert(MESSAGES).returning(MESSAGES.c.id)
 _MESSAGES = (
     select(MESSAGES).where(MESSAGES.c.interaction_id == bindparam("b_id")).order_by(MESSAGES.c.id)
 )
@@ -94,11 +96,41 @@ async def insert_interaction(conn: AsyncConnection, **values: Any) -> Interactio
     return as_interaction((await conn.execute(_INSERT_INTERACTION, values)).one())
 
 
+async def insert_interactions(
+    conn: AsyncConnection, values: list[dict[str, Any]]
+) -> list[Interaction]:
+    """Several in one statement (a multi-row insert), returned in the order given."""
+    if not values:
+        return []
+    now = utcnow()
+    rows = await conn.execute(_INSERT_INTERACTION, [{"created_at": now, **v} for v in values])
+    return [as_interaction(r) for r in rows.all()]
+
+
 async def set_interaction(conn: AsyncConnection, i: Interaction, **values: Any) -> None:
     """Update the row and the transient object alike."""
     await conn.execute(_UPDATE_INTERACTION, {**values, "b_id": i.id})
     for name, value in values.items():
         setattr(i, name, value)
+
+
+def message_values(
+    interaction_id: int,
+    direction: Direction,
+    body: str,
+    *,
+    author_id: int | None = None,
+    meta: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "interaction_id": interaction_id,
+        "direction": direction,
+        "author_id": author_id,
+        "body": body,
+        "content_type": "text/plain",
+        "meta": meta or {},
+        "created_at": utcnow(),
+    }
 
 
 async def insert_message(
@@ -110,17 +142,17 @@ async def insert_message(
     author_id: int | None = None,
     meta: dict[str, Any] | None = None,
 ) -> Message:
-    values = {
-        "interaction_id": interaction_id,
-        "direction": direction,
-        "author_id": author_id,
-        "body": body,
-        "content_type": "text/plain",
-        "meta": meta or {},
-        "created_at": utcnow(),
-    }
+    values = message_values(interaction_id, direction, body, author_id=author_id, meta=meta)
     new_id = (await conn.execute(_INSERT_MESSAGE, values)).one()
     return Message(id=new_id[0], **values)
+
+
+async def insert_messages(conn: AsyncConnection, values: list[dict[str, Any]]) -> list[Message]:
+    """Several (``message_values``) in one statement, returned in the order given."""
+    if not values:
+        return []
+    ids = (await conn.execute(_INSERT_MESSAGE, values)).all()
+    return [Message(id=new[0], **v) for new, v in zip(ids, values, strict=True)]
 
 
 async def messages(conn: AsyncConnection, interaction_id: int) -> list[Message]:
@@ -145,3 +177,7 @@ async def presence(conn: AsyncConnection, user_id: int) -> str | None:
 
 async def set_presence(conn: AsyncConnection, user_id: int, value: Presence) -> None:
     await conn.execute(_SET_PRESENCE, {"presence": value, "b_id": user_id})
+
+
+async def set_message_meta(conn: AsyncConnection, message_id: int, meta: dict[str, Any]) -> None:
+    await conn.execute(update(MESSAGES).where(MESSAGES.c.id == message_id).values(meta=meta))

@@ -330,7 +330,11 @@ async def reply(request: web.Request) -> web.Response:
     body = await body_as(request, ReplyBody, 256_000)
     if t.status is TicketStatus.CLOSED:
         raise error(web.HTTPConflict, "the ticket is closed", code="conflict")
-    replier = repliers(request.app).get(t.channel) if t.channel else None
+    found = repliers(request.app)
+    channel = t.channel if t.channel in found else Channel.EMAIL
+    # A chat or phone ticket has no replier of its own: it is answered by email, to the
+    # customer's verified address (refused with "no_address" when they have none).
+    replier = found.get(channel)
     if replier is None:
         raise error(
             web.HTTPConflict,
@@ -350,7 +354,7 @@ async def reply(request: web.Request) -> web.Response:
         row = (await c.execute(select(MESSAGES).where(MESSAGES.c.id == m.id))).one()
         outbox_id = await c.scalar(select(OUTBOX.c.id).where(OUTBOX.c.message_id == m.id))
     request.app[OUTBOX_WORKER].wake()
-    shown = message_json(row._mapping, t.channel.value if t.channel else None, [], outbox_id)
+    shown = message_json(row._mapping, channel.value, [], outbox_id)
     return web.json_response({"message": shown}, status=202)
 
 

@@ -17,6 +17,7 @@ class EmailEvent(StrEnum):
     SUPPRESSED = "email.suppressed"
     BOUNCED = "email.bounced"
     DUPLICATE = "email.duplicate"
+    DELIVERABLE = "email.undeliverable_cleared"
     ACK_QUEUED = "email.auto_ack_queued"
     ACK_SKIPPED = "email.auto_ack_skipped"
     REPLY_QUEUED = "email.reply_queued"
@@ -63,6 +64,16 @@ class Duplicate(events.Payload):
     type: ClassVar[Any] = EmailEvent.DUPLICATE
     inbound_id: int
     message_id_header: str
+
+
+@dataclass(frozen=True, slots=True)
+class Deliverable(events.Payload):
+    """The address's undeliverable flag cleared: mail from it arrived (``mail_received``)
+    or a supervisor cleared it (``supervisor``)."""
+
+    type: ClassVar[Any] = EmailEvent.DELIVERABLE
+    address: str
+    by: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,9 +23,10 @@ from sqlalchemy import exc, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from center.channels.email import events as ev
-from center.channels.email import nowork, store, tokens
-from center.channels.email.acks import acknowledge
+from center.channels.email import nowork, store, stored, tokens
 from center.channels.email.content import message_content
+from center.channels.email.group import GroupCommit
+from center.channels.email.intake import Arrival, Outcome, store_arrivals
 from center.channels.email.listener import Delivery
 from center.channels.email.models import InboundStatus
 from center.channels.email.parse import ParsedEmail, Unparseable, parse
@@ -36,9 +37,8 @@ from center.notices import AgentNotice
 from center.records import events
 from center.records.base import utcnow
 from center.records.customers import InvalidIdentity, normalise
-from center.records.enums import ActorKind, Channel, Direction, IdentityKind, InteractionState
-from center.records.models import Interaction, Message
-from center.tickets import events as te
+from center.records.enums import Channel, IdentityKind, InteractionState
+from center.records.models import Interaction
 from center.tickets.attachments import store_attachment
 
 log = logging.getLogger(__name__)
@@ -46,16 +46,12 @@ OPEN = (InteractionState.QUEUED, InteractionState.OFFERED, InteractionState.ASSI
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
-    inbound_id: int
-    status: InboundStatus
-    ticket_id: int | None = None
-    message_id: int | None = None
-    reason: str | None = None
-    # After the commit: route this interaction / tell its agent about this message.
-    route: Interaction | None = None
-    notify: tuple[Interaction, Message] | None = None
-    wake_outbox: bool = False
+class Pending:
+    """A parsed message waiting for the next group commit."""
+
+    d: Delivery
+    mail: ParsedEmail
+    received_at: datetime
 
 
 class EmailInboundService:
@@ -72,6 +68,7 @@ class EmailInboundService:
         self.db, self.interactions, self.tickets = db, interactions, tickets
         self.settings, self.outbound, self.clock = settings, outbound, clock
         self.support = set(settings.support_addresses)
+        self.batches: GroupCommit[Pending, Outcome] = GroupCommit(self._receive_batch)
 
     @property
     def domain(self) -> str:
@@ -83,7 +80,9 @@ class EmailInboundService:
     # -- the door ------------------------------------------------------------------------
 
     async def receive(self, d: Delivery) -> Outcome:
-        """Stored (committed) when this returns; raises only when nothing could be stored."""
+        """Stored (committed) when this returns; raises only when nothing could be stored.
+        New mail that threads nowhere goes through the group commit (``_receive_batch``):
+        under load, the messages arriving together share one transaction."""
         received_at = self.clock()
         try:
             mail: ParsedEmail | None = parse(d.raw, received_at=received_at)
@@ -93,6 +92,13 @@ class EmailInboundService:
         except Exception as error:  # a parser bug: the bytes are still kept
             log.exception("email: parser failed")
             mail, unparseable = None, f"unparseable: {error!r}"[:1000]
+        if mail is not None and self._plain_new(d, mail):
+            return await self.batches.submit(Pending(d, mail, received_at))
+        return await self._receive(d, mail, unparseable, received_at)
+
+    async def _receive(
+        self, d: Delivery, mail: ParsedEmail | None, unparseable: str | None, received_at: datetime
+    ) -> Outcome:
         for attempt in range(3):
             try:
                 async with self.db.step() as c:
@@ -119,10 +125,79 @@ class EmailInboundService:
         await self._after(outcome)
         return outcome
 
-    async def _ledger(
-        self, c: AsyncConnection, d: Delivery, received_at: datetime
-    ) -> tuple[int, Outcome | None]:
-        values = {
+    def _plain_new(self, d: Delivery, mail: ParsedEmail) -> bool:
+        """Mail that opens a ticket whatever the database holds (short of a duplicate
+        Message-ID, which the batch checks): from an address, making work, naming no
+        thread (no References, no ``[#N]``, no ``+token`` address); SMTP only (IMAP
+        deliveries are deduplicated by their source_ref one at a time)."""
+        if d.source_ref is not None or mail.from_ is None or self._triage(d, mail)[0]:
+            return False
+        try:
+            normalise(IdentityKind.EMAIL, mail.from_.addr)
+        except InvalidIdentity:
+            return False
+        recipients = [*d.envelope_to, *(a.addr for a in (*mail.to, *mail.cc))]
+        return not (
+            nowork.chain(mail)
+            or tokens.subject_number(mail.subject) is not None
+            or tokens.address_token(recipients, self.support) is not None
+        )
+
+    async def _receive_batch(self, batch: list[Pending]) -> list[Outcome | BaseException]:
+        """Plain new mail (``_plain_new``) in one transaction: the ledger rows, the senders
+        and known Message-IDs in two reads, the new customers, then ``store_arrivals``. A
+        duplicate (or a Message-ID twice in the batch) takes the one-message path after
+        the commit; if the batch fails, every message takes it (which retries, quarantines
+        or refuses each on its own)."""
+        senders = [normalise(IdentityKind.EMAIL, p.mail.from_.addr) for p in batch]  # type: ignore[union-attr]
+        later: list[int] = []
+        try:
+            async with self.db.step() as c:
+                ids = [p.mail.message_id for p in batch if p.mail.message_id]
+                owners, known = await store.senders(c, senders, ids)
+                taken: set[str] = set()
+                now: list[int] = []
+                for k, p in enumerate(batch):
+                    mid = p.mail.message_id
+                    (later if mid and (mid in known or mid in taken) else now).append(k)
+                    taken.add(mid or "")
+                ledger = [self._ledger_values(batch[k].d, batch[k].received_at) for k in now]
+                inbound_ids = await store.insert_inbound(c, ledger)
+                people = {senders[k]: batch[k].mail.from_ for k in now if senders[k] not in owners}
+                made = await store.create_customers(
+                    c, [(addr, who.name if who else None) for addr, who in people.items()]
+                )
+                first = {addr: rows for addr, (_, rows) in zip(people, made, strict=True)}
+                owners.update({addr: cid for addr, (cid, _) in zip(people, made, strict=True)})
+                arrivals = [
+                    Arrival(
+                        inbound_id,
+                        batch[k].d,
+                        batch[k].mail,
+                        owners[senders[k]],
+                        null_sender=self._triage(batch[k].d, batch[k].mail)[1],
+                        first=first.pop(senders[k], []),  # with the customer's first message
+                    )
+                    for k, inbound_id in zip(now, inbound_ids, strict=True)
+                ]
+                outcomes = await store_arrivals(self, c, arrivals)
+        except Exception:
+            log.warning("email: a batch of %d failed; one at a time", len(batch), exc_info=True)
+            return [await self._one(p) for p in batch]
+        results: dict[int, Outcome | BaseException] = dict(zip(now, outcomes, strict=True))
+        await self._after(*outcomes)
+        for k in later:
+            results[k] = await self._one(batch[k])
+        return [results[k] for k in range(len(batch))]
+
+    async def _one(self, p: Pending) -> Outcome | BaseException:
+        try:
+            return await self._receive(p.d, p.mail, None, p.received_at)
+        except Exception as error:  # (the door answers 451 for this message only)
+            return error
+
+    def _ledger_values(self, d: Delivery, received_at: datetime) -> dict[str, Any]:
+        return {
             "received_at": received_at,
             "source": d.source[:120],
             "source_ref": d.source_ref,
@@ -133,8 +208,13 @@ class EmailInboundService:
             "sha256": hashlib.sha256(d.raw).hexdigest(),
             "status": InboundStatus.RECEIVED,
         }
-        stmt = store.insert_ignore(c, store.INBOUND, values, ["source_ref"])
-        new = (await c.execute(stmt.returning(store.INBOUND.c.id))).first()
+
+    async def _ledger(
+        self, c: AsyncConnection, d: Delivery, received_at: datetime
+    ) -> tuple[int, Outcome | None]:
+        values = self._ledger_values(d, received_at)
+        stmt = store.ignoring(c.dialect.name, store.INBOUND, ("source_ref",), store.INBOUND.c.id)
+        new = (await c.execute(stmt, values)).first()
         if new is not None:
             return int(new[0]), None
         row = (
@@ -155,46 +235,25 @@ class EmailInboundService:
     async def process_pending(self) -> int:
         """Ledger rows left ``received`` (stored by an older process that died before it
         processed them): processed now, at start."""
-        async with self.db.read_step() as c:
-            pending = list(
-                await c.execute(
-                    select(store.INBOUND.c.id, store.INBOUND.c.raw, store.INBOUND.c.received_at)
-                    .where(store.INBOUND.c.status == InboundStatus.RECEIVED)
-                    .order_by(store.INBOUND.c.id)
-                )
-            )
-        for row in pending:
-            try:
-                mail = parse(row.raw, received_at=row.received_at)
-            except Unparseable as error:
-                async with self.db.step() as c:
-                    await store.set_inbound(
-                        c, row.id, InboundStatus.QUARANTINED, reason=f"unparseable: {error}"
-                    )
-                continue
-            async with self.db.step() as c:
-                locked = await store.inbound(c, row.id, lock=True)
-                if locked.status != InboundStatus.RECEIVED:
-                    continue
-                d = Delivery(
-                    raw=locked.raw,
-                    source=locked.source,
-                    envelope_from=locked.envelope_from,
-                    envelope_to=tuple(locked.envelope_to),
-                )
-                outcome = await self._handle(c, row.id, d, mail)
-            await self._after(outcome)
-        return len(pending)
+        return await stored.process_pending(self)
+
+    async def reprocess(self, inbound_id: int) -> Outcome | None:
+        """A quarantined row processed again (None: no such row quarantined)."""
+        return await stored.process_stored(self, inbound_id, InboundStatus.QUARANTINED)
 
     # -- one message, in the caller's transaction ---------------------------------------
+
+    def _triage(self, d: Delivery, mail: ParsedEmail) -> tuple[Suppression | None, bool]:
+        """(why it makes no work or None, whether it came from a null sender)."""
+        null_sender = d.source == "smtp" and d.envelope_from.strip() in ("", "<>")
+        null_sender = null_sender or mail.headers.get("return-path", "").strip() == "<>"
+        own = bool(mail.message_id) and tokens.is_ours(mail.message_id or "", self.domain)
+        return classify(mail, own_message_id=own, null_sender=null_sender), null_sender
 
     async def _handle(
         self, c: AsyncConnection, inbound_id: int, d: Delivery, mail: ParsedEmail
     ) -> Outcome:
-        null_sender = d.source == "smtp" and d.envelope_from.strip() in ("", "<>")
-        null_sender = null_sender or mail.headers.get("return-path", "").strip() == "<>"
-        own = bool(mail.message_id) and tokens.is_ours(mail.message_id or "", self.domain)
-        why = classify(mail, own_message_id=own, null_sender=null_sender)
+        why, null_sender = self._triage(d, mail)
         if why is Suppression.BOUNCE:
             ticket_id = await nowork.bounce(self, c, inbound_id, mail)
             return await self._done(c, inbound_id, InboundStatus.SUPPRESSED, ticket_id, "bounce")
@@ -209,11 +268,11 @@ class EmailInboundService:
             return await self._done(
                 c, inbound_id, InboundStatus.QUARANTINED, None, "From is not an address"
             )
-        customer_id = await store.customer_for_email(c, sender)
+        customer_id, duplicate = await store.sender(c, sender, mail.message_id)
         first: list[dict[str, Any]] = []
         if customer_id is None:
             customer_id, first = await store.create_customer(c, sender, mail.from_.name)
-        if mail.message_id and await store.known_id(c, mail.message_id, Direction.INBOUND):
+        if duplicate:
             # The same message again (sent to two of our addresses, SMTP and IMAP, a resend).
             await events.write(
                 c,
@@ -225,9 +284,11 @@ class EmailInboundService:
             )
             return await self._done(c, inbound_id, InboundStatus.DUPLICATE, None, None)
         ticket, how, refused = await self._thread(c, mail, list(d.envelope_to))
-        return await self._store(
-            c, inbound_id, d, mail, customer_id, ticket, how, refused, null_sender, first
+        arrival = Arrival(
+            inbound_id, d, mail, customer_id, ticket, how, refused, null_sender, first
         )
+        [outcome] = await store_arrivals(self, c, [arrival])
+        return outcome
 
     async def _done(
         self,
@@ -278,142 +339,6 @@ class EmailInboundService:
                 return base
         return sorted(self.support)[0] if self.support else f"support@{self.domain}"
 
-    async def _store(
-        self,
-        c: AsyncConnection,
-        inbound_id: int,
-        d: Delivery,
-        mail: ParsedEmail,
-        customer_id: int,
-        ticket: Any,
-        how: str,
-        refused: bool,
-        null_sender: bool,
-        first: list[dict[str, Any]],
-    ) -> Outcome:
-        """Statements kept few (the hot path of email): a new ticket is created before
-        its interaction, which is inserted on it, and the step's events (the customer's,
-        the interaction's, the ticket's first message, ours) are one insert."""
-        body, meta = self.content(mail)
-        meta["inbound_id"] = inbound_id
-        i = await self._open_interaction(c, ticket.id) if ticket is not None else None
-        route = i is None
-        new_ticket = ticket is None
-        if new_ticket:
-            ticket = await self.tickets.create(
-                c,
-                customer_id=customer_id,
-                subject=mail.subject[:255] or "(no subject)",
-                channel=Channel.EMAIL,
-            )
-            await store.add_thread(
-                c,
-                ticket.id,
-                token=tokens.new_token(),
-                support_address=self._support_address(mail, list(d.envelope_to)),
-                subject=mail.subject,
-            )
-        started: list[dict[str, Any]] = []
-        if i is None:
-            i = await rows.insert_interaction(
-                c,
-                customer_id=customer_id,
-                channel=Channel.EMAIL,
-                state=InteractionState.QUEUED,
-                queue="default",
-                priority=0,
-                subject=mail.subject[:255] or None,
-                external_ref=(mail.message_id or "")[:255] or None,
-                ticket_id=ticket.id,
-                queued_at=utcnow(),
-            )
-            started += [
-                events.row(
-                    events.InteractionStarted(channel=Channel.EMAIL.value),
-                    interaction=i,
-                    actor_kind=ActorKind.CUSTOMER,
-                ),
-                te.ticket_row(
-                    te.InteractionAttached(interaction_id=i.id, channel=Channel.EMAIL.value),
-                    customer_id=customer_id,
-                    ticket_id=ticket.id,
-                    interaction_id=i.id,
-                ),
-            ]
-        m = await rows.insert_message(c, i.id, Direction.INBOUND, body, meta=meta)
-        stored, omitted = await self._attachments(c, m.id, mail)
-        if new_ticket:
-            # A new open ticket's first message: no status or clock to change.
-            started.append(
-                te.ticket_row(
-                    te.CustomerMessage(message_id=m.id, reopened=False),
-                    customer_id=customer_id,
-                    ticket_id=ticket.id,
-                    interaction_id=i.id,
-                    actor_kind=ActorKind.CUSTOMER,
-                )
-            )
-        else:
-            # (A closed ticket answers with a follow-up ticket, the interaction moved to it.)
-            ticket = await self.tickets.customer_message(
-                c, ticket.id, message_id=m.id, interaction_id=i.id
-            )
-            i.ticket_id = ticket.id
-        if mail.message_id:
-            await store.index_id(
-                c,
-                mail.message_id,
-                ticket_id=ticket.id,
-                message_row_id=m.id,
-                direction=Direction.INBOUND,
-            )
-        await store.add_participants(
-            c,
-            ticket.id,
-            [a for a in mail.participants if tokens.base_address(a, self.support) is None],
-        )
-        received = [
-            events.row(
-                events.MessageReceived(message_id=m.id, body=body[:2000]),
-                interaction=i,
-                actor_kind=ActorKind.CUSTOMER,
-            ),
-            ev.row(
-                ev.Received(
-                    inbound_id=inbound_id,
-                    message_id=m.id,
-                    message_id_header=mail.message_id,
-                    subject=mail.subject[:998],
-                    threaded_by=how,
-                    token_refused=refused,
-                    attachments=stored,
-                    attachments_omitted=omitted,
-                ),
-                interaction=i,
-                actor_kind=ActorKind.CUSTOMER,
-            ),
-        ]
-        if route:
-            received.append(
-                events.row(events.Queued(queue=i.queue, priority=i.priority), interaction=i)
-            )
-        await events.write(c, *first, *started, *received)
-        acked = False
-        if new_ticket and self.settings.email_auto_ack:
-            acked = await acknowledge(self, c, ticket, mail, i, null_sender)
-        await store.set_inbound(
-            c, inbound_id, InboundStatus.PROCESSED, ticket_id=ticket.id, message_row_id=m.id
-        )
-        return Outcome(
-            inbound_id,
-            InboundStatus.PROCESSED,
-            ticket.id,
-            m.id,
-            route=i if route else None,
-            notify=None if route else (i, m),
-            wake_outbox=acked,
-        )
-
     async def _open_interaction(self, c: AsyncConnection, ticket_id: int) -> Interaction | None:
         """The ticket's email interaction still open (waiting or with an agent), if any."""
         t = rows.INTERACTIONS
@@ -430,30 +355,35 @@ class EmailInboundService:
 
     async def _attachments(
         self, c: AsyncConnection, message_id: int, mail: ParsedEmail
-    ) -> tuple[int, int]:
+    ) -> tuple[int, int, dict[str, int]]:
         """Stored byte-exact within the limits (per attachment, per message); the rest
-        counted as omitted (the raw message in the ledger still holds them)."""
+        counted as omitted (the raw message in the ledger still holds them). Also
+        {Content-ID: attachment id} of those stored, for the HTML's ``cid:`` images."""
         per = self.settings.email_max_attachment_bytes
         total = self.settings.email_max_message_bytes
         used = stored = omitted = 0
+        by_cid: dict[str, int] = {}
         for att in mail.attachments:
             if att.size > per or used + att.size > total:
                 omitted += 1
                 continue
             used += att.size
             stored += 1
-            await store_attachment(c, message_id, att.filename, att.content_type, att.data)
-        return stored, omitted
+            listed = await store_attachment(c, message_id, att.filename, att.content_type, att.data)
+            if att.content_id:
+                by_cid.setdefault(att.content_id, listed["id"])
+        return stored, omitted, by_cid
 
-    async def _after(self, outcome: Outcome) -> None:
-        """After the commit: the router, the agent's console, the outbox worker."""
-        if outcome.route is not None:
-            await self.interactions.route_queued(outcome.route)
-        elif outcome.notify is not None:
-            i, m = outcome.notify
-            if i.agent_id is not None and i.state is InteractionState.ASSIGNED:
-                await self.interactions.bus.to_agent(
-                    i.agent_id, AgentNotice.MESSAGE, message_json(m)
-                )
-        if outcome.wake_outbox:
+    async def _after(self, *outcomes: Outcome) -> None:
+        """After the commit: the router (one dispatch for all), the agent's console, the
+        outbox worker."""
+        await self.interactions.route_queued_many([o.route for o in outcomes if o.route])
+        for outcome in outcomes:
+            if outcome.route is None and outcome.notify is not None:
+                i, m = outcome.notify
+                if i.agent_id is not None and i.state is InteractionState.ASSIGNED:
+                    await self.interactions.bus.to_agent(
+                        i.agent_id, AgentNotice.MESSAGE, message_json(m)
+                    )
+        if any(o.wake_outbox for o in outcomes):
             self.outbound.wake()

@@ -20,6 +20,10 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from center.channels.email import tokens
 
 log = logging.getLogger(__name__)
+# aiosmtpd logs every command line (with the customer's address) at INFO: five records per
+# message, a tenth of the listener's CPU, and every sender's address in the server log.
+# Its warnings and errors still show.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,7 +85,7 @@ class EmailOutbound:
             conn, interaction.id, Direction.OUTBOUND, body, author_id=agent.id, meta=meta
         )
         await self._enqueue(conn, ticket, interaction, m, headers, body, kind="reply")
-        await store.add_participants(conn, ticket.id, [to, *cc_list])
+        await store.add_participants(conn, store.participant_rows(ticket.id, [to, *cc_list]))
         await events.write(
             conn,
             ev.row(
@@ -211,12 +211,17 @@ class EmailOutbound:
     async def _thread(self, conn: AsyncConnection, ticket: Ticket) -> Any:
         thread = await store.thread(conn, ticket.id)
         if thread is None:  # a ticket opened for a call or a chat, answered by email
-            await store.add_thread(
+            support_address = self.support[0] if self.support else f"support@{self.domain}"
+            await store.add_threads(
                 conn,
-                ticket.id,
-                token=tokens.new_token(),
-                support_address=self.support[0] if self.support else f"support@{self.domain}",
-                subject=ticket.subject or "",
+                [
+                    {
+                        "ticket_id": ticket.id,
+                        "token": tokens.new_token(),
+                        "support_address": support_address,
+                        "subject": ticket.subject or "",
+                    }
+                ],
             )
             thread = await store.thread(conn, ticket.id)
         return thread

@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import re
 from html.parser import HTMLParser
+from urllib.parse import unquote
 
 import nh3
 
@@ -62,6 +63,20 @@ def sanitize_html(source: str, *, load_remote_images: bool = False) -> str:
     if not load_remote_images:
         cleaned = _IMG.sub(_park_remote_src, cleaned)
     return cleaned
+
+
+_CID_SRC = re.compile(r'(<img\b[^>]*?\s)src="cid:([^"]*)"', re.IGNORECASE)
+
+
+def inline_images(cleaned: str, urls: dict[str, str]) -> str:
+    """In sanitised HTML, ``<img src="cid:X">`` → the URL of the part whose Content-ID is
+    X (RFC 2392: the cid URL is the Content-ID, percent-encoded); unknown ones kept."""
+
+    def swap(match: re.Match[str]) -> str:
+        url = urls.get(unquote(match.group(2)).strip("<>"))
+        return match.group(0) if url is None else f'{match.group(1)}src="{url}"'
+
+    return _CID_SRC.sub(swap, cleaned)
 
 
 def _park_remote_src(match: re.Match[str]) -> str:

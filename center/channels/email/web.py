@@ -19,14 +19,16 @@ from sqlalchemy import delete, select
 
 from center.agent_ui.auth import require_user
 from center.appkeys import DB, SERVICE, SETTINGS
-from center.channels.email import imap
+from center.channels.email import events as ev
+from center.channels.email import imap, store
 from center.channels.email.inbound import EmailInboundService
 from center.channels.email.listener import Listener, parse_listen
 from center.channels.email.models import EmailInbound, EmailMailbox, InboundStatus
 from center.channels.email.outbound import EmailOutbound, EmailSender
 from center.httpjson import body_as, error
 from center.outbox import OutboxKind, register_sender
-from center.records.enums import Channel, Role
+from center.records import events
+from center.records.enums import ActorKind, Channel, Role
 from center.tickets.replies import register_replier
 from center.tickets.web import OUTBOX_WORKER, TICKETS
 
@@ -94,6 +96,7 @@ async def _running(app: web.Application) -> AsyncIterator[None]:
         await _stop_poller(app, name)
     if listener is not None:
         await listener.stop()
+    await inbound.batches.stop()
 
 
 def _start_poller(app: web.Application, box: imap.MailboxConfig) -> None:
@@ -218,3 +221,66 @@ async def quarantine(request: web.Request) -> web.Response:
             ]
         }
     )
+
+
+@routes.post("/api/email/quarantine/{id:\\d+}/reprocess")
+async def reprocess(request: web.Request) -> web.Response:
+    """A quarantined message processed again (after a fix): it becomes work (or is
+    suppressed, or a duplicate) like new mail, or stays quarantined with today's reason."""
+    await require_user(request, Role.SUPERVISOR, Role.ADMIN)
+    inbound_id = int(request.match_info["id"])
+    outcome = await request.app[EMAIL_INBOUND].reprocess(inbound_id)
+    if outcome is None:
+        async with request.app[DB].read() as s:
+            found = await s.get(EmailInbound, inbound_id)
+        if found is None:
+            raise error(web.HTTPNotFound, "no such message", id=inbound_id)
+        raise error(web.HTTPConflict, "the message is not quarantined", code="not_quarantined")
+    return web.json_response(
+        {
+            "id": outcome.inbound_id,
+            "status": outcome.status.value,
+            "ticket_id": outcome.ticket_id,
+            "reason": outcome.reason,
+        }
+    )
+
+
+@routes.get("/api/email/undeliverable")
+async def undeliverable(request: web.Request) -> web.Response:
+    """Addresses a bounce flagged: replies to them carry a warning, no auto-ack goes."""
+    await require_user(request, Role.SUPERVISOR, Role.ADMIN)
+    async with request.app[DB].read_step() as c:
+        found = await store.flagged(c)
+    return web.json_response(
+        {
+            "undeliverable": [
+                {
+                    "address": r.address,
+                    "reason": r.reason,
+                    "flagged_at": r.flagged_at.isoformat() if r.flagged_at else None,
+                }
+                for r in found
+            ]
+        }
+    )
+
+
+@routes.delete("/api/email/undeliverable/{address}")
+async def clear_undeliverable(request: web.Request) -> web.Response:
+    """A supervisor clears the flag (the customer fixed their mailbox); on the timeline."""
+    user = await require_user(request, Role.SUPERVISOR, Role.ADMIN)
+    address = request.match_info["address"].strip().lower()[:320]
+    async with request.app[DB].step() as c:
+        if not await store.clear_undeliverable(c, [address]):
+            raise error(web.HTTPNotFound, "the address is not flagged", address=address)
+        await events.write(
+            c,
+            ev.row(
+                ev.Deliverable(address=address, by="supervisor"),
+                customer_id=await store.customer_for_email(c, address),
+                actor_kind=ActorKind.AGENT,
+                actor_id=user.id,
+            ),
+        )
+    return web.json_response({"cleared": address})

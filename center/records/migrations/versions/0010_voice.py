@@ -60,7 +60,6 @@ def upgrade() -> None:
     )
     op.create_index("ix_voice_legs_voice_call_id", "voice_legs", ["voice_call_id"])
 
-
     op.create_table(
         "voice_agents",
         sa.Column("user_id", BigId, sa.ForeignKey("users.id"), primary_key=True),
