@@ -127,6 +127,9 @@ TABLE: dict[tuple[str, str], Guard] = {
     ("POST", "/api/email/mailboxes"): ADMIN,
     ("DELETE", "/api/email/mailboxes/{name}"): ADMIN,
     ("GET", "/api/email/quarantine"): SUPERVISOR,
+    ("POST", "/api/email/quarantine/{id}/reprocess"): SUPERVISOR,
+    ("GET", "/api/email/undeliverable"): SUPERVISOR,
+    ("DELETE", "/api/email/undeliverable/{address}"): SUPERVISOR,
 }
 
 
@@ -185,6 +188,8 @@ async def _world(server: Server) -> World:
             "attachment_id": str(attachment_id),
             "name": "default",
             "slug": "printer",
+            "id": "1",  # a quarantined message (none: served is a 404, not a 401/403)
+            "address": "ann@example.com",  # an undeliverable address (none flagged: 404)
         },
         [customer, ann],
     )

@@ -89,7 +89,9 @@
     controls(pane, i.id);
     fetch(`/api/voice/calls/${i.id}`)
       .then((r) => (r.ok ? r.json() : null))
-      .then((body) => { if (body) show(i.id, body.call); })
+      // A push that arrived while this read was on its way is newer than the read: the
+      // read only fills a pane nothing has been pushed to yet.
+      .then((body) => { if (body && !calls.get(i.id)?.state) show(i.id, body.call); })
       .catch(() => {});
   });
 
