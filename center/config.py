@@ -49,7 +49,9 @@ class Settings(BaseSettings):
     redis_prefix: str = "center"
     # Public base URL (what Twilio and customers see); signatures are checked against it.
     public_url: str = ""
-    secret_key: str = ""
+    # Seals the secrets the center must present again (IMAP passwords: center/secret_box.py);
+    # empty: a random key in data_dir/secret.key, made on first use.
+    secret_key: SecretStr = SecretStr("")
     # Shared with the host site that embeds the chat widget: its server signs a signed-in
     # user's e-mail with it (identity_hash), which makes the address a verified identity.
     # Empty: every e-mail a visitor gives is an unverified claim.

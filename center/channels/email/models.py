@@ -112,7 +112,8 @@ class EmailMailbox(Base):
     port: Mapped[int] = mapped_column(default=993)
     security: Mapped[str] = mapped_column(String(16), default="ssl")  # ssl | starttls | none
     username: Mapped[str] = mapped_column(String(255))
-    password: Mapped[str] = mapped_column(String(255))
+    # Sealed (center/secret_box.py): a Fernet token, longer than the password.
+    password: Mapped[str] = mapped_column(String(1024))
     folder: Mapped[str] = mapped_column(String(255), default="INBOX")
     # Where stored mail is moved; empty: it is flagged \Seen and left in place.
     move_to: Mapped[str] = mapped_column(String(255), default="")

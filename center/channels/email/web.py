@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from center.agent_ui.auth import require_user
 from center.appkeys import DB, SERVICE, SETTINGS
@@ -29,6 +29,7 @@ from center.httpjson import body_as, error
 from center.outbox import OutboxKind, register_sender
 from center.records import events
 from center.records.enums import ActorKind, Channel, Role
+from center.secret_box import SecretBox, SecretUnreadable
 from center.tickets.replies import register_replier
 from center.tickets.web import OUTBOX_WORKER, TICKETS
 
@@ -38,6 +39,7 @@ EMAIL_INBOUND = web.AppKey("email_inbound", EmailInboundService)
 EMAIL_OUTBOUND = web.AppKey("email_outbound", EmailOutbound)
 SMTP_LISTENER = web.AppKey("smtp_listener", Listener)
 IMAP_POLLERS = web.AppKey("imap_pollers", dict)
+SECRET_BOX = web.AppKey("secret_box", list)  # [SecretBox] once loaded (first use)
 
 
 def setup(app: web.Application) -> None:
@@ -48,6 +50,7 @@ def setup(app: web.Application) -> None:
     register_sender(app, OutboxKind.EMAIL, EmailSender(settings.smtp_relay))
     register_replier(app, Channel.EMAIL, outbound)
     app[IMAP_POLLERS] = {}
+    app[SECRET_BOX] = []
     app.add_routes(routes)
     app.cleanup_ctx.append(_running)
 
@@ -119,20 +122,59 @@ async def _stop_poller(app: web.Application, name: str) -> None:
         await task
 
 
+async def _secret_box(app: web.Application) -> SecretBox:
+    """Loaded on first use (a deployment without mailboxes never writes a key file)."""
+    held = app[SECRET_BOX]
+    if not held:
+        settings = app[SETTINGS]
+        box = await asyncio.to_thread(
+            SecretBox.load, settings.secret_key.get_secret_value(), settings.data_dir
+        )
+        if not held:
+            held.append(box)
+    return held[0]
+
+
 async def _stored_boxes(app: web.Application) -> list[imap.MailboxConfig]:
+    """The admin API's mailboxes, passwords unsealed. One sealed under another key is
+    reported and left out (its password must be entered again); one stored before
+    passwords were sealed is sealed now."""
+    secrets = await _secret_box(app)
     async with app[DB].read() as s:
         found = list(await s.scalars(select(EmailMailbox).order_by(EmailMailbox.id)))
-    return [_config(b) for b in found]
+    boxes, unsealed = [], []
+    for b in found:
+        try:
+            password = secrets.open(b.password)
+        except SecretUnreadable:
+            log.error(
+                "email: mailbox %s: its password was sealed under another key "
+                "(CENTER_SECRET_KEY changed or secret.key lost); add it again",
+                b.name,
+            )
+            continue
+        if not SecretBox.is_sealed(b.password):
+            unsealed.append((b.id, password))
+        boxes.append(_config(b, password))
+    if unsealed:
+        async with app[DB].step() as c:
+            for box_id, password in unsealed:
+                await c.execute(
+                    update(EmailMailbox)
+                    .where(EmailMailbox.id == box_id)
+                    .values(password=secrets.seal(password))
+                )
+    return boxes
 
 
-def _config(b: EmailMailbox) -> imap.MailboxConfig:
+def _config(b: EmailMailbox, password: str) -> imap.MailboxConfig:
     return imap.MailboxConfig(
         name=b.name,
         host=b.host,
         port=b.port,
         security=b.security,
         username=b.username,
-        password=b.password,
+        password=password,
         folder=b.folder,
         move_to=b.move_to,
         enabled=b.enabled,
@@ -163,11 +205,12 @@ async def add_mailbox(request: web.Request) -> web.Response:
     await require_user(request, Role.ADMIN)
     box = await body_as(request, imap.MailboxConfig, max_bytes=10_000)
     app = request.app
+    sealed = (await _secret_box(app)).seal(box.password)
     async with app[DB].transaction() as s:
         exists = await s.scalar(select(EmailMailbox.id).where(EmailMailbox.name == box.name))
         if exists is not None or box.name in app[IMAP_POLLERS]:
             raise error(web.HTTPConflict, "a mailbox with this name exists", name=box.name)
-        s.add(EmailMailbox(**box.model_dump(), options={}))
+        s.add(EmailMailbox(**{**box.model_dump(), "password": sealed}, options={}))
     _start_poller(app, box)
     return web.json_response({"mailbox": _box_json(box, app)}, status=201)
 

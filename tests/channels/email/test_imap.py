@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from center.channels.email.imap import MailboxConfig, MailboxPoller
 from center.channels.email.listener import Delivery
-from center.channels.email.models import EmailInbound, InboundStatus
+from center.channels.email.models import EmailInbound, EmailMailbox, InboundStatus
 from center.records.models import Ticket
 from tests.channels.email import clients
 from tests.channels.email.dovecot import Dovecot, dovecot  # noqa: F401 (the fixture)
@@ -147,6 +147,10 @@ async def test_admin_adds_a_mailbox_and_its_poller_brings_mail_in(settings, db, 
             added = await admin.call("POST", "/api/email/mailboxes", box)
             assert added.status == 201, added
             assert "password" not in added.json["mailbox"]
+            async with server.db.read() as s:
+                stored = await s.scalar(select(EmailMailbox.password))
+            # Sealed at rest: a copy of the database does not give the mailbox away.
+            assert stored.startswith("fernet:") and dovecot.password not in stored
             again = await admin.call("POST", "/api/email/mailboxes", box)
             assert again.status == 409
             await feeder.append(clients.gmail(sender="a@x.test"), mailbox="INBOX")
@@ -165,3 +169,37 @@ async def test_admin_adds_a_mailbox_and_its_poller_brings_mail_in(settings, db, 
         finally:
             await feeder.logout()
             await admin.close()
+
+
+async def test_passwords_stored_before_sealing_are_sealed_and_a_foreign_seal_is_skipped(
+    settings,
+    db,
+    dovecot,  # noqa: F811
+) -> None:
+    from center.channels.email.web import IMAP_POLLERS
+    from center.secret_box import SecretBox
+
+    foreign = SecretBox.from_secret("another deployment's key").seal(dovecot.password)
+    async with db.transaction() as s:
+        for name, password in [("legacy", dovecot.password), ("foreign", foreign)]:
+            s.add(EmailMailbox(**{**_box(dovecot).model_dump(), "name": name,
+                                  "password": password}, options={}))  # fmt: skip
+    async with email_app(settings, db, smtp_listen="off", email_imap_poll_s=5) as (server, _):
+        # The plain one runs (and is sealed now); the one nobody here can unseal is left
+        # out, and the rest of the channel is up.
+        assert sorted(server.app[IMAP_POLLERS]) == ["legacy"]
+        async with server.db.read() as s:
+            stored = dict((await s.execute(select(EmailMailbox.name, EmailMailbox.password))).all())
+        assert stored["legacy"].startswith("fernet:") and dovecot.password not in stored["legacy"]
+        assert stored["foreign"] == foreign
+        feeder = await _client(dovecot)
+        try:
+            await feeder.append(clients.gmail(sender="a@x.test"), mailbox="INBOX")
+            poller = server.app[IMAP_POLLERS]["legacy"][0]
+            for _ in range(100):
+                if poller.stored:
+                    break
+                await asyncio.sleep(0.05)
+            assert poller.stored == 1
+        finally:
+            await feeder.logout()
