@@ -34,7 +34,9 @@ class MailboxConfig(BaseModel):
     name: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.-]+$")
     host: str = Field(min_length=1, max_length=255)
     port: int = Field(default=993, ge=1, le=65535)
-    security: str = Field(default="ssl", pattern=r"^(ssl|none)$")
+    # ssl: implicit TLS (993); starttls: plain connection upgraded before login, refused
+    # when the server does not offer it (never a silent fall back to plain); none.
+    security: str = Field(default="ssl", pattern=r"^(ssl|starttls|none)$")
     username: str = Field(min_length=1, max_length=255)
     password: str = Field(max_length=255)
     folder: str = Field(default="INBOX", min_length=1, max_length=255)
@@ -80,10 +82,36 @@ class MailboxPoller:
         else:
             self.client = aioimaplib.IMAP4(b.host, b.port, timeout=self.timeout_s)
         await self.client.wait_hello_from_server()
+        if b.security == "starttls":
+            try:
+                await asyncio.wait_for(self._starttls(), self.timeout_s)
+            except BaseException:
+                # (Nothing more is said on a connection TLS failed on: no LOGOUT either.)
+                self.client.protocol.transport.abort()
+                self.client = None
+                raise
         response = await self.client.login(b.username, b.password)
         if response.result != "OK":
             raise ConnectionError(f"IMAP login to {b.name} refused")
         await self._select()
+
+    async def _starttls(self) -> None:
+        """RFC 3501 STARTTLS (aioimaplib has the command, not the upgrade): ask, then hand
+        the same connection to TLS under this protocol, then ask the capabilities again
+        (those from before TLS must not be trusted)."""
+        protocol = self.client.protocol
+        if "STARTTLS" not in protocol.capabilities:
+            raise ConnectionError(f"IMAP server of {self.box.name} does not offer STARTTLS")
+        response = await protocol.execute(
+            aioimaplib.Command("STARTTLS", protocol.new_tag(), loop=protocol.loop)
+        )
+        if response.result != "OK":
+            raise ConnectionError(f"IMAP STARTTLS refused by {self.box.name}")
+        context = self.ssl_context or ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+        protocol.transport = await asyncio.get_running_loop().start_tls(
+            protocol.transport, protocol, context, server_hostname=self.box.host
+        )
+        await protocol.capability()
 
     async def _select(self) -> None:
         response = await self.client.select(self.box.folder)

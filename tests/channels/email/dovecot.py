@@ -5,18 +5,25 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import ipaddress
 import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 DOVECOT = shutil.which("dovecot") or (
     "/usr/sbin/dovecot" if Path("/usr/sbin/dovecot").exists() else None
@@ -26,9 +33,48 @@ USER, PASSWORD = "support@center.test", "imap-secret"
 
 @dataclass
 class Dovecot:
-    port: int
+    port: int  # plain IMAP, STARTTLS offered
+    tls_port: int  # implicit TLS (imaps)
+    ca: Path  # the server's self-signed certificate (for 127.0.0.1), to trust
     user: str = USER
     password: str = PASSWORD
+
+    def ssl_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.ca))
+
+
+def _certificate(root: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (and localhost), made with cryptography."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = root / "cert.pem", root / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
 
 
 def _free_port() -> int:
@@ -37,7 +83,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _config(root: Path, port: int) -> str:
+def _config(root: Path, port: int, tls_port: int) -> str:
     if os.geteuid() == 0:
         # Dovecot refuses uid 0 for mail: the maildir belongs to nobody.
         who = "mail_uid = nobody\nmail_gid = nogroup\nfirst_valid_uid = 1\n"
@@ -52,7 +98,9 @@ listen = 127.0.0.1
 base_dir = {root}/run
 state_dir = {root}/state
 log_path = {root}/dovecot.log
-ssl = no
+ssl = yes
+ssl_cert = <{root}/cert.pem
+ssl_key = <{root}/key.pem
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_location = maildir:{root}/mail/%u
@@ -72,7 +120,9 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
+    ssl = yes
   }}
 }}
 service anvil {{
@@ -87,12 +137,13 @@ def dovecot() -> Iterator[Dovecot]:
         pytest.skip("dovecot-imapd is not installed (.ci/run installs it)")
     root = Path(tempfile.mkdtemp(prefix="dovecot-"))
     root.chmod(0o755)
-    port = _free_port()
+    port, tls_port = _free_port(), _free_port()
+    cert, _key = _certificate(root)
     for sub in ("run", "state", "mail", "home"):
         (root / sub).mkdir()
     (root / "users").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
     conf = root / "dovecot.conf"
-    conf.write_text(_config(root, port))
+    conf.write_text(_config(root, port, tls_port))
     if os.geteuid() == 0:
         shutil.chown(root / "mail", "nobody", "nogroup")
         shutil.chown(root / "home", "nobody", "nogroup")
@@ -110,7 +161,7 @@ def dovecot() -> Iterator[Dovecot]:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
-        yield Dovecot(port=port)
+        yield Dovecot(port=port, tls_port=tls_port, ca=cert)
     finally:
         # SIGTERM to the master (``dovecot stop`` would wait seconds for it to exit).
         with contextlib.suppress(OSError, ValueError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from typing import Any
 
 import aioimaplib
@@ -201,5 +202,38 @@ async def test_passwords_stored_before_sealing_are_sealed_and_a_foreign_seal_is_
                     break
                 await asyncio.sleep(0.05)
             assert poller.stored == 1
+        finally:
+            await feeder.logout()
+
+
+@pytest.mark.parametrize("security", ["ssl", "starttls"])
+async def test_mail_is_fetched_over_tls_implicit_or_starttls(
+    settings,
+    db,
+    dovecot,  # noqa: F811
+    security,
+) -> None:
+    async with email_app(settings, db, smtp_listen="off") as (server, _sink):
+        feeder = await _client(dovecot)
+        try:
+            await feeder.append(clients.gmail(sender="a@x.test"), mailbox="INBOX")
+            port = dovecot.tls_port if security == "ssl" else dovecot.port
+            box = _box(dovecot).model_copy(update={"port": port, "security": security})
+            poller = MailboxPoller(
+                box, inbound(server).receive, poll_s=30, ssl_context=dovecot.ssl_context()
+            )
+            await poller.connect()
+            try:
+                transport = poller.client.protocol.transport
+                assert transport.get_extra_info("ssl_object") is not None  # encrypted
+                assert "STARTTLS" not in poller.client.protocol.capabilities  # asked again
+                assert await poller.poll_once() == 1
+            finally:
+                await poller.close()
+            # A certificate nobody vouches for (the system's trust store): no login is sent.
+            untrusted = MailboxPoller(box, inbound(server).receive, poll_s=30)
+            with pytest.raises(ssl.SSLCertVerificationError):
+                await untrusted.connect()
+            await untrusted.close()
         finally:
             await feeder.logout()
