@@ -22,6 +22,9 @@ class AgentNotice(StrEnum):
 
 
 AGENT_NAMESPACE = "/agent"
+# The supervisors' consoles: every supervisor and admin socket is in one room.
+SUPERVISOR_NAMESPACE = "/supervisor"
+SUPERVISORS_ROOM = "supervisors"
 
 
 def agent_room(agent_id: int) -> str:

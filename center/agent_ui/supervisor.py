@@ -31,6 +31,7 @@ from center.agent_ui.auth import require_user
 from center.agent_ui.console_sockets import ConsoleSockets
 from center.appkeys import DB, QUEUE_CONFIG, ROUTER, STATS
 from center.loops import Backoff, pause
+from center.notices import SUPERVISOR_NAMESPACE, SUPERVISORS_ROOM
 from center.queue.keys import Keys
 from center.records.db import Database
 from center.records.enums import Role
@@ -38,8 +39,7 @@ from center.reports.stats import Snapshot
 from center.sockets import Namespace
 
 log = logging.getLogger(__name__)
-SUPERVISOR_NAMESPACE = "/supervisor"
-ROOM = "supervisors"
+ROOM = SUPERVISORS_ROOM
 SUPERVISOR_ROLES = (Role.SUPERVISOR, Role.ADMIN)
 # The lock is first taken for this long (a snapshot takes milliseconds; this only bounds a
 # stalled process), then re-armed for one interval from the moment of the push: pushes are

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from center import loops
 from center.appkeys import DB, SETTINGS, SIO
-from center.notices import AGENT_NAMESPACE, agent_room
+from center.notices import AGENT_NAMESPACE, SUPERVISOR_NAMESPACE, SUPERVISORS_ROOM, agent_room
 from center.outbox import OutboxWorker, WorkerOptions, senders
 from center.records.models import Message, Ticket
 from center.tickets.monitor import SlaMonitor
@@ -100,6 +100,14 @@ def _sla_notifier(app: web.Application) -> Any:
                     room=agent_room(item["assignee_id"]),
                     namespace=AGENT_NAMESPACE,
                 )
+        # The supervisors' "Ticket SLAs" table reads itself again at once (one push a
+        # batch: a warning or breach shows when it is written, not at the next poll).
+        await app[SIO].emit(
+            SLA_NOTICE,
+            {"changed": len(said)},
+            room=SUPERVISORS_ROOM,
+            namespace=SUPERVISOR_NAMESPACE,
+        )
 
     return notify
 

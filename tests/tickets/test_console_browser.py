@@ -131,6 +131,13 @@ async def test_supervisor_board_shows_breached_tickets(server: Server, browser: 
         await expect(row.locator("td").nth(1)).to_have_text("Late <i>parcel</i>")
         await expect(row.locator("td.sla")).to_have_text("breached")
         await expect(page.locator("#sla-counts")).to_contain_text("1 breached")
+        # A breach written while the board is open shows at once (pushed), not at the
+        # 15-second refresh.
+        async with server.db.step() as c:
+            await server.app[TICKETS].create(c, customer_id=customer, subject="Second")
+        await server.app[SLA_MONITOR].check()
+        await expect(row).to_have_count(2, timeout=5_000)
+        await expect(page.locator("#sla-counts")).to_contain_text("2 breached", timeout=5_000)
         assert errors == [] and dialogs == []
     finally:
         await ctx.close()

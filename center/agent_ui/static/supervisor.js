@@ -322,6 +322,9 @@
     });
     socket.on("disconnect", () => { $("live").textContent = "disconnected — reconnecting…"; });
     socket.on("stats", onStats);
+    // An SLA warning or breach was written: the ticket SLA table (supervisor_tickets.js)
+    // reads itself again.
+    socket.on("sla", () => document.dispatchEvent(new CustomEvent("center:sla")));
     setInterval(tick, 1000);
     loadHistory();
     setInterval(loadHistory, HISTORY_REFRESH_MS);

@@ -1,5 +1,7 @@
 // Supervisor board: tickets whose SLA is at risk (warning) or breached, and counts of open
-// and pending tickets by SLA state; refreshed every 15 s while the board is shown.
+// and pending tickets by SLA state; read again at once when the server writes a warning or
+// breach (the "sla" push, relayed by supervisor.js), and every 15 s for the rest (replies
+// and status changes that move a ticket off the list).
 (() => {
   const $ = (id) => document.getElementById(id);
   const cell = (text, cls) => {
@@ -31,6 +33,7 @@
     $("sla-tickets").querySelector("tbody").replaceChildren(...rows);
   }
   setInterval(() => refresh().catch(() => {}), 15000);
+  document.addEventListener("center:sla", () => refresh().catch(() => {}));
   new MutationObserver(() => refresh().catch(() => {}))
     .observe($("console"), { attributes: true, attributeFilter: ["hidden"] });
 })();
