@@ -66,6 +66,7 @@ TABLE: dict[tuple[str, str], Guard] = {
     ("GET", "/api/kb/attachments/{attachment_id}"): OPEN,
     # Signed in.
     ("GET", "/api/me"): AGENT,
+    ("GET", "/api/agents"): AGENT,
     ("GET", "/api/customers/{customer_id}"): OWN,
     ("GET", "/api/customers/{customer_id}/timeline"): OWN,
     ("GET", "/api/interactions/{interaction_id}"): OWN,

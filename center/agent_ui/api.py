@@ -101,3 +101,21 @@ async def get_interaction(request: web.Request) -> web.Response:
             "disposition": i.disposition,
         }
     return web.json_response({"interaction": body})
+
+
+@routes.get("/api/agents")
+async def agents(request: web.Request) -> web.Response:
+    """Who a ticket or conversation can be given to: every active account, by name (ids and
+    display names only; presence and load are the supervisors' ``/api/supervisor/agents``)."""
+    await require_user(request)
+    async with request.app[DB].read() as s:
+        found = (
+            await s.execute(
+                select(User.id, User.display_name, User.username)
+                .where(User.active.is_(True))
+                .order_by(User.display_name, User.id)
+            )
+        ).all()
+    return web.json_response(
+        {"agents": [{"id": i, "display_name": n, "username": u} for i, n, u in found]}
+    )

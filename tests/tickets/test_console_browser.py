@@ -4,6 +4,8 @@ queued to sent; private notes and status changes stick."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from playwright.async_api import Browser, expect
 from sqlalchemy import select
@@ -28,6 +30,7 @@ async def test_ticket_pane_in_the_browser(server: Server, browser: Browser) -> N
     repliers(server.app)[Channel.EMAIL] = MailReplier()
     senders(server.app)[OutboxKind.EMAIL] = relay
     await make_user(server.db, "alice")
+    bob = (await make_user(server.db, "bob")).id
     async with server.db.read_step() as c:
         alice = await c.scalar(select(User.id).where(User.username == "alice"))
     errors: list[str] = []
@@ -76,6 +79,21 @@ async def test_ticket_pane_in_the_browser(server: Server, browser: Browser) -> N
         await page.select_option("#tv-priority", "high")
         await page.click("#tv-fields button")
         await expect(page.locator("#ticket-items li").first).to_contain_text("pending · high")
+        # Given to a colleague by name (not by typing an id).
+        await expect(page.locator("#tv-assignee option")).to_have_text(
+            ["unassigned", "alice", "bob"]
+        )
+        await page.select_option("#tv-assignee", label="bob")
+        await page.click("#tv-fields button")
+        for _ in range(100):  # (the PATCH is on its way)
+            async with server.db.step() as c:
+                if (await server.app[TICKETS].get(c, ticket_id)).assignee_id == bob:
+                    break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the ticket was not given to bob")
+        await page.click(f"#ticket-items li[data-id='{ticket_id}']")  # read again: still bob
+        await expect(page.locator("#tv-assignee")).to_have_value(str(bob))
         # A chat comes in: from its pane the agent opens a ticket with it; adding it to
         # Ada's ticket is refused (the chat is another customer's).
         await page.select_option("#presence", "available")
@@ -107,7 +125,7 @@ async def test_supervisor_board_shows_breached_tickets(server: Server, browser: 
     from center.tickets.web import SLA_MONITOR
     from tests.tickets.support import make_customer
 
-    await make_user(server.db, "sue", role=Role.SUPERVISOR)
+    sue = await make_user(server.db, "sue", role=Role.SUPERVISOR)
     async with server.db.step() as c:
         policy = {"name": "all", "first_response_minutes": 30, "created_at": datetime.now(UTC)}
         await c.execute(insert(SlaPolicy.__table__).values(policy))
@@ -130,14 +148,18 @@ async def test_supervisor_board_shows_breached_tickets(server: Server, browser: 
         await expect(row.locator("td").first).to_have_text(f"[#{t.number}]")
         await expect(row.locator("td").nth(1)).to_have_text("Late <i>parcel</i>")
         await expect(row.locator("td.sla")).to_have_text("breached")
+        await expect(row.locator("td").nth(4)).to_have_text("unassigned")
         await expect(page.locator("#sla-counts")).to_contain_text("1 breached")
         # A breach written while the board is open shows at once (pushed), not at the
         # 15-second refresh.
         async with server.db.step() as c:
-            await server.app[TICKETS].create(c, customer_id=customer, subject="Second")
+            await server.app[TICKETS].create(
+                c, customer_id=customer, subject="Second", assignee_id=sue.id
+            )
         await server.app[SLA_MONITOR].check()
         await expect(row).to_have_count(2, timeout=5_000)
         await expect(page.locator("#sla-counts")).to_contain_text("2 breached", timeout=5_000)
+        await expect(row.locator("td:nth-child(5)")).to_have_text(["unassigned", "sue"])
         assert errors == [] and dialogs == []
     finally:
         await ctx.close()

@@ -16,8 +16,13 @@
       .filter(Boolean).map((x) => new Date(x));
     return times.length ? new Date(Math.min(...times)).toLocaleString() : "";
   };
+  let names = null; // user id -> display name (read once; an unknown id shows as #id)
   async function refresh() {
     if ($("console").hidden) return;
+    if (names === null) {
+      const res = await fetch("/api/agents");
+      if (res.ok) names = new Map((await res.json()).agents.map((a) => [a.id, a.display_name]));
+    }
     const res = await fetch("/api/supervisor/tickets/sla");
     if (!res.ok) return;
     const board = await res.json();
@@ -26,7 +31,7 @@
     const rows = board.tickets.map((t) => {
       const tr = document.createElement("tr");
       tr.append(cell(t.token), cell(t.subject), cell(t.queue), cell(t.priority),
-        cell(t.assignee_id ? `#${t.assignee_id}` : "unassigned"),
+        cell(t.assignee_id ? (names?.get(t.assignee_id) ?? `#${t.assignee_id}`) : "unassigned"),
         cell(t.sla.state, `sla ${t.sla.state}`), cell(due(t)));
       return tr;
     });

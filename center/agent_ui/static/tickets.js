@@ -136,17 +136,44 @@
     $("tv-priority").value = ticket.priority;
     $("tv-queue").value = ticket.queue;
     $("tv-tags").value = ticket.tags.join(", ");
-    $("tv-assignee").value = ticket.assignee_id || "";
+    await assignees(ticket.assignee_id);
+    if (mine !== generation) return;
+    $("tv-assignee").value = ticket.assignee_id ? String(ticket.assignee_id) : "";
     const log = $("tv-messages");
     log.replaceChildren(...ticket.messages.map(renderMessage));
     $("tv-notes").replaceChildren(...ticket.notes.map((n) => el("div", "note", n.body)));
     for (const li of $("ticket-items").children) li.classList.toggle("active", Number(li.dataset.id) === id);
   }
 
+  // The assignee list: every active account by name, read once a pane (an account made
+  // since shows on the next ticket opened). An assignee the list lacks (deactivated) stays
+  // selectable as "#id" so saving the pane does not unassign the ticket.
+  let people = null;
+  async function assignees(current) {
+    if (people === null) {
+      const res = await fetch("/api/agents");
+      people = res.ok ? (await res.json()).agents : [];
+    }
+    const select = $("tv-assignee");
+    const options = [el("option", "", "unassigned")];
+    options[0].value = "";
+    const listed = people.map((p) => {
+      const o = el("option", "", p.display_name === p.username ? p.display_name : `${p.display_name} (${p.username})`);
+      o.value = String(p.id);
+      return o;
+    });
+    if (current && !people.some((p) => p.id === current)) {
+      const o = el("option", "", `#${current}`);
+      o.value = String(current);
+      listed.push(o);
+    }
+    select.replaceChildren(...options, ...listed);
+  }
+
   async function save(ev) {
     ev.preventDefault();
     const tags = $("tv-tags").value.split(",").map((s) => s.trim()).filter(Boolean);
-    const assignee = $("tv-assignee").value.trim();
+    const assignee = $("tv-assignee").value;
     const body = {
       status: $("tv-status").value, priority: $("tv-priority").value,
       queue: $("tv-queue").value.trim() || undefined, tags,
