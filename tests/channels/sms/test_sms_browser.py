@@ -58,3 +58,40 @@ async def test_sms_pane_shows_delivery_media_and_opt_out(
         assert errors == [] and dialogs == []
     finally:
         await context.close()
+
+
+async def test_a_refused_reply_is_resent_from_the_pane(
+    server: Server, browser: Browser, hooks: Webhooks, twilio_api: TwilioApi
+) -> None:
+    await make_user(server.db, "alice", capacity={"sms": 2})
+    errors: list[str] = []
+    dialogs: list[str] = []
+    context = await browser.new_context()
+    try:
+        agent = await watched_page(context, errors, dialogs)
+        await sign_in(agent, server.url, "alice", PASSWORD)
+        await go_available(agent)
+        await text(hooks, "is my order shipped?")
+        offer = agent.locator("#offers .offer")
+        await offer.locator(".accept").click()
+        pane = agent.locator("#panes .pane")
+        await expect(pane.locator(".title")).to_contain_text("SMS #")
+
+        # Twilio refuses the number (4xx): the outbox gives up at once, the pane says why.
+        twilio_api.fail_next("Messages", 400, 21211, "The 'To' number is not a valid phone number.")
+        await pane.locator(".text").fill("Yes, it left this morning.")
+        await pane.locator(".send button").click()
+        outbound = pane.locator(".log .msg.outbound")
+        await expect(outbound.locator(".delivery")).to_contain_text("not sent")
+        await expect(outbound.locator(".delivery")).to_contain_text("21211")
+        assert twilio_api.messages == {}
+
+        await outbound.locator(".resend").click()
+        await expect(outbound.locator(".delivery")).to_have_text("sent")
+        await expect(outbound.locator(".resend")).to_have_count(0)
+        sends = twilio_api.posts("Messages.json")
+        assert len(sends) == 2 and sends[1].form["Body"] == "Yes, it left this morning."
+        assert len(twilio_api.messages) == 1
+        assert errors == [] and dialogs == []
+    finally:
+        await context.close()
