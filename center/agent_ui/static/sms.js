@@ -26,6 +26,36 @@
     span.textContent = text;
     const bad = /^(not sent|undelivered|failed)/.test(text);
     span.classList.toggle("error", bad);
+    showResend(entry);
+  }
+
+  // A reply the outbox gave up on (Twilio refused it, or no answer) may be sent again: the
+  // same outbox row back to queued (POST /api/outbox/{id}/resend, as the tickets pane does).
+  function showResend(entry) {
+    const m = entry.message;
+    const outboxId = (m.sms || {}).outbox_id;
+    let button = entry.el.querySelector(".resend");
+    const failed = (m.delivery || {}).status === "failed" && outboxId;
+    if (!failed) { if (button) button.remove(); return; }
+    if (button) return;
+    button = document.createElement("button");
+    button.type = "button";
+    button.className = "resend";
+    button.textContent = "Resend";
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      const res = await fetch(`/api/outbox/${outboxId}/resend`, { method: "POST" }).catch(() => null);
+      const body = res ? await res.json().catch(() => ({})) : { error: "the server did not answer" };
+      if (!res || !res.ok) {
+        button.disabled = false;
+        entry.el.querySelector(".delivery").textContent = `resend refused: ${body.error || res.status}`;
+        return;
+      }
+      const now = entry.message;
+      entry.message = { ...now, delivery: { status: "queued", attempts: (now.delivery || {}).attempts } };
+      showStatus(entry); // (the worker's pushes follow: sent, then Twilio's statuses)
+    });
+    entry.el.appendChild(button);
   }
 
   function addMedia(el, media) {

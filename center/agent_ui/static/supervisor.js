@@ -156,6 +156,8 @@
     renderAgents();
     updateQueueOptions();
     tick();
+    // (The live calls board names agents from the same snapshot.)
+    document.dispatchEvent(new CustomEvent("center:stats", { detail: s }));
   }
 
   // History: figures per local hour or day, as bars (entered) and a line (service level),

@@ -98,11 +98,7 @@ class SmsOutbound:
     # -- steps (inside a transaction) -----------------------------------------------------
 
     async def queue_send(self, c: AsyncConnection, i: Interaction, m: Message, to: str) -> None:
-        meta = {**(m.meta or {}), "sms": {"to": to, "status": None}}
-        await store.set_meta(c, m.id, meta)
-        # (The transient row the caller answers with says what the record now says.)
-        m.meta = {**meta, "delivery": {"status": "queued", "attempts": 0}}
-        await enqueue(
+        outbox_id = await enqueue(
             c,
             OutboxKind.SMS,
             {"message_id": m.id, "to": to, "body": m.body},
@@ -112,6 +108,15 @@ class SmsOutbound:
             ticket_id=i.ticket_id,
             message_id=m.id,
         )
+        # (The outbox row's id: the console's Resend of a failed text names it. Written
+        # after enqueue, so with the delivery enqueue recorded; the transient row the
+        # caller answers with says what the record now says.)
+        m.meta = {
+            **(m.meta or {}),
+            "sms": {"to": to, "status": None, "outbox_id": outbox_id},
+            "delivery": {"status": "queued", "attempts": 0},
+        }
+        await store.set_meta(c, m.id, m.meta)
 
     async def agent_reply(self, c: AsyncConnection, i: Interaction, m: Message) -> None:
         """``service.outbound_steps[SMS]``: refuse an opted-out number, else queue the send."""

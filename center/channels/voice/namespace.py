@@ -10,6 +10,9 @@ emitted as ``error`` {event, code, error}):
   leave    {interaction_id}                    drop out of the conference
   hangup   {interaction_id}                    end the call (the caller hears the survey)
   monitor  {interaction_id, mode: listen|whisper|barge}   supervisors and admins only
+           (again, with another mode: the same leg switches)
+  calls    {}                                  supervisors and admins: ``{"calls": [...]}``,
+           the calls connected to an agent now (the board's rows; ``call`` pushes follow)
 Server -> client: ``call`` {interaction_id, stage, legs[] ...} after every change,
 ``call_error`` {interaction_id, action, status, code, error} when Twilio refused something.
 Agents are in room ``agent:<id>``; supervisors and admins also in ``supervisors``.
@@ -27,7 +30,7 @@ from center.channels.validation import PayloadError, error_payload
 from center.channels.voice.bridge import Bridge, VoiceError
 from center.interactions import InteractionError, InteractionService, rows
 from center.notices import agent_room
-from center.payloads import InteractionRef, Transfer, parse
+from center.payloads import InteractionRef, NoArguments, Transfer, parse
 from center.records import users
 from center.records.models import User
 from center.sockets import Namespace
@@ -119,6 +122,15 @@ class VoiceNamespace(Namespace):
             return {"call": await self.bridge.monitor(user, m.interaction_id, m.mode)}
 
         return await self._handle(sid, "monitor", data, act)
+
+    async def on_calls(self, sid: str, data: Any = None) -> dict[str, Any]:
+        async def act(user: User, d: Any) -> dict[str, Any]:
+            parse(NoArguments, d)
+            if not user.role.sees_all:
+                raise PayloadError("forbidden", "only supervisors and admins see every call")
+            return {"calls": await self.bridge.live()}
+
+        return await self._handle(sid, "calls", data, act)
 
     async def _may_see(self, user: User, interaction_id: int) -> None:
         if user.role.sees_all:

@@ -24,6 +24,9 @@ from center.records.models import Interaction, User, VoiceCall, VoiceLeg
 
 log = logging.getLogger(__name__)
 LEG_EVENTS = ["initiated", "ringing", "answered", "completed"]
+# The supervisors' board lists at most this many live calls (a bound on one read; a centre
+# with more calls at once than a supervisor can scan needs a filter, not a longer list).
+LIVE_CALLS_SHOWN = 200
 # (call, interaction, event, data) -> emitted to the agent's and supervisors' consoles.
 Emit = Callable[[VoiceCall, Interaction, str, dict[str, Any]], Awaitable[None]]
 
@@ -162,6 +165,12 @@ class RestBase:
             if call is None:
                 raise VoiceError("not_found", f"interaction {interaction_id} is not a call")
             return store.call_json(call, await store.legs(c, call.id))
+
+    async def live(self, limit: int = LIVE_CALLS_SHOWN) -> list[dict[str, Any]]:
+        """The calls connected to an agent now, as ``call`` pushes carry them."""
+        async with self.db.read_step() as c:
+            found = await store.live_calls(c, limit)
+        return [store.call_json(call, legs) for call, legs in found]
 
     async def _told(self, call: VoiceCall, i: Interaction) -> dict[str, Any]:
         state = await self.state(i.id)

@@ -9,6 +9,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from center.records.base import utcnow
+from center.records.enums import Channel, InteractionState
 from center.records.models import Interaction, VoiceAgent, VoiceCall, VoiceLeg
 
 CALLS = VoiceCall.__table__
@@ -175,6 +176,31 @@ async def set_agent_phone(conn: AsyncConnection, user_id: int, phone: str | None
     done = await conn.execute(update(AGENTS).where(AGENTS.c.user_id == user_id).values(phone=phone))
     if not done.rowcount:
         await conn.execute(insert(AGENTS).values(user_id=user_id, phone=phone))
+
+
+async def live_calls(conn: AsyncConnection, limit: int) -> list[tuple[VoiceCall, list[VoiceLeg]]]:
+    """Calls connected to an agent now (the supervisors' board), oldest first, with their
+    legs: two statements; the interactions' state index finds the assigned ones."""
+    rows = await conn.execute(
+        select(CALLS)
+        .join(INTERACTIONS, INTERACTIONS.c.id == CALLS.c.interaction_id)
+        .where(
+            INTERACTIONS.c.state == InteractionState.ASSIGNED,
+            INTERACTIONS.c.channel == Channel.VOICE,
+            CALLS.c.stage == Stage.BRIDGED.value,
+        )
+        .order_by(CALLS.c.id)
+        .limit(limit)
+    )
+    calls = [_call(r) for r in rows]
+    by_call: dict[int, list[VoiceLeg]] = {c.id: [] for c in calls}
+    if calls:
+        leg_rows = await conn.execute(
+            select(LEGS).where(LEGS.c.voice_call_id.in_(list(by_call))).order_by(LEGS.c.id)
+        )
+        for r in leg_rows:
+            by_call[r.voice_call_id].append(_leg(r))
+    return [(c, by_call[c.id]) for c in calls]
 
 
 def call_json(call: VoiceCall, call_legs: list[VoiceLeg] | None = None) -> dict[str, Any]:

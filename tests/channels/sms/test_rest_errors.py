@@ -49,6 +49,23 @@ async def test_4xx_fails_with_twilios_reason_for_the_agent(
         assert "21211" in failed["delivery"]["reason"]
         assert "not a valid phone number" in failed["delivery"]["reason"]
         assert len(twilio_api.posts("Messages.json")) == 1
+        outbox_id = (await message(server, mid)).meta["sms"]["outbox_id"]
+        resend = f"{server.url}/api/outbox/{outbox_id}/resend"
+
+        # Another agent may not resend it; the agent holding the conversation may, once.
+        bob = await signed_in_agent(server, "bob", capacity={"sms": 1}, available=False)
+        try:
+            async with bob.http.post(resend, headers={"Cookie": bob.cookie}) as r:
+                assert r.status == 403
+        finally:
+            await bob.close()
+        async with ann.http.post(resend, headers={"Cookie": ann.cookie}) as r:
+            assert r.status == 202, await r.text()
+        sent = await ann.next("delivery")
+        assert sent["message_id"] == mid and sent["delivery"]["status"] == "sent"
+        assert len(twilio_api.posts("Messages.json")) == 2 and len(twilio_api.messages) == 1
+        async with ann.http.post(resend, headers={"Cookie": ann.cookie}) as r:
+            assert r.status == 409  # (sent: nothing to resend)
     finally:
         await ann.close()
 

@@ -1,10 +1,14 @@
 """The console's SMS pane in a real browser: a text arrives, the agent answers, the pane
-follows its delivery to "delivered", and a STOP makes the next reply a clear refusal."""
+follows its delivery to "delivered", and a STOP makes the next reply a clear refusal; a
+reply Twilio refused is resent from the pane."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, Page, expect
 
 from tests.agent_ui.test_browser import go_available, sign_in
 from tests.browser import watched_page
@@ -16,9 +20,10 @@ pytestmark = pytest.mark.browser
 MEDIA = "https://api.twilio.com/2010-04-01/Accounts/AC/Messages/MM1/Media/ME1"
 
 
-async def test_sms_pane_shows_delivery_media_and_opt_out(
-    server: Server, browser: Browser, hooks: Webhooks, twilio_api: TwilioApi
-) -> None:
+@asynccontextmanager
+async def sms_agent(server: Server, browser: Browser) -> AsyncIterator[Page]:
+    """Alice (two texts at a time) in the agent console, available; at the end no page
+    error or dialog (an injected alert() would open one) happened, and it is closed."""
     await make_user(server.db, "alice", capacity={"sms": 2})
     errors: list[str] = []
     dialogs: list[str] = []
@@ -27,7 +32,16 @@ async def test_sms_pane_shows_delivery_media_and_opt_out(
         agent = await watched_page(context, errors, dialogs)
         await sign_in(agent, server.url, "alice", PASSWORD)
         await go_available(agent)
+        yield agent
+        assert errors == [] and dialogs == []
+    finally:
+        await context.close()
 
+
+async def test_sms_pane_shows_delivery_media_and_opt_out(
+    server: Server, browser: Browser, hooks: Webhooks, twilio_api: TwilioApi
+) -> None:
+    async with sms_agent(server, browser) as agent:
         await text(hooks, "<b>photo</b> of the damage", media=[(MEDIA, "image/jpeg")])
         offer = agent.locator("#offers .offer")
         await expect(offer.locator(".title")).to_contain_text("Incoming sms")
@@ -55,6 +69,30 @@ async def test_sms_pane_shows_delivery_media_and_opt_out(
         await pane.locator(".send button").click()
         await expect(agent.locator("#error")).to_contain_text("opted out of SMS")
         assert len(twilio_api.posts("Messages.json")) == 1
-        assert errors == [] and dialogs == []
-    finally:
-        await context.close()
+
+
+async def test_a_refused_reply_is_resent_from_the_pane(
+    server: Server, browser: Browser, hooks: Webhooks, twilio_api: TwilioApi
+) -> None:
+    async with sms_agent(server, browser) as agent:
+        await text(hooks, "is my order shipped?")
+        offer = agent.locator("#offers .offer")
+        await offer.locator(".accept").click()
+        pane = agent.locator("#panes .pane")
+        await expect(pane.locator(".title")).to_contain_text("SMS #")
+
+        # Twilio refuses the number (4xx): the outbox gives up at once, the pane says why.
+        twilio_api.fail_next("Messages", 400, 21211, "The 'To' number is not a valid phone number.")
+        await pane.locator(".text").fill("Yes, it left this morning.")
+        await pane.locator(".send button").click()
+        outbound = pane.locator(".log .msg.outbound")
+        await expect(outbound.locator(".delivery")).to_contain_text("not sent")
+        await expect(outbound.locator(".delivery")).to_contain_text("21211")
+        assert twilio_api.messages == {}
+
+        await outbound.locator(".resend").click()
+        await expect(outbound.locator(".delivery")).to_have_text("sent")
+        await expect(outbound.locator(".resend")).to_have_count(0)
+        sends = twilio_api.posts("Messages.json")
+        assert len(sends) == 2 and sends[1].form["Body"] == "Yes, it left this morning."
+        assert len(twilio_api.messages) == 1

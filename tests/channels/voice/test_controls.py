@@ -31,6 +31,12 @@ async def test_a_supervisor_listens_then_whispers_then_barges(
         # An agent may not monitor.
         refused = await ann_voice.call("monitor", {"interaction_id": iid, "mode": "listen"})
         assert refused["ok"] is False and refused["code"] == "forbidden"
+        # Nor list every live call; a supervisor does (the board's rows).
+        refused = await ann_voice.call("calls", {})
+        assert refused["ok"] is False and refused["code"] == "forbidden"
+        listed = await sue_voice.call("calls", {})
+        assert [c["interaction_id"] for c in listed["calls"]] == [iid], listed
+        assert listed["calls"][0]["stage"] == "bridged" and listed["calls"][0]["from"] == CALLER
 
         ack = await sue_voice.call("monitor", {"interaction_id": iid, "mode": "listen"})
         assert ack["ok"], ack
