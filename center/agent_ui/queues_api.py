@@ -336,6 +336,7 @@ async def _requeue(request: web.Request, moved: list[Interaction], move_to: str 
             channel=i.channel,
             priority=i.priority,
             enqueued_ms=int(i.queued_at.timestamp() * 1000) if i.queued_at else None,
+            skills=i.required_skills,
         )
     for channel in {i.channel for i in moved}:
         await router.dispatch(move_to, channel)

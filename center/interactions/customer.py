@@ -216,6 +216,7 @@ class CustomerSide(ServiceBase):
             channel=i.channel,
             priority=i.priority,
             enqueued_ms=_ms(i.queued_at),
+            skills=i.required_skills,
         )
         await self._notify(i, CustomerNotice.QUEUED, {"position": position})
         return position

@@ -261,6 +261,7 @@ class Recovery(ServiceBase):
             channel=i.channel,
             priority=i.priority,
             enqueued_ms=_ms(i.queued_at),
+            skills=i.required_skills,
         )
 
     async def _restore_assigned(self, i: Interaction) -> None:
@@ -272,6 +273,7 @@ class Recovery(ServiceBase):
             channel=i.channel,
             priority=i.priority,
             enqueued_ms=_ms(i.queued_at or i.created_at),
+            skills=i.required_skills,
         )
 
 

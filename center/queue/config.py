@@ -35,7 +35,7 @@ PLACEMENT_KEYS = frozenset({"ivr", "keywords", "tiers", "defaults"})
 MAX_WAIT_S = definitions.MAX_WAIT_S
 MIN_AGING_S = 0.001  # one millisecond: what the router counts in (less would round to "off")
 MAX_SL_SECONDS = 24 * 3600  # "answered within a day" is the loosest target anyone sets
-MAX_NAME_CHARS = 80  # a skill's name (queue names follow QUEUE_NAME)
+MAX_NAME_CHARS = definitions.MAX_SKILL_NAME  # a skill's (queue names follow QUEUE_NAME)
 LANGUAGE = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")
 
 
@@ -121,7 +121,7 @@ def check_queue_name(name: Any, path: FieldPath = ("name",)) -> str:
     return name
 
 
-def _skill(name: Any, declared: frozenset[str] | None, path: FieldPath, what: str) -> str:
+def check_skill_name(name: Any, declared: frozenset[str] | None, path: FieldPath, what: str) -> str:
     if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_CHARS:
         raise _fail(path, f"{what}: skill names must be strings of 1..{MAX_NAME_CHARS} characters")
     if declared is not None and name not in declared:
@@ -153,7 +153,7 @@ def queue_from_data(
             raise _fail(("channels",), f"{what}: needs at least one channel")
     required: dict[str, int] = {}
     for skill, level in _mapping(data.get("skills", {}), ("skills",), f"{what}: skills").items():
-        _skill(skill, skills, ("skills", skill), what)
+        check_skill_name(skill, skills, ("skills", skill), what)
         required[skill] = _int(level, ("skills", skill), f"{what}: level of {skill!r}", 1, 10)
     language = data.get("language")
     if language is not None and (
@@ -217,7 +217,7 @@ def _escalation(
         )
         drop = _str_list(step.get("drop_skills", []), (*path, "drop_skills"), f"{what}: drop")
         for j, skill in enumerate(drop):
-            _skill(skill, skills, (*path, "drop_skills", j), what)
+            check_skill_name(skill, skills, (*path, "drop_skills", j), what)
         overflow = step.get("overflow_queue")
         if overflow is not None and overflow not in names:
             raise _fail(

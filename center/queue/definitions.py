@@ -8,6 +8,10 @@ rules. The JSON is what offerNext/escalate decode with cjson::
      "esc": [{"after_ms": ..., "lower": n, "drop": [...], "overflow": "" | queue}, ...]}
 
 A queue's language is the required skill ``lang:<code>`` at level 1 (see model.py).
+
+An interaction may also require skills of its own (``interaction_skills``: an IVR option's
+``skills:``), kept as JSON in the field ``skills`` of its live hash ``{p}:i:<id>`` and in
+``interactions.required_skills``; offerNext requires them on top of its queue's.
 """
 
 from __future__ import annotations
@@ -24,6 +28,10 @@ MIN_LEVEL, MAX_LEVEL = 1, 10
 # number is a typo, and an unbounded one overflows the milliseconds the scripts compare.
 MAX_WAIT_S = 7 * 24 * 3600
 LANGUAGE_PREFIX = "lang:"
+# An interaction's own skills travel in every enqueue and are decoded per offer candidate:
+# a handful is what a menu choice means; more is a configuration mistake.
+MAX_OWN_SKILLS = 8
+MAX_SKILL_NAME = 80  # characters of a skill's name, everywhere
 
 
 class DefinitionError(ValueError):
@@ -55,6 +63,19 @@ def check_skills(skills: Mapping[str, Any], *, what: str) -> dict[str, int]:
             )
         out[name] = level
     return out
+
+
+def interaction_skills(skills: Mapping[str, Any] | None, *, what: str) -> str:
+    """An interaction's own required skills as the JSON offerNext reads ('' for none, so
+    an interaction without skills of its own costs the router no decoding)."""
+    if not skills:
+        return ""
+    if len(skills) > MAX_OWN_SKILLS:
+        raise DefinitionError(f"{what}: at most {MAX_OWN_SKILLS} skills")
+    for name in skills:
+        if isinstance(name, str) and len(name) > MAX_SKILL_NAME:
+            raise DefinitionError(f"{what}: skill names are at most {MAX_SKILL_NAME} characters")
+    return _dumps(check_skills(skills, what=what))
 
 
 def encode(queues: Iterable[QueueDef]) -> dict[str, str]:

@@ -3,8 +3,10 @@ agent's work, and recovery of agents' load (a mixin of Router: same keys, script
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from center.queue import definitions
 from center.queue.keys import Keys, queue_score
 from center.queue.results import Requeued, Transferred
 from center.queue.scripts import Scripts, check
@@ -93,9 +95,12 @@ class Handoffs:
         channel: Channel,
         priority: int = 0,
         enqueued_ms: int,
+        skills: Mapping[str, int] | None = None,
     ) -> bool:
-        """Recovery: count an assigned interaction in its agent's load again (idempotent)."""
+        """Recovery: count an assigned interaction in its agent's load again (idempotent);
+        ``skills``, its own, go with it if it is later transferred back to a queue."""
         k = self.keys
+        own = definitions.interaction_skills(skills, what=f"interaction {interaction_id}")
         restored = await self.scripts.run(
             "restoreAssigned",
             [k.interaction(interaction_id), k.base],
@@ -106,6 +111,7 @@ class Handoffs:
                 channel.value,
                 queue_score(priority, enqueued_ms),
                 enqueued_ms,
+                own,
             ],
         )
         return bool(restored)

@@ -109,15 +109,18 @@ class Router(Handoffs):
         channel: Channel,
         priority: int = 0,
         enqueued_ms: int | None = None,
+        skills: Mapping[str, int] | None = None,
     ) -> int:
         """Place an interaction in its queue; returns its 1-based position. (Never refused
-        for its channel: the record is already committed; placement picks fitting queues.)"""
+        for its channel: the record is already committed; placement picks fitting queues.)
+        ``skills``: what it requires of an agent besides its queue's skills."""
         enq = enqueued_ms if enqueued_ms is not None else self.clock.now_ms()
         k = self.keys
+        own = definitions.interaction_skills(skills, what=f"interaction {interaction_id}")
         pos = await self.scripts.run(
             "enqueue",
             [k.queue(queue, channel), k.interaction(interaction_id), k.queues],
-            [interaction_id, queue, channel.value, queue_score(priority, enq), enq],
+            [interaction_id, queue, channel.value, queue_score(priority, enq), enq, own],
         )
         if pos < 0:
             check([pos])

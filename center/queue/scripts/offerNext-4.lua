@@ -10,7 +10,10 @@
     a voice call (for other channels), did not decline this interaction recently, and
     has the queue's required skills at their minimum levels -- lowered / dropped by the
     escalation rings the interaction has reached (field esc), or meets the requirements
-    of an overflow queue of a reached ring.
+    of an overflow queue of a reached ring. The interaction's own required skills (field
+    skills of its hash, JSON, '' for none) are required on top, on every path: lowered by
+    the reached rings like the queue's (never below 1), never dropped, and required as well
+    of an agent who qualifies through an overflow queue.
   * among eligible agents: the longest idle (order of the avail zset), or the least
     occupied (lowest load/capacity over all channels; ties: longest idle).
 
@@ -123,8 +126,9 @@ local function meets(agent, skills, lower, dropped)
   return true
 end
 
-local function eligible(agent, d, esc)
-  if not d then return true end
+local NONE = {}
+local function eligible(agent, d, esc, own)
+  if not d then return meets(agent, own, 0, NONE) end
   local lower, dropped, overflow = 0, {}, {}
   for i = 1, math.min(esc, #d.esc) do
     local step = d.esc[i]
@@ -132,6 +136,8 @@ local function eligible(agent, d, esc)
     for _, s in ipairs(step.drop) do dropped[s] = true end
     if step.overflow ~= '' then table.insert(overflow, step.overflow) end
   end
+  -- (A drop names the queue's skills; what the interaction itself asked for stays.)
+  if not meets(agent, own, lower, NONE) then return false end
   if meets(agent, d.skills, lower, dropped) then return true end
   for _, q in ipairs(overflow) do
     local od = def(q)
@@ -186,7 +192,14 @@ end)
 for _, c in ipairs(cands) do
   local ikey = P .. 'i:' .. c.id
   local declined = ikey .. ':declined'
-  local esc = tonumber(redis.call('HGET', ikey, 'esc') or '0') or 0
+  -- (One HMGET as the lone HGET of esc was: no skills of its own cost no more.)
+  local iv = redis.call('HMGET', ikey, 'esc', 'skills')
+  local esc = tonumber(iv[1] or '0') or 0
+  local own = NONE
+  if iv[2] and iv[2] ~= '' then
+    local ok, decoded = pcall(cjson.decode, iv[2])
+    if ok and type(decoded) == 'table' then own = decoded end
+  end
   local leastOccupied = c.d and c.d.strategy == 'least_occupied'
   local best = nil
   local usable = 0
@@ -196,7 +209,7 @@ for _, c in ipairs(cands) do
       usable = usable + 1
       if usable > scan then break end
       local blockedUntil = redis.call('ZSCORE', declined, agent.id)
-      if ((not blockedUntil) or tonumber(blockedUntil) <= now) and eligible(agent, c.d, esc)
+      if ((not blockedUntil) or tonumber(blockedUntil) <= now) and eligible(agent, c.d, esc, own)
       then
         if not leastOccupied then
           best = agent

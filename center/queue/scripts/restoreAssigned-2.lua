@@ -12,12 +12,15 @@
   ARGV[4] channel
   ARGV[5] score (priority band + enqueue ms)
   ARGV[6] enqueue ms
+  ARGV[7] the interaction's own required skills, JSON ('' for none): kept for a transfer
+          back to a queue
 
   Returns: 1 when restored, 0 when it already had live state
 ]]
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'state', 'assigned', 'queue', ARGV[3], 'channel', ARGV[4],
-  'score', ARGV[5], 'enq', ARGV[6], 'agent', ARGV[2], 'deadline', '')
+  'score', ARGV[5], 'enq', ARGV[6], 'agent', ARGV[2], 'deadline', '',
+  'skills', ARGV[7])
 local akey = KEYS[2] .. 'a:' .. ARGV[2]
 local load = redis.call('HINCRBY', akey, 'load:' .. ARGV[4], 1)
 if load >= (tonumber(redis.call('HGET', akey, 'cap:' .. ARGV[4]) or '0') or 0) then
