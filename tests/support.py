@@ -38,7 +38,12 @@ class Server:
 
 
 async def make_user(
-    db: Database, username: str, *, role: Role = Role.AGENT, capacity: dict[str, int] | None = None
+    db: Database,
+    username: str,
+    *,
+    role: Role = Role.AGENT,
+    capacity: dict[str, int] | None = None,
+    skills: dict[str, int] | None = None,
 ) -> User:
     return await create_user(
         db,
@@ -46,6 +51,7 @@ async def make_user(
         PASSWORD,
         role=role,
         capacity=capacity if capacity is not None else {"chat": 3},
+        skills=skills,
     )
 
 
@@ -147,9 +153,10 @@ async def signed_in_agent(
     *,
     role: Role = Role.AGENT,
     capacity: dict[str, int] | None = None,
+    skills: dict[str, int] | None = None,
     available: bool = True,
 ) -> Agent:
-    await make_user(server.db, username, role=role, capacity=capacity)
+    await make_user(server.db, username, role=role, capacity=capacity, skills=skills)
     agent = Agent(server.url)
     resp = await agent.login(username)
     assert resp.status == 200

@@ -91,6 +91,7 @@ class VoiceCalls:
                     c, customer_id=customer.id, channel=Channel.VOICE, state=S.IVR,
                     queue=direct.queue if direct else "default",
                     priority=direct.priority if direct else 0, external_ref=call_sid,
+                    required_skills=dict(direct.skills) if direct else {},
                     language=cfg.languages[0],
                 )  # fmt: skip
                 call = await store.insert_call(
@@ -276,9 +277,12 @@ class VoiceCalls:
                 await store.set_call(c, call, stage=Stage.VOICEMAIL.value)
                 await events.write(c, events.row(ve.Overflow("queue_full", queue), interaction=i))
             return twiml.voicemail(cfg, lang, intro=cfg.phrase("overflow", lang))
-        if (i.queue, i.priority, call.stage) != (queue, target.priority, Stage.WAITING.value):
+        wanted = (queue, target.priority, dict(target.skills), Stage.WAITING.value)
+        if (i.queue, i.priority, i.required_skills, call.stage) != wanted:
             async with self.db.step() as c:
-                await irows.set_interaction(c, i, queue=queue, priority=target.priority)
+                await irows.set_interaction(
+                    c, i, queue=queue, priority=target.priority, required_skills=wanted[2]
+                )
                 await store.set_call(c, call, stage=Stage.WAITING.value)
         position = await self.service.enqueue(i.id)
         return await self._hold_round(call, i, position, intro=intro)

@@ -39,7 +39,10 @@ class Prompt:
 class Target:
     kind: TargetKind
     queue: str | None = None
-    priority: int = 0  # (the queue's own required skills decide who may answer)
+    priority: int = 0
+    # QUEUE: required of the answering agent on top of the queue's own skills (name -> min
+    # level); the call carries them (interactions.required_skills), wherever it is re-queued.
+    skills: Mapping[str, int] = field(default_factory=dict)
     menu: str | None = None  # MENU, LANGUAGE (None: the same menu again)
     language: str | None = None  # LANGUAGE
     prompt: Prompt | None = None  # KB: the question prompt; VOICEMAIL: the message prompt

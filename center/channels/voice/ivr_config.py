@@ -29,8 +29,9 @@ from center.channels.voice.ivr import (
     Target,
     TargetKind,
 )
-from center.queue.config import ConfigError, FieldError, check_queue_name
+from center.queue.config import ConfigError, FieldError, check_queue_name, check_skill_name
 from center.queue.config_lines import FieldPath, line_of, read_document
+from center.queue.definitions import LANGUAGE_PREFIX, MAX_LEVEL, MAX_OWN_SKILLS, MIN_LEVEL
 
 TOP_KEYS = frozenset(
     {"languages", "voice", "max_tries", "entry", "menus", "hours", "after_hours", "overflow"}
@@ -39,7 +40,7 @@ TOP_KEYS = frozenset(
 )
 MENU_KEYS = frozenset({"prompt", "options", "default", "invalid"})
 TARGET_KEYS = frozenset(
-    {"queue", "priority", "kb", "voicemail", "menu", "language", "prompt"} | {"fallback"}
+    {"queue", "priority", "skills", "kb", "voicemail", "menu", "language", "prompt"} | {"fallback"}
 )
 OPTION_KEYS = TARGET_KEYS | {"digit", "say"}
 LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
@@ -83,9 +84,15 @@ def _number(v: Any, path: FieldPath, what: str, lo: float, hi: float) -> float:
 
 
 class _Parser:
-    def __init__(self, languages: tuple[str, ...], queues: set[str] | None) -> None:
+    def __init__(
+        self,
+        languages: tuple[str, ...],
+        queues: set[str] | None,
+        skills: frozenset[str] | None = None,
+    ) -> None:
         self.languages = languages
         self.queues = queues
+        self.skills = skills  # the queue file's declared skill names (None: any name)
         self.menu_refs: list[tuple[FieldPath, str]] = []
 
     def prompt(self, v: Any, path: FieldPath, what: str) -> Prompt:
@@ -125,8 +132,9 @@ class _Parser:
             if self.queues is not None and queue not in self.queues:
                 raise _fail((*path, "queue"), f"{what} sends to unknown queue {queue!r}")
             priority = _int(v.get("priority", 0), (*path, "priority"), f"{what}: priority", 0, 9)
-            return Target(kind, queue=queue, priority=priority)
-        for extra in ("priority",):
+            skills = self.required(v["skills"], (*path, "skills"), what) if "skills" in v else {}
+            return Target(kind, queue=queue, priority=priority, skills=skills)
+        for extra in ("priority", "skills"):
             if extra in v:
                 raise _fail((*path, extra), f"{what}: {extra} only goes with a queue")
         if kind is TargetKind.KB:
@@ -150,6 +158,21 @@ class _Parser:
             return Target(kind, language=lang, menu=menu)
         self.menu_refs.append(((*path, "menu"), v["menu"]))
         return Target(kind, menu=v["menu"])
+
+    def required(self, v: Any, path: FieldPath, what: str) -> dict[str, int]:
+        """``skills:`` of a queue target: {name: min level}, names as the queue file's."""
+        v = _mapping(v, path, f"{what}: skills")
+        if not 0 < len(v) <= MAX_OWN_SKILLS:
+            raise _fail(path, f"{what}: skills needs 1..{MAX_OWN_SKILLS} skills")
+        out: dict[str, int] = {}
+        for name, level in v.items():
+            # (Languages are skills named lang:<code>, which the queue file never declares.)
+            declared = None if str(name).startswith(LANGUAGE_PREFIX) else self.skills
+            check_skill_name(name, declared, (*path, name), what)
+            out[name] = _int(
+                level, (*path, name), f"{what}: level of {name!r}", MIN_LEVEL, MAX_LEVEL
+            )
+        return out
 
     def option(self, v: Any, path: FieldPath, what: str) -> Option:
         v = _mapping(v, path, what)
@@ -246,7 +269,9 @@ def _hours(v: Any, default_zone: str) -> Hours:
     return Hours(zone, weekly, frozenset(holidays))
 
 
-def _build(data: Any, queues: set[str] | None, zone: str, source: str) -> IvrConfig:
+def _build(
+    data: Any, queues: set[str] | None, skills: frozenset[str] | None, zone: str, source: str
+) -> IvrConfig:
     data = _mapping(data, (), "the top level")
     _keys(data, TOP_KEYS, (), "top level")
     langs = data.get("languages", ["en-US"])
@@ -257,7 +282,7 @@ def _build(data: Any, queues: set[str] | None, zone: str, source: str) -> IvrCon
     for i, lang in enumerate(langs):
         if not isinstance(lang, str) or not LANGUAGE.fullmatch(lang):
             raise _fail(("languages", i), f"{lang!r} is not a language code like en-US")
-    p = _Parser(tuple(langs), queues)
+    p = _Parser(tuple(langs), queues, skills)
     menus_raw = _mapping(data.get("menus", {}), ("menus",), "menus")
     menus = {str(n): p.menu(str(n), body or {}, ("menus", str(n))) for n, body in menus_raw.items()}
     entry = data.get("entry", "main")
@@ -339,18 +364,28 @@ def _build(data: Any, queues: set[str] | None, zone: str, source: str) -> IvrCon
 
 
 def parse(
-    text: str, source: str, *, queues: set[str] | None = None, zone: str = "UTC"
+    text: str,
+    source: str,
+    *,
+    queues: set[str] | None = None,
+    skills: frozenset[str] | None = None,
+    zone: str = "UTC",
 ) -> IvrConfig:
-    """Parse and validate an IVR document; ``queues``: the names options may send to."""
+    """Parse and validate an IVR document; ``queues``: the names options may send to;
+    ``skills``: the skill names they may require (the queue file's; None: any)."""
     data, lines = read_document(text, source, "menus")
     try:
-        return _build(data, queues, zone, source)
+        return _build(data, queues, skills, zone, source)
     except FieldError as exc:
         raise ConfigError(f"{source}:{line_of(lines, exc.path)}: {exc.message}") from None
 
 
 async def load(
-    path: Path | None, *, queues: set[str] | None = None, zone: str = "UTC"
+    path: Path | None,
+    *,
+    queues: set[str] | None = None,
+    skills: frozenset[str] | None = None,
+    zone: str = "UTC",
 ) -> IvrConfig:
     """The IVR in ``path`` (read off the event loop), or the built-in one (straight to the
     ``default`` queue after the greeting)."""
@@ -361,4 +396,4 @@ async def load(
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the IVR configuration: {exc.strerror}") from None
     # (In a thread too: the hours' time zone is read from its file.)
-    return await asyncio.to_thread(parse, text, str(path), queues=queues, zone=zone)
+    return await asyncio.to_thread(parse, text, str(path), queues=queues, skills=skills, zone=zone)

@@ -102,7 +102,10 @@ async def setup(
     """Load ``CENTER_IVR_FILE`` (a bad file stops the start, naming file:line, exit 2)."""
     try:
         ivr = await ivr_config.load(
-            settings.ivr_file, queues=queues.names(), zone=settings.timezone
+            settings.ivr_file,
+            queues=queues.names(),
+            skills=queues.skills,
+            zone=settings.timezone,
         )
     except ConfigError as exc:
         print(f"center: {exc}", file=sys.stderr)

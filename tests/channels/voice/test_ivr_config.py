@@ -16,12 +16,16 @@ QUEUES = {"default", "billing", "support"}
 
 
 def test_the_example_parses_into_menus_options_and_hours() -> None:
-    cfg = ivr_config.parse(EXAMPLE.read_text(), str(EXAMPLE), queues=QUEUES)
+    declared = frozenset({"billing", "tech", "vip"})  # queues.example.yaml's (lang:* free)
+    cfg = ivr_config.parse(EXAMPLE.read_text(), str(EXAMPLE), queues=QUEUES, skills=declared)
     main = cfg.menu(None)
     assert [o.digit for o in main.options] == ["1", "2", "3", "4", "9"]
     billing = choose(main, "1", None)
     assert billing is not None and billing.target.queue == "billing"
-    assert billing.target.priority == 2
+    assert billing.target.priority == 2 and billing.target.skills == {"billing": 3}
+    spanish = choose(cfg.menu("more"), None, "en español por favor").target
+    assert (spanish.queue, spanish.skills) == ("support", {"lang:es": 2})
+    assert choose(cfg.menu("more"), "1", None).target.skills == {}
     # Speech picks by keyword (any case), a key wins over speech, nothing matches -> None.
     assert choose(main, None, "I have a question about my Invoice").target.queue == "billing"
     assert choose(main, "3", "billing").target.kind is TargetKind.VOICEMAIL
@@ -88,6 +92,38 @@ M = "menus:\n  main:\n    prompt: hi\n    options:\n"
             4,
             "exactly one of",
         ),
+        (
+            M + "      - digit: 1\n        queue: billing\n        skills:\n"
+            "          billing: 11\n",
+            8,
+            "level of 'billing' must be an integer 1..10, got 11",
+        ),
+        (
+            M + "      - digit: 1\n        queue: billing\n        skills: {billing: true}\n",
+            7,
+            "must be an integer 1..10",
+        ),
+        (
+            M + "      - digit: 1\n        queue: billing\n        skills: billing\n",
+            7,
+            "skills must be a mapping",
+        ),
+        (
+            M + "      - digit: 1\n        queue: billing\n        skills: {}\n",
+            7,
+            "skills needs 1..8 skills",
+        ),
+        (
+            M + "      - digit: 1\n        voicemail: true\n        skills: {billing: 1}\n",
+            7,
+            "skills only goes with a queue",
+        ),
+        (
+            M + "      - digit: 1\n        queue: billing\n        skills:\n"
+            "          billing: 1\n          '': 2\n",
+            9,
+            "skill names must be strings",
+        ),
         ("menus: [\n", 2, "not valid YAML"),
         ("surprise: 1\n", 1, "unknown key 'surprise'"),
     ],
@@ -108,3 +144,11 @@ def test_toml_errors_name_the_line_too() -> None:
 async def test_no_file_means_straight_to_the_default_queue() -> None:
     cfg = await ivr_config.load(None)
     assert cfg.menu(None).options == () and cfg.menu(None).default.queue == "default"
+
+
+def test_option_skills_must_be_declared_in_the_queue_file() -> None:
+    text = M + "      - digit: 1\n        queue: billing\n        skills:\n          bilin: 2\n"
+    with pytest.raises(ConfigError, match=r"^ivr.yaml:8: .*requires unknown skill 'bilin'"):
+        ivr_config.parse(text, "ivr.yaml", queues=QUEUES, skills=frozenset({"billing"}))
+    ok = ivr_config.parse(text, "ivr.yaml", queues=QUEUES)  # no skills declared: any name
+    assert choose(ok.menu(None), "1", None).target.skills == {"bilin": 2}
