@@ -11,7 +11,8 @@
   // A call the server adds arrives within seconds of the Accept; a later one is not "the
   // call just accepted" and waits for the agent's click.
   const EXPECT_MS = 60_000;
-  const MIC_CODES = new Set([31401, 31402, 31208]); // (permission denied / no microphone)
+  const MIC_REFUSED = new Set([31401, 31208]); // (permission denied; 31208: older SDKs)
+  const MIC_MISSING = 31402; // (none found, or another program holds it)
   let device = null;
   let started = false;
   let call = null;
@@ -26,9 +27,12 @@
   }
 
   function describe(err) {
-    if (err && (MIC_CODES.has(err.code) || err.name === "NotAllowedError")) {
+    if (err && (MIC_REFUSED.has(err.code) || err.name === "NotAllowedError")) {
       return "The browser refused the microphone: allow it for this site (the icon in the "
         + "address bar), then take the call again.";
+    }
+    if (err && err.code === MIC_MISSING) {
+      return "No microphone could be opened (none found, or another program holds it).";
     }
     return err ? `${err.message || err}${err.code ? ` (${err.code})` : ""}` : "";
   }
@@ -42,17 +46,18 @@
   function take(c) {
     call = c;
     const done = () => { if (call === c) call = null; buttons(); status(label()); };
-    c.on("accept", () => { buttons(); status("on a call"); });
+    c.on("accept", () => { buttons(); status(label()); });
     c.on("disconnect", done);
     c.on("cancel", done);
     c.on("reject", done);
     c.on("mute", buttons);
-    c.on("error", (err) => status(label(), describe(err)));
+    c.on("error", (err) => { buttons(); status(label(), describe(err)); });
     buttons();
   }
 
   function label() {
-    if (call) return call.status() === "pending" ? "incoming call" : "on a call";
+    // (the SDK's Call states; open: its answer sent, the media path set up)
+    if (call) return { pending: "incoming call", open: "on a call" }[call.status()] || "connecting…";
     return { registered: "ready", registering: "registering…" }[device?.state] || "offline";
   }
 

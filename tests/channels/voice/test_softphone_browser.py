@@ -26,16 +26,28 @@ from pydantic import SecretStr
 from twilio.jwt import Jwt
 
 from center.config import Settings
-from tests.agent_ui.test_browser import sign_in
-from tests.browser import watched_page
+from tests.agent_ui.test_browser import go_available, sign_in
+from tests.browser import launch, watched_page
 from tests.channels.email.dovecot import _certificate
+from tests.channels.voice.conftest import accept_in_console
 from tests.channels.voice.test_softphone import APP_SID, KEY_SECRET, KEY_SID
 from tests.rest import Http
 from tests.support import PASSWORD, Server, make_user
 from tests.test_headers import REPORT
+from tests.twilio_support import TwilioApi, Webhooks
 
 pytestmark = pytest.mark.browser
 TOKEN_TTL_S = 12  # told back in "connected": the SDK asks for a new one 10 s before
+CALLER = "+14155550177"
+# An SDP offer with one audio section, as Twilio's would carry (made by the page's own
+# RTCPeerConnection: the stand-in has no media stack; nothing answers the ICE).
+OFFER = """async () => {
+  const pc = new RTCPeerConnection();
+  pc.addTransceiver("audio");
+  const offer = await pc.createOffer();
+  pc.close();
+  return offer.sdp;
+}"""
 
 
 @dataclass
@@ -122,9 +134,16 @@ def settings(settings: Settings, signalling: Signalling) -> Settings:
     )
 
 
-async def _context(browser: Browser) -> BrowserContext:
+@pytest.fixture
+async def mic_browser() -> AsyncIterator[Browser]:
+    """Chromium with a fake microphone: the page's permission decides (granted or not)."""
+    async for b in launch("--use-fake-device-for-media-stream"):
+        yield b
+
+
+async def _context(browser: Browser, *permissions: str) -> BrowserContext:
     # (The stand-in's certificate is the test's own: Twilio's is trusted the usual way.)
-    context = await browser.new_context(ignore_https_errors=True)
+    context = await browser.new_context(ignore_https_errors=True, permissions=list(permissions))
     await context.add_init_script(REPORT)
     return context
 
@@ -197,5 +216,92 @@ async def test_an_agent_with_a_phone_number_gets_no_softphone(
         assert asked == ["/api/voice/device"]  # no token asked for
         await expect(page.locator("#softphone")).to_be_hidden()
         assert signalling.received == []
+    finally:
+        await context.close()
+
+
+async def _invite(page: Any, signalling: Signalling, call_sid: str) -> None:
+    """Twilio's call to client:agent-<id> (the conference adding the agent) as an invite."""
+    params = {"CallSid": call_sid, "From": CALLER, "To": "client:agent"}
+    sdp = await page.evaluate(OFFER)
+    await signalling.send("invite", {"callsid": call_sid, "sdp": sdp, "parameters": params})
+
+
+async def test_the_call_just_accepted_is_taken_by_the_softphone_without_a_second_click(
+    server: Server,
+    mic_browser: Browser,
+    signalling: Signalling,
+    hooks: Webhooks,
+    twilio_api: TwilioApi,
+) -> None:
+    await make_user(server.db, "alice", capacity={"voice": 1})
+    errors: list[str] = []
+    context = await _context(mic_browser, "microphone")
+    try:
+        page = await watched_page(context, errors, [])
+        await sign_in(page, server.url, "alice", PASSWORD)
+        await expect(page.locator("#sp-state")).to_have_text("ready")
+        await go_available(page)
+        await accept_in_console(page, hooks, CALLER)
+        (added,) = await twilio_api.wait_for("/Participants.json")
+        assert added.form["To"].startswith("client:agent-")
+
+        await _invite(page, signalling, "CA" + "77" * 16)
+        (answer,) = await signalling.wait_for("answer")  # accepted: no Answer click
+        assert answer["callsid"] == "CA" + "77" * 16
+        assert "m=audio" in answer["sdp"]
+        # The SDK calls the call open once its answer is sent. That is not audio: nothing
+        # answers ICE here, and no test here shows that anyone hears anyone.
+        await expect(page.locator("#sp-state")).to_have_text("on a call")
+        await expect(page.locator("#sp-answer")).to_be_hidden()
+        await page.locator("#sp-mute").click()
+        await expect(page.locator("#sp-mute")).to_have_text("Unmute")
+        await page.locator("#sp-hangup").click()
+        (hangup,) = await signalling.wait_for("hangup")
+        assert hangup["callsid"] == "CA" + "77" * 16
+        await expect(page.locator("#sp-state")).to_have_text("ready")
+        await expect(page.locator("#sp-mute")).to_be_hidden()
+        assert await page.evaluate("window.__csp") == []
+        assert errors == []
+    finally:
+        await context.close()
+
+
+async def test_a_refused_microphone_is_told_plainly(
+    server: Server,
+    mic_browser: Browser,
+    signalling: Signalling,
+    hooks: Webhooks,
+) -> None:
+    await make_user(server.db, "alice", capacity={"voice": 1})
+    context = await _context(mic_browser)  # (no microphone permission: the browser refuses)
+    try:
+        page = await watched_page(context, [], [])
+        await sign_in(page, server.url, "alice", PASSWORD)
+        await expect(page.locator("#sp-state")).to_have_text("ready")
+        await go_available(page)
+        await accept_in_console(page, hooks, CALLER)
+        await _invite(page, signalling, "CA" + "78" * 16)
+        await expect(page.locator("#sp-error")).to_contain_text("refused the microphone")
+        assert signalling.of("answer") == []
+    finally:
+        await context.close()
+
+
+async def test_a_call_the_agent_did_not_just_accept_waits_for_answer(
+    server: Server, mic_browser: Browser, signalling: Signalling
+) -> None:
+    await make_user(server.db, "alice", capacity={"voice": 1})
+    context = await _context(mic_browser, "microphone")
+    try:
+        page = await watched_page(context, [], [])
+        await sign_in(page, server.url, "alice", PASSWORD)
+        await expect(page.locator("#sp-state")).to_have_text("ready")
+        await _invite(page, signalling, "CA" + "79" * 16)
+        await expect(page.locator("#sp-state")).to_have_text("incoming call")
+        assert signalling.of("answer") == []
+        await page.locator("#sp-answer").click()
+        (answer,) = await signalling.wait_for("answer")
+        assert answer["callsid"] == "CA" + "79" * 16
     finally:
         await context.close()
