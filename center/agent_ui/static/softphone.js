@@ -64,7 +64,11 @@
   async function token() {
     const r = await fetch("/api/voice/token", { cache: "no-store" });
     const body = await r.json().catch(() => ({}));
-    if (!r.ok) throw new Error(body.error || `the token was refused (${r.status})`);
+    if (!r.ok) {
+      throw Object.assign(new Error(body.error || `the token was refused (${r.status})`), {
+        status: r.status,
+      });
+    }
     return body.token;
   }
 
@@ -77,14 +81,15 @@
       status("offline", "the Voice SDK did not load");
       return;
     }
-    status("registering…");
     let jwt;
     try {
       jwt = await token();
     } catch (err) {
-      status("offline", describe(err));
+      // 409: this centre has no softphone key (no voice, or phones only): no bar at all.
+      if (err.status !== 409) status("offline", describe(err));
       return;
     }
+    status("registering…");
     const options = {
       closeProtection: "A call is on the softphone: leaving ends it.",
       disableAudioContextSounds: true, // (<audio>: the CSP's media-src, no fetch)

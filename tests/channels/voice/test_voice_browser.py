@@ -25,8 +25,12 @@ async def test_a_call_in_the_console_is_bridged_held_and_refusals_shown(
     context = await browser.new_context()
     try:
         agent = await watched_page(context, errors, dialogs)
-        await sign_in(agent, server.url, "alice", PASSWORD)
+        # No softphone key in this centre: the token is refused (409) and no softphone shows.
+        async with agent.expect_response(lambda r: r.url.endswith("/api/voice/token")) as got:
+            await sign_in(agent, server.url, "alice", PASSWORD)
+        assert (await got.value).status == 409
         await go_available(agent)
+        await expect(agent.locator("#softphone")).to_be_hidden()
 
         call, pane = await accept_in_console(agent, hooks, CALLER)
         await expect(pane.locator(".call-state")).to_contain_text("bridged")
