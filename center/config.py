@@ -170,6 +170,12 @@ class Settings(BaseSettings):
     twilio_api_key_secret: SecretStr = SecretStr("")
     twilio_twiml_app_sid: str = ""
     voice_token_ttl_s: float = Field(default=3600.0, ge=60, le=86_400)
+    # The softphone's signalling server as "host[:port]" (the Voice SDK's chunderw option,
+    # always wss://<it>/signal); empty: Twilio's edges (wss://*.twilio.com). The only place
+    # besides Twilio the console's CSP lets it connect to (center/headers.py).
+    voice_signalling_host: str = Field(
+        default="", max_length=255, pattern=r"^([A-Za-z0-9.-]+(:[0-9]{1,5})?)?$"
+    )
     # --- email channel (center/channels/email/) ---
     # The built-in SMTP listener `center serve` starts ("host:port"; "off": none).
     smtp_listen: str = "127.0.0.1:2525"

@@ -7,6 +7,12 @@ ever reached the page as HTML. Consoles and portal may not be framed at all (cli
 supervisor's buttons); the chat widget is made to sit in an <iframe> on the customer's own
 site, so the sites allowed to frame it come from ``CENTER_WIDGET_ORIGINS``.
 
+The agent console alone carries Twilio's Voice SDK (the softphone, served from
+/static/vendor/): its policy adds the SDK's signalling websocket (wss://*.twilio.com, or
+``CENTER_VOICE_SIGNALLING_HOST`` instead) and its ringing/ending sounds (media from
+sdk.twilio.com). Nothing else of Twilio's: the SDK's call-quality reports are switched
+off in the console, so eventgw.twilio.com is not needed.
+
 Set in ``on_response_prepare`` rather than a middleware so that every response gets them,
 also the 404s and errors raised past the middlewares and the static files.
 """
@@ -38,6 +44,19 @@ _BASE = (
     "form-action 'self'",
 )
 CONSOLE_POLICY = "; ".join((*_BASE, "frame-ancestors 'none'"))
+AGENT_CONSOLE = "/agent"
+TWILIO_SIGNALLING = "wss://*.twilio.com"
+TWILIO_SOUNDS = "https://sdk.twilio.com"  # (the SDK's C.SOUNDS_BASE_URL)
+
+
+def agent_console_policy(signalling_host: str = "") -> str:
+    """The consoles' policy plus what the softphone needs (the sounds as <audio>: the
+    console sets disableAudioContextSounds, so they are media, not fetches)."""
+    signalling = f"wss://{signalling_host}" if signalling_host else TWILIO_SIGNALLING
+    policy = [
+        f"connect-src 'self' {signalling}" if d.startswith("connect-src") else d for d in _BASE
+    ]
+    return "; ".join((*policy, f"media-src 'self' {TWILIO_SOUNDS}", "frame-ancestors 'none'"))
 
 
 def widget_policy(origins: Iterable[str]) -> str:
@@ -61,6 +80,7 @@ def install(app: web.Application) -> None:
     start-up on a malformed widget origin."""
     settings = app.get(SETTINGS)
     widget = widget_policy(settings.widget_origins if settings is not None else [])
+    agent = agent_console_policy(settings.voice_signalling_host if settings is not None else "")
 
     async def add_headers(request: web.Request, response: web.StreamResponse) -> None:
         h = response.headers
@@ -68,6 +88,9 @@ def install(app: web.Application) -> None:
         h.setdefault("Referrer-Policy", "same-origin")
         if request.path in WIDGET_PATHS:
             h.setdefault("Content-Security-Policy", widget)
+        elif request.path == AGENT_CONSOLE:
+            h.setdefault("Content-Security-Policy", agent)
+            h.setdefault("X-Frame-Options", "DENY")
         else:
             h.setdefault("Content-Security-Policy", CONSOLE_POLICY)
             h.setdefault("X-Frame-Options", "DENY")  # (browsers without frame-ancestors)

@@ -24,11 +24,14 @@ TIMEOUT_MS = 10_000
 expect.set_options(timeout=TIMEOUT_MS)
 
 
-async def launch() -> AsyncIterator[Browser]:
+async def launch(*extra: str) -> AsyncIterator[Browser]:
+    """Chromium with ARGS and ``extra`` (e.g. a fake microphone for the softphone)."""
     if not HAVE_CHROMIUM:
         pytest.skip(f"no Chromium at {CHROMIUM}")
     async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        b = await pw.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=[*ARGS, *extra]
+        )
         try:
             yield b
         finally:

@@ -44,6 +44,12 @@ async def test_consoles_and_portal_headers(server: Server, path: str) -> None:
     assert csp["script-src"] == "'self'"  # no 'unsafe-inline', no 'unsafe-eval'
     assert csp["style-src"] == "'self'"
     assert csp["object-src"] == "'none'" and csp["base-uri"] == "'none'"
+    # Only the agent console carries the softphone: Twilio's signalling and sounds, no more.
+    if path == "/agent":
+        assert csp["connect-src"] == "'self' wss://*.twilio.com"
+        assert csp["media-src"] == "'self' https://sdk.twilio.com"
+    else:
+        assert csp["connect-src"] == "'self'" and "media-src" not in csp
 
 
 async def test_the_chat_widget_may_be_framed_only_by_the_configured_sites(

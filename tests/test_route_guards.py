@@ -121,6 +121,7 @@ TABLE: dict[tuple[str, str], Guard] = {
     ("POST", "/twilio/voice/csat"): SIGNED,
     ("POST", "/twilio/voice/callback"): SIGNED,
     ("GET", "/api/voice/token"): AGENT,
+    ("GET", "/api/voice/device"): AGENT,
     ("PUT", "/api/voice/device"): AGENT,
     ("GET", "/api/voice/calls/{interaction_id}"): OWN,
     # The email channel (center/channels/email/web.py).

@@ -1,8 +1,8 @@
 // Phone calls in the agent console: a call's pane shows where the call is (stage, who is
 // on it, hold) and its controls over the /voice namespace: hold / resume, warm transfer
 // (to an agent id or a queue name), leave (after introducing a transfer), hang up.
-// Twilio's refusals are shown in the pane. The audio is the agent's phone or Twilio
-// softphone (GET /api/voice/token); this page does not carry the softphone itself.
+// Twilio's refusals are shown in the pane. The audio is the agent's phone or the browser
+// softphone (softphone.js, its own bar in the header: mute, hang up its audio).
 // Loaded before agent.js, which announces its socket and panes (center:* events).
 // Everything from the server is inserted with textContent (never innerHTML).
 (() => {

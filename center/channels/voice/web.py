@@ -31,6 +31,7 @@ from center.channels.voice import store, twiml
 from center.channels.voice.bridge import Bridge, VoiceError
 from center.channels.voice.calls import VoiceCalls
 from center.channels.voice.lifecycle import Lifecycle
+from center.config import Settings
 from center.httpjson import body_as, error, int_param, query_as
 from center.interactions import rows
 from center.payloads import Payload
@@ -216,6 +217,24 @@ class DeviceBody(Payload):
     phone: Annotated[str, Field(min_length=3, max_length=40)] | None
 
 
+def _device(settings: Settings, phone: str | None) -> dict[str, Any]:
+    # signalling: the SDK's chunderw when set (CENTER_VOICE_SIGNALLING_HOST), else Twilio's.
+    return {
+        "phone": phone,
+        "softphone": phone is None,
+        "signalling": settings.voice_signalling_host or None,
+    }
+
+
+@routes.get("/api/voice/device")
+async def get_device(request: web.Request) -> web.Response:
+    """Where the signed-in agent takes calls: the console starts its softphone on None."""
+    user = await require_user(request)
+    async with request.app[CALLS].db.read_step() as c:
+        phone = await store.agent_phone(c, user.id)
+    return web.json_response(_device(request.app[SETTINGS], phone))
+
+
 @routes.put("/api/voice/device")
 async def set_device(request: web.Request) -> web.Response:
     user = await require_user(request)
@@ -228,7 +247,7 @@ async def set_device(request: web.Request) -> web.Response:
             raise error(web.HTTPBadRequest, "not a phone number", field="phone") from None
     async with request.app[CALLS].db.step() as c:
         await store.set_agent_phone(c, user.id, phone)
-    return web.json_response({"phone": phone, "softphone": phone is None})
+    return web.json_response(_device(request.app[SETTINGS], phone))
 
 
 @routes.get("/api/voice/calls/{interaction_id}")

@@ -8,11 +8,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.async_api import Locator, Page, expect
 from pydantic import SecretStr
 
 from center.config import Settings
 from tests.support import Agent, Server
-from tests.twilio_support import AUTH_TOKEN, Webhooks, twilio_api, with_twilio  # noqa: F401
+from tests.twilio_support import (  # noqa: F401
+    AUTH_TOKEN,
+    Webhooks,
+    sid,
+    twilio_api,
+    voice_call,
+    with_twilio,
+)
 
 IVR = """
 languages: [en-US, fr-FR]
@@ -116,3 +124,20 @@ async def bridged_call(
     )
     assert r.status == 200
     return call, iid, cf, leg
+
+
+async def accept_in_console(page: Page, hooks: Webhooks, caller: str) -> tuple[str, Locator]:
+    """A caller presses 1 for sales; the (available) agent in ``page`` clicks Accept on the
+    offer. The caller's call sid and the call's pane."""
+    call = sid("CA")
+    await hooks.post("/twilio/voice", voice_call(call, from_=caller))
+    await hooks.post(
+        "/twilio/voice/ivr?menu=main&tries=0",
+        voice_call(call, "in-progress", from_=caller, Digits="1"),
+    )
+    offer = page.locator("#offers .offer")
+    await expect(offer.locator(".title")).to_contain_text("Incoming voice")
+    await offer.locator(".accept").click()
+    pane = page.locator("#panes .pane")
+    await expect(pane.locator(".title")).to_contain_text("Call #")
+    return call, pane

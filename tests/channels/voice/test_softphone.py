@@ -67,7 +67,8 @@ async def test_an_agent_with_a_phone_is_called_there(
         bad = await http.call("PUT", "/api/voice/device", {"phone": "call me maybe"})
         assert bad.status == 400
         ok = await http.call("PUT", "/api/voice/device", {"phone": "(415) 555-0100"})
-        assert ok.json == {"phone": "+14155550100", "softphone": False}
+        assert ok.json == {"phone": "+14155550100", "softphone": False, "signalling": None}
+        assert (await http.call("GET", "/api/voice/device")).json == ok.json
         await http.close()
         await console.connect()
         await bridged_call(hooks, twilio_api, ann, console, "+14155550166")

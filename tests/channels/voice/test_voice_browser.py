@@ -8,8 +8,9 @@ from playwright.async_api import Browser, expect
 
 from tests.agent_ui.test_browser import go_available, sign_in
 from tests.browser import watched_page
+from tests.channels.voice.conftest import accept_in_console
 from tests.support import PASSWORD, Server, make_user
-from tests.twilio_support import ACCOUNT_SID, TwilioApi, Webhooks, sid, voice_call
+from tests.twilio_support import ACCOUNT_SID, TwilioApi, Webhooks
 
 pytestmark = pytest.mark.browser
 CALLER = "+14155550133"
@@ -24,20 +25,14 @@ async def test_a_call_in_the_console_is_bridged_held_and_refusals_shown(
     context = await browser.new_context()
     try:
         agent = await watched_page(context, errors, dialogs)
-        await sign_in(agent, server.url, "alice", PASSWORD)
+        # No softphone key in this centre: the token is refused (409) and no softphone shows.
+        async with agent.expect_response(lambda r: r.url.endswith("/api/voice/token")) as got:
+            await sign_in(agent, server.url, "alice", PASSWORD)
+        assert (await got.value).status == 409
         await go_available(agent)
+        await expect(agent.locator("#softphone")).to_be_hidden()
 
-        call = sid("CA")
-        await hooks.post("/twilio/voice", voice_call(call, from_=CALLER))
-        await hooks.post(
-            "/twilio/voice/ivr?menu=main&tries=0",
-            voice_call(call, "in-progress", from_=CALLER, Digits="1"),
-        )
-        offer = agent.locator("#offers .offer")
-        await expect(offer.locator(".title")).to_contain_text("Incoming voice")
-        await offer.locator(".accept").click()
-        pane = agent.locator("#panes .pane")
-        await expect(pane.locator(".title")).to_contain_text("Call #")
+        call, pane = await accept_in_console(agent, hooks, CALLER)
         await expect(pane.locator(".call-state")).to_contain_text("bridged")
         await expect(pane.locator(".call-state")).to_contain_text("agent")
         assert await pane.locator(".send").count() == 0
