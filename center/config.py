@@ -131,6 +131,8 @@ class Settings(BaseSettings):
     outbox_poll_s: float = Field(default=1.0, gt=0)
     outbox_max_attempts: int = Field(default=8, ge=1)
     outbox_backoff_s: float = Field(default=10.0, gt=0)
+    # Sent outbox rows are deleted after this many days (center/outbox/retention.py).
+    outbox_keep_days: int = Field(default=30, ge=1, le=3650)
     # How often the SLA loop looks for warnings and breaches that came due.
     sla_check_interval_s: float = Field(default=15.0, gt=0)
     # A solved ticket not reopened within this many days is closed (0: never).

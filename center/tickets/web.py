@@ -16,6 +16,7 @@ from center import loops
 from center.appkeys import DB, SETTINGS, SIO
 from center.notices import AGENT_NAMESPACE, SUPERVISOR_NAMESPACE, SUPERVISORS_ROOM, agent_room
 from center.outbox import OutboxWorker, WorkerOptions, senders
+from center.outbox.retention import purge_sent
 from center.records.models import Message, Ticket
 from center.tickets.monitor import SlaMonitor
 from center.tickets.replies import repliers
@@ -115,8 +116,14 @@ def _sla_notifier(app: web.Application) -> Any:
 async def _loops(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     monitor = app[SLA_MONITOR]
+    keep = timedelta(days=settings.outbox_keep_days)
+
+    async def purge() -> None:
+        await purge_sent(app[DB], keep=keep)
+
     tasks = [
         asyncio.create_task(app[OUTBOX_WORKER].run(), name="outbox-worker"),
+        asyncio.create_task(loops.every(3600, purge, "outbox purge"), name="outbox-purge"),
         asyncio.create_task(
             loops.every(settings.sla_check_interval_s, monitor.step, "SLA loop"), name="sla-loop"
         ),
