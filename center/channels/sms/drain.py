@@ -58,6 +58,9 @@ class InboxProcessor:
     receive: Callable[[SmsInbound], Awaitable[str]]
     batch: int = 100
     poll_s: float = 1.0
+    # Customers acted on at once: enough to overlap database round trips, few enough that
+    # a webhook's handler is not queued on the event loop behind a whole batch's tasks.
+    concurrency: int = 4
     stats: Drained = field(default_factory=Drained)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _idle: asyncio.Event = field(default_factory=asyncio.Event)
@@ -130,13 +133,17 @@ class InboxProcessor:
         by_sender: dict[str, list[inbox.Row]] = {}
         for row in rows:
             by_sender.setdefault(row.key, []).append(row)
-        results = await asyncio.gather(*(self._in_order(rs) for rs in by_sender.values()))
+        limit = asyncio.Semaphore(self.concurrency)
+        results = await asyncio.gather(*(self._in_order(rs, limit) for rs in by_sender.values()))
         return sorted(d for ds in results for d in ds)
 
-    async def _in_order(self, rows: list[inbox.Row]) -> list[tuple[int, str | None]]:
+    async def _in_order(
+        self, rows: list[inbox.Row], limit: asyncio.Semaphore
+    ) -> list[tuple[int, str | None]]:
         done: list[tuple[int, str | None]] = []
-        for row in rows:
-            done.append((row.id, await self._one(row)))
+        async with limit:
+            for row in rows:
+                done.append((row.id, await self._one(row)))
         return done
 
     async def _one(self, row: inbox.Row) -> str | None:
