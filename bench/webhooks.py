@@ -28,6 +28,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -48,6 +49,7 @@ from tests.twilio_support import (  # noqa: E402  (the same builders the tests u
 )
 
 Params = Callable[[int], dict[str, str]]
+ENVS: dict[str, dict[str, str]] = {}  # the center servers' environments (their databases)
 CUSTOMERS = 50  # distinct numbers texting in: most messages join an open conversation
 
 
@@ -265,19 +267,11 @@ async def _seed(env: dict[str, str]) -> None:
     """Outbound messages for the status callbacks to name (ids 1..SEEDED)."""
     from sqlalchemy import insert
 
-    from center.config import Settings
     from center.interactions import rows
-    from center.records.db import Database
     from center.records.enums import Channel, Direction, InteractionState
     from center.records.models import Customer
 
-    settings = Settings(
-        _env_file=None,
-        data_dir=Path(env["CENTER_DATA_DIR"]),
-        database_url=env.get("CENTER_DATABASE_URL", ""),
-        database_schema=env.get("CENTER_DATABASE_SCHEMA", ""),
-    )
-    db = Database(settings.resolved_database_url, schema=settings.database_schema or None)
+    db = _db(env)
     customers = Customer.__table__
     try:
         async with db.step() as c:
@@ -299,6 +293,74 @@ async def _seed(env: dict[str, str]) -> None:
         await db.dispose()
 
 
+def _db(env: dict[str, str]) -> Any:
+    from center.config import Settings
+    from center.records.db import Database
+
+    settings = Settings(
+        _env_file=None,
+        data_dir=Path(env["CENTER_DATA_DIR"]),
+        database_url=env.get("CENTER_DATABASE_URL", ""),
+        database_schema=env.get("CENTER_DATABASE_SCHEMA", ""),
+    )
+    return Database(settings.resolved_database_url, schema=settings.database_schema or None)
+
+
+@dataclass(frozen=True)
+class Drain:
+    rows: int
+    rows_per_s: float  # processed / (last processed - first received): the whole run
+    backlog_rows_per_s: float  # processed after the load ended / the time that took
+    lag_s: float  # from the end of the load until the inbox was empty
+    failed: int  # rows marked with an error
+    messages: int  # inbound messages stored (a text acted on makes one)
+
+
+async def _drain(env: dict[str, str], ended: float) -> Drain:
+    """Wait (polling, up to 5 min) until the SMS inbox is empty; how fast it emptied."""
+    from sqlalchemy import func, select
+
+    from center.records.enums import Direction
+    from center.records.models import Message, TwilioInbox
+
+    t = TwilioInbox.__table__
+    m = Message.__table__
+    db = _db(env)
+    try:
+        async with db.read_step() as c:
+            left_at_end = await c.scalar(select(func.count()).where(t.c.processed_at.is_(None)))
+        deadline = time.perf_counter() + 300
+        while time.perf_counter() < deadline:
+            async with db.read_step() as c:
+                left = await c.scalar(select(func.count()).where(t.c.processed_at.is_(None)))
+            if not left:
+                break
+            await asyncio.sleep(0.05)
+        empty = time.perf_counter()
+        async with db.read_step() as c:
+            rows, first, last = (
+                await c.execute(
+                    select(func.count(), func.min(t.c.received_at), func.max(t.c.processed_at))
+                )
+            ).one()
+            failed = await c.scalar(select(func.count()).where(t.c.error.is_not(None)))
+            messages = await c.scalar(
+                select(func.count()).where(m.c.direction == Direction.INBOUND)
+            )
+    finally:
+        await db.dispose()
+    whole = (last - first).total_seconds() if rows else 0.0
+    lag = max(0.0, empty - ended)
+    return Drain(
+        rows,
+        rows / whole if whole else 0.0,
+        (left_at_end or 0) / lag if lag > 0.05 else float("nan"),
+        lag,
+        int(failed or 0),
+        int(messages or 0),
+    )
+
+
 async def _start(kind: str, tmp: Path) -> tuple[str, asyncio.subprocess.Process, int]:
     port = _free_port()
     if kind in ("bare", "signed"):
@@ -311,6 +373,7 @@ async def _start(kind: str, tmp: Path) -> tuple[str, asyncio.subprocess.Process,
     data = tmp / kind
     data.mkdir()
     env = _center_env(data, port)
+    ENVS[kind] = env
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "center", "serve", env=env)
     await _wait_up(f"http://127.0.0.1:{port}/healthz", proc)
     await _seed(env)  # (the status callbacks' messages; harmless to the other scenarios)
@@ -328,19 +391,11 @@ async def _seed_calls(env: dict[str, str]) -> None:
     from sqlalchemy import insert
 
     from center.channels.voice import store
-    from center.config import Settings
     from center.interactions import rows
-    from center.records.db import Database
     from center.records.enums import Channel, InteractionState
     from center.records.models import Customer
 
-    settings = Settings(
-        _env_file=None,
-        data_dir=Path(env["CENTER_DATA_DIR"]),
-        database_url=env.get("CENTER_DATABASE_URL", ""),
-        database_schema=env.get("CENTER_DATABASE_SCHEMA", ""),
-    )
-    db = Database(settings.resolved_database_url, schema=settings.database_schema or None)
+    db = _db(env)
     customers = Customer.__table__
     try:
         async with db.step() as c:
@@ -384,6 +439,7 @@ async def main() -> None:
     args = parser.parse_args()
     names = [n for n in SCENARIOS if not args.only or n in args.only.split(",")]
     results: dict[str, Figures] = {}
+    drains: dict[str, Drain] = {}
     with tempfile.TemporaryDirectory() as tmp:
         running: tuple[str, asyncio.subprocess.Process, int] | None = None
         try:
@@ -395,6 +451,9 @@ async def main() -> None:
                     running = await _start(scenario.server, Path(tmp))
                 _, _, port = running
                 results[name] = await load(f"http://127.0.0.1:{port}", name, scenario, args)
+                if scenario.server == "center" and scenario.path == "/twilio/sms":
+                    # (The inbox: answered texts are acted on afterwards; how fast?)
+                    drains[name] = await _drain(ENVS["center"], time.perf_counter())
         finally:
             if running is not None:
                 await _stop(running[1])
@@ -413,6 +472,12 @@ async def main() -> None:
         print(
             f"{name:<16}{f.p50_ms:>9.2f}{f.p99_ms:>9.2f}{f.achieved_rps:>9.0f}"
             f"{f.burst_rps:>9.0f}{f.errors:>8}{ratio99:>13}{ratio_max:>13}"
+        )
+    for name, d in drains.items():
+        print(
+            f"drain after {name}: {d.rows} texts, {d.rows_per_s:.0f} processed/s over the run, "
+            f"backlog {d.backlog_rows_per_s:.0f}/s, inbox empty {d.lag_s:.1f} s after the load; "
+            f"{d.failed} failed, {d.messages} inbound messages stored"
         )
 
 

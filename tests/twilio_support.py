@@ -3,7 +3,9 @@
 - ``Webhooks.post(path, params)`` signs ``public_url + path`` and the parameters with the
   official ``RequestValidator.compute_signature`` and posts the form to the running server,
   with the headers Twilio sends. ``sms_inbound`` / ``sms_status`` / ``voice_call`` build the
-  parameter sets Twilio sends for those webhooks.
+  parameter sets Twilio sends for those webhooks. Given the server's ``app``, a post to
+  ``/twilio/sms`` returns once the SMS inbox is drained (``drained(app)``): the text was
+  acted on, as a user would see it a moment later.
 - ``TwilioApi`` is an aiohttp server on loopback answering the official client's requests
   (``CENTER_TWILIO_API_URL`` points there) with Twilio-shaped JSON for Messages, Calls,
   Conferences and Participants; it checks Basic auth like Twilio (401 + code 20003), records
@@ -68,6 +70,15 @@ def with_twilio(settings: Settings, api: TwilioApi | None = None, **extra: Any) 
 # -- webhooks -----------------------------------------------------------------------------
 
 
+async def drained(app: web.Application, timeout: float = 10.0) -> None:
+    """Wait until the server's SMS inbox processor has acted on everything stored so far
+    (woken, then idle: no sleeping and hoping)."""
+    from center.channels.sms.webhooks import INBOX
+
+    async with asyncio.timeout(timeout):
+        await app[INBOX].drained()
+
+
 @dataclass
 class Reply:
     status: int
@@ -84,7 +95,9 @@ class Webhooks:
         *,
         public_url: str = PUBLIC_URL,
         token: str = AUTH_TOKEN,
+        app: web.Application | None = None,
     ) -> None:
+        self.app = app
         self.server_url = server_url.rstrip("/")
         self.public_url = public_url.rstrip("/")
         self.validator = RequestValidator(token)
@@ -112,7 +125,10 @@ class Webhooks:
         async with self.http.post(
             self.server_url + path, data=dict(params), headers=headers
         ) as resp:
-            return Reply(resp.status, await resp.text(), resp.content_type)
+            reply = Reply(resp.status, await resp.text(), resp.content_type)
+        if self.app is not None and path.split("?")[0] == "/twilio/sms":
+            await drained(self.app)
+        return reply
 
     async def close(self) -> None:
         await self.http.close()

@@ -226,6 +226,33 @@ class TwilioWebhook(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class TwilioInbox(Base):
+    """A webhook stored as it arrived, before anything acts on it (the SMS inbox).
+
+    ``POST /twilio/sms`` answers after this one row is written; a processor in every
+    process acts on the rows in id order (center/channels/sms/drain.py). The unique
+    (kind, sid, status) makes a replay no second row; ``key`` (the sender) keeps one
+    customer's texts in order across processes; ``error`` marks a row that failed (not
+    retried).
+    """
+
+    __tablename__ = "twilio_inbox"
+    __table_args__ = (
+        UniqueConstraint("kind", "sid", "status", name="uq_twilio_inbox_kind_sid_status"),
+        Index("ix_twilio_inbox_pending", "processed_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    sid: Mapped[str] = mapped_column(String(34))
+    status: Mapped[str] = mapped_column(String(64), default="")
+    key: Mapped[str] = mapped_column(String(256), default="")
+    form: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+
+
 class SmsOptOut(Base):
     """A number that texted STOP (and not START since): nothing is sent to it.
 

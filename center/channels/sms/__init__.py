@@ -3,12 +3,17 @@ replies out through the outbox with delivery status (see inbound.py, outbound.py
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
 from aiohttp import web
 
+from center.channels.sms.drain import InboxProcessor
 from center.channels.sms.inbound import Inbound
 from center.channels.sms.outbound import SmsOptions, SmsOutbound, SmsSender
 from center.channels.sms.tickets import SmsReplier
-from center.channels.sms.webhooks import INBOUND, OUTBOUND, routes
+from center.channels.sms.webhooks import INBOUND, INBOX, OUTBOUND, routes
 from center.channels.twilio.setup import setup as twilio_setup
 from center.config import Settings
 from center.interactions import InteractionService
@@ -51,8 +56,20 @@ def setup(
     register_replier(app, Channel.SMS, SmsReplier(out))
     app[INBOUND] = Inbound(out)
     app[OUTBOUND] = out
+    app[INBOX] = InboxProcessor(service.db, app[INBOUND].receive)
+    app.cleanup_ctx.append(_drain)
     app.add_routes(routes)
     return out
+
+
+async def _drain(app: web.Application) -> AsyncIterator[None]:
+    """The inbox processor runs as long as the app; its first turn drains what a stopped
+    process left stored and unprocessed."""
+    task = asyncio.create_task(app[INBOX].run(), name="sms-inbox")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 __all__ = ["SmsOptions", "SmsOutbound", "SmsSender", "setup"]

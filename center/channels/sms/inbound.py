@@ -44,7 +44,8 @@ class ConversationExists(InteractionError):
 
 
 class Inbound:
-    """``receive(form)``: everything ``POST /twilio/sms`` does after the signature check."""
+    """``receive(form)``: acting on a stored text (the inbox processor calls it for each
+    row ``POST /twilio/sms`` stored, center/channels/sms/drain.py)."""
 
     def __init__(self, out: SmsOutbound) -> None:
         self.out = out

@@ -2,7 +2,9 @@
 
 Thin handlers: the signature and the form first (center/channels/twilio/webhooks.py: 403
 before anything is read further), then one stored step, then an empty TwiML answer (the
-replies go out through the outbox, never as TwiML, so each is stored and tracked).
+replies go out through the outbox, never as TwiML, so each is stored and tracked). A new
+text is only stored (one statement, the inbox) before the answer; the processor acts on
+it (center/channels/sms/drain.py), so Twilio's wait does not include the routing.
 """
 
 from __future__ import annotations
@@ -10,13 +12,17 @@ from __future__ import annotations
 from aiohttp import web
 from twilio.twiml.messaging_response import MessagingResponse
 
+from center.channels.sms.drain import KIND, InboxProcessor, stored_fields
+from center.channels.twilio import inbox
 from center.channels.twilio.forms import SmsInbound, SmsStatus
 from center.channels.twilio.webhooks import signed_form
 
 routes = web.RouteTableDef()
 INBOUND = web.AppKey("sms_inbound", "Inbound")
+INBOX = web.AppKey("sms_inbox", InboxProcessor)
 OUTBOUND = web.AppKey("sms_outbound", "SmsOutbound")
 MAX_ID_DIGITS = 18  # (fits a BIGINT)
+EMPTY = MessagingResponse()
 
 
 def twiml(response: MessagingResponse) -> web.Response:
@@ -26,8 +32,13 @@ def twiml(response: MessagingResponse) -> web.Response:
 @routes.post("/twilio/sms")
 async def inbound(request: web.Request) -> web.Response:
     form = await signed_form(request, SmsInbound)
-    await request.app[INBOUND].receive(form)
-    return twiml(MessagingResponse())
+    processor = request.app[INBOX]
+    # Stored, then acknowledged: a replay is no second row (and is not woken for).
+    if await inbox.accept(
+        processor.db, KIND, form.message_sid, stored_fields(form), key=form.from_
+    ):
+        processor.wake()
+    return twiml(EMPTY)
 
 
 @routes.post("/twilio/sms/status")

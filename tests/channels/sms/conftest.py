@@ -19,7 +19,7 @@ def settings(settings: Settings, twilio_api: TwilioApi) -> Settings:
 
 @pytest.fixture
 async def hooks(server: Server) -> AsyncIterator[Webhooks]:
-    client = Webhooks(server.url)
+    client = Webhooks(server.url, app=server.app)
     try:
         yield client
     finally:

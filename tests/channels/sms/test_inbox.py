@@ -1,0 +1,95 @@
+"""The SMS inbox: ``POST /twilio/sms`` stores the text in one statement and answers; the
+processor acts on it afterwards, in order, once, and after a restart too."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from center.channels.sms.drain import KIND, stored_fields
+from center.channels.twilio import inbox
+from center.channels.twilio.forms import SmsInbound
+from center.config import Settings
+from center.records.db import Database
+from center.records.models import Message, TwilioInbox
+from tests.channels.sms.support import PHONE, counts
+from tests.support import Server, serve_app
+from tests.twilio_support import Webhooks, drained, sms_inbound
+
+ROWS = TwilioInbox.__table__
+
+
+async def inbox_rows(db: Database) -> list[dict]:
+    async with db.read_step() as c:
+        return [dict(r._mapping) for r in await c.execute(select(ROWS).order_by(ROWS.c.id))]
+
+
+async def bodies(db: Database) -> list[str]:
+    async with db.read_step() as c:
+        t = Message.__table__
+        return list((await c.execute(select(t.c.body).order_by(t.c.id))).scalars())
+
+
+async def test_a_replayed_webhook_is_one_row_and_one_message(
+    server: Server, hooks: Webhooks
+) -> None:
+    params = sms_inbound("where is my order?", from_=PHONE)
+    first = await hooks.post("/twilio/sms", params)
+    again = await hooks.post("/twilio/sms", params)
+    assert first.status == again.status == 200
+    assert "<Response" in again.text
+    [row] = await inbox_rows(server.db)
+    assert row["sid"] == params["MessageSid"] and row["processed_at"] is not None
+    assert row["error"] is None
+    assert await counts(server) == (1, 1)
+
+
+async def test_an_unsigned_post_stores_nothing(server: Server, hooks: Webhooks) -> None:
+    params = sms_inbound("let me in", from_=PHONE)
+    assert (await hooks.post("/twilio/sms", params, sign=False)).status == 403
+    assert (await hooks.post("/twilio/sms", params, signature="AAAA")).status == 403
+    assert await inbox_rows(server.db) == []
+    assert await counts(server) == (0, 0)
+
+
+async def test_texts_from_one_number_keep_their_order(server: Server) -> None:
+    # (Posted back to back without waiting for processing: the inbox fills faster than
+    # it drains, so the processor sees several texts of one customer in one batch.)
+    fast = Webhooks(server.url)
+    try:
+        sent = [f"part {n}" for n in range(12)]
+        for n, body in enumerate(sent):
+            assert (await fast.post("/twilio/sms", sms_inbound(body, from_=PHONE))).status == 200
+            other = sms_inbound(f"other {n}", from_=f"+1555999{n:04d}")
+            assert (await fast.post("/twilio/sms", other)).status == 200
+        await drained(server.app)
+    finally:
+        await fast.close()
+    assert [b for b in await bodies(server.db) if b.startswith("part")] == sent
+    assert await counts(server) == (13, 24)
+
+
+async def test_a_text_stored_before_a_stop_is_processed_at_the_next_start(
+    settings: Settings, db: Database
+) -> None:
+    # What the handler wrote (and acknowledged) before the process stopped, unprocessed.
+    form = SmsInbound.model_validate(sms_inbound("are you open on Sunday?", from_=PHONE))
+    assert await inbox.accept(db, KIND, form.message_sid, stored_fields(form), key=form.from_)
+    assert await inbox.pending(db, KIND) == 1
+    async with serve_app(settings, db) as server:
+        await drained(server.app)
+        assert await bodies(db) == ["are you open on Sunday?"]
+    [row] = await inbox_rows(db)
+    assert row["processed_at"] is not None and row["error"] is None
+
+
+async def test_a_row_that_fails_is_marked_with_its_error_and_not_retried(
+    server: Server, hooks: Webhooks
+) -> None:
+    assert await inbox.accept(server.db, KIND, "SM" + "0" * 32, {"Body": "no sender"})
+    await drained(server.app)
+    await hooks.post("/twilio/sms", sms_inbound("still working?", from_=PHONE))
+    bad, good = await inbox_rows(server.db)
+    assert bad["processed_at"] is not None and "invalid form" in bad["error"]
+    assert good["error"] is None
+    assert await bodies(server.db) == ["still working?"]
+    assert await inbox.pending(server.db, KIND) == 0
