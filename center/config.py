@@ -133,6 +133,8 @@ class Settings(BaseSettings):
     outbox_backoff_s: float = Field(default=10.0, gt=0)
     # Sent outbox rows are deleted after this many days (center/outbox/retention.py).
     outbox_keep_days: int = Field(default=30, ge=1, le=3650)
+    # Webhooks acted on (the SMS inbox) are deleted after this many days; failed ones stay.
+    twilio_inbox_keep_days: int = Field(default=7, ge=1, le=3650)
     # How often the SLA loop looks for warnings and breaches that came due.
     sla_check_interval_s: float = Field(default=15.0, gt=0)
     # A solved ticket not reopened within this many days is closed (0: never).

@@ -12,14 +12,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import delete, select
-
 from center.outbox.core import OUTBOX, OutboxStatus
 from center.outbox.worker import Clock
 from center.records.base import utcnow
 from center.records.db import Database
-
-BATCH = 1000  # rows a transaction: a long purge never holds SQLite's write lock for long
+from center.records.retention import BATCH, delete_in_batches
 
 
 async def purge_sent(
@@ -27,14 +24,4 @@ async def purge_sent(
 ) -> int:
     """Delete sent rows created before ``keep`` ago, a batch a transaction; how many."""
     old = (OUTBOX.c.status == OutboxStatus.SENT.value, OUTBOX.c.created_at < clock() - keep)
-    async with db.read_step() as c:  # (an idle purge takes no write lock)
-        if await c.scalar(select(OUTBOX.c.id).where(*old).limit(1)) is None:
-            return 0
-    total = 0
-    while True:
-        oldest = select(OUTBOX.c.id).where(*old).order_by(OUTBOX.c.id).limit(batch)
-        async with db.step() as c:
-            gone = (await c.execute(delete(OUTBOX).where(OUTBOX.c.id.in_(oldest)))).rowcount
-        total += gone
-        if gone < batch:
-            return total
+    return await delete_in_batches(db, OUTBOX, *old, batch=batch)

@@ -6,14 +6,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from aiohttp import web
 
+from center import loops
+from center.appkeys import SETTINGS
 from center.channels.sms.drain import InboxProcessor
 from center.channels.sms.inbound import Inbound
 from center.channels.sms.outbound import SmsOptions, SmsOutbound, SmsSender
 from center.channels.sms.tickets import SmsReplier
 from center.channels.sms.webhooks import INBOUND, INBOX, OUTBOUND, routes
+from center.channels.twilio import inbox
 from center.channels.twilio.setup import setup as twilio_setup
 from center.config import Settings
 from center.interactions import InteractionService
@@ -65,11 +69,21 @@ def setup(
 async def _drain(app: web.Application) -> AsyncIterator[None]:
     """The inbox processor runs as long as the app; its first turn drains what a stopped
     process left stored and unprocessed."""
-    task = asyncio.create_task(app[INBOX].run(), name="sms-inbox")
+    keep = timedelta(days=app[SETTINGS].twilio_inbox_keep_days)
+
+    async def purge() -> None:
+        await inbox.purge_processed(app[INBOX].db, keep=keep)
+
+    tasks = [
+        asyncio.create_task(app[INBOX].run(), name="sms-inbox"),
+        asyncio.create_task(loops.every(3600, purge, "SMS inbox purge"), name="sms-inbox-purge"),
+    ]
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 __all__ = ["SmsOptions", "SmsOutbound", "SmsSender", "setup"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from center.records.base import utcnow
 from center.records.db import Database
 from center.records.models import TwilioInbox
+from center.records.retention import BATCH, delete_in_batches
 
 TABLE = TwilioInbox.__table__
 C = TABLE.c
@@ -113,6 +115,13 @@ async def finish(c: AsyncConnection, done: Sequence[tuple[int, str | None]]) -> 
             _FINISH,
             [{"row_id": i, "at": at, "err": None if e is None else e[:MAX_ERROR]} for i, e in done],
         )
+
+
+async def purge_processed(db: Database, *, keep: timedelta, batch: int = BATCH) -> int:
+    """Delete rows acted on without error before ``keep`` ago (the message, its events and
+    the replay guard hold what they did); failed rows stay for whoever looks into them."""
+    old = (C.processed_at < utcnow() - keep, C.error.is_(None))
+    return await delete_in_batches(db, TABLE, *old, batch=batch)
 
 
 async def pending(db: Database, kind: str) -> int:

@@ -93,3 +93,28 @@ async def test_a_row_that_fails_is_marked_with_its_error_and_not_retried(
     assert good["error"] is None
     assert await bodies(server.db) == ["still working?"]
     assert await inbox.pending(server.db, KIND) == 0
+
+
+async def test_acted_on_rows_go_after_the_retention_and_a_late_replay_is_still_one_message(
+    server: Server, hooks: Webhooks
+) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from center.records.base import utcnow
+
+    params = sms_inbound("is it shipped?", from_=PHONE)
+    assert (await hooks.post("/twilio/sms", params)).status == 200
+    failed = sms_inbound("a row whose processing failed", from_=PHONE)
+    assert (await hooks.post("/twilio/sms", failed)).status == 200
+    async with server.db.step() as c:  # both acted on 8 days ago, the second with an error
+        await c.execute(update(ROWS).values(processed_at=utcnow() - timedelta(days=8)))
+        await c.execute(update(ROWS).where(ROWS.c.sid == failed["MessageSid"]).values(error="boom"))
+    assert await inbox.purge_processed(server.db, keep=timedelta(days=7), batch=1) == 1
+    assert [r["sid"] for r in await inbox_rows(server.db)] == [failed["MessageSid"]]
+    before = await bodies(server.db)
+    # Twilio replays the purged one: a new inbox row, acted on as a replay (no message).
+    assert (await hooks.post("/twilio/sms", params)).status == 200
+    await drained(server.app)
+    assert await bodies(server.db) == before
