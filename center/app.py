@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from center import fastjson, sockets
+from center import fastjson, loops, sockets
 from center.agent_ui import api as agent_api
 from center.agent_ui import auth, history_api, queues_api, supervisor
 from center.agent_ui.assist import Assist
@@ -215,11 +215,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         )
         tasks.append(asyncio.create_task(audit, name="reconcile"))
     yield
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await loops.cancel_all(tasks)
     await liveness.stop()
     await service.followups.aclose()
     for ns in app[NAMESPACES]:

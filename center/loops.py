@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
 
 import redis.exceptions
 import sqlalchemy.exc
@@ -58,6 +59,24 @@ async def pause(seconds: float) -> None:
     if stopping():
         raise asyncio.CancelledError
     await asyncio.sleep(seconds)
+
+
+async def woken_or_after(wake: asyncio.Event, seconds: float) -> None:
+    """Wait until ``wake`` is set (work arrived in this process) or ``seconds`` pass (work
+    another process stored is found by the next look)."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await wake.wait()
+
+
+async def cancel_all(tasks: Iterable[asyncio.Task[Any]]) -> None:
+    """Stop background tasks at shutdown: cancel them all, then wait for each to end."""
+    tasks = list(tasks)
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 class Backoff:

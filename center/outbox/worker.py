@@ -144,11 +144,7 @@ class OutboxWorker:
             backoff.succeeded()
             if busy:
                 continue
-            try:
-                async with asyncio.timeout(self.options.poll_s):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
+            await loops.woken_or_after(self._wake, self.options.poll_s)
 
     async def run_once(self) -> int:
         """Recover expired leases, claim due rows, send them; how many were handled."""

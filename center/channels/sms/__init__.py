@@ -4,7 +4,6 @@ replies out through the outbox with delivery status (see inbound.py, outbound.py
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -79,11 +78,7 @@ async def _drain(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(loops.every(3600, purge, "SMS inbox purge"), name="sms-inbox-purge"),
     ]
     yield
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await loops.cancel_all(tasks)
 
 
 __all__ = ["SmsOptions", "SmsOutbound", "SmsSender", "setup"]

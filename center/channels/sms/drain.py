@@ -91,11 +91,7 @@ class InboxProcessor:
                 continue
             if not self._wake.is_set():
                 self._idle.set()
-            try:
-                async with asyncio.timeout(self.poll_s):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
+            await loops.woken_or_after(self._wake, self.poll_s)
 
     async def run_once(self) -> int:
         """Claim one batch, act on it, mark it; how many rows were claimed."""
