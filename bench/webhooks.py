@@ -1,6 +1,7 @@
 """Twilio webhook benchmark: throughput and p50/p99 latency, signature validation included.
 
     .venv/bin/python bench/webhooks.py [--rate 200] [--seconds 5] [--only sms_inbound,...]
+    .venv/bin/python bench/webhooks.py --only voice_incoming --profile /tmp/wh.txt  # pyinstrument
 
 Each scenario runs against one server process on loopback, first paced at ``--rate``
 requests/s (latency from the moment a request was due, so a server falling behind shows),
@@ -20,6 +21,7 @@ import argparse
 import asyncio
 import os
 import secrets
+import signal
 import statistics
 import sys
 import tempfile
@@ -50,6 +52,7 @@ from tests.twilio_support import (  # noqa: E402  (the same builders the tests u
 
 Params = Callable[[int], dict[str, str]]
 ENVS: dict[str, dict[str, str]] = {}  # the center servers' environments (their databases)
+PROFILE: list[Path] = []  # --profile: the center server runs under cProfile, dumped here
 CUSTOMERS = 50  # distinct numbers texting in: most messages join an open conversation
 
 
@@ -159,6 +162,9 @@ class Figures:
     p99_ms: float
     achieved_rps: float
     burst_rps: float
+    cpu_ms: float  # the server's CPU (user + system) per request, paced and burst together
+    cpu_start_s: float  # (the server's CPU seconds when the load began)
+    requests: int  # paced and burst together
 
 
 def _signed(path: str, params: dict[str, str]) -> dict[str, str]:
@@ -177,7 +183,15 @@ async def _one(
         return r.status < 300
 
 
-async def load(base: str, name: str, scenario: Scenario, args: argparse.Namespace) -> Figures:
+def _cpu_s(pid: int) -> float:
+    """A process's CPU seconds so far (user + system; Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def load(
+    base: str, name: str, scenario: Scenario, args: argparse.Namespace, pid: int
+) -> Figures:
     connector = aiohttp.TCPConnector(limit=args.concurrency * 4)
     async with aiohttp.ClientSession(connector=connector) as http:
         for n in range(20):  # warm-up (connections, prepared statements, caches)
@@ -185,6 +199,7 @@ async def load(base: str, name: str, scenario: Scenario, args: argparse.Namespac
         latencies: list[float] = []
         errors = 0
         interval = 1 / args.rate
+        cpu_start = _cpu_s(pid)
         start = time.perf_counter()
         total = int(args.rate * args.seconds)
 
@@ -212,8 +227,19 @@ async def load(base: str, name: str, scenario: Scenario, args: argparse.Namespac
         burst_start = time.perf_counter()
         await asyncio.gather(*(worker(w) for w in range(args.concurrency)))
         burst = time.perf_counter() - burst_start
+        cpu = _cpu_s(pid) - cpu_start
     q = statistics.quantiles(latencies, n=100)
-    return Figures(total, errors, q[49] * 1000, q[98] * 1000, total / elapsed, done / burst)
+    return Figures(
+        total,
+        errors,
+        q[49] * 1000,
+        q[98] * 1000,
+        total / elapsed,
+        done / burst,
+        cpu * 1000 / (total + done),
+        cpu_start,
+        total + done,
+    )
 
 
 # -- the servers --------------------------------------------------------------------------
@@ -374,15 +400,35 @@ async def _start(kind: str, tmp: Path) -> tuple[str, asyncio.subprocess.Process,
     data.mkdir()
     env = _center_env(data, port)
     ENVS[kind] = env
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "center", "serve", env=env)
+    argv = [sys.executable, "-m", "center", "serve"]
+    if PROFILE:
+        # pyinstrument (pip install pyinstrument; not a dependency): a sampled call tree of
+        # the server; SIGUSR1 writes it and exits at once.
+        argv[1:] = ["-c", (
+            "import os, signal, sys, time\n"
+            "from pyinstrument import Profiler\n"
+            "p = Profiler(interval=0.0005, async_mode='disabled')\n"
+            "def dump(*_):\n"
+            "    p.stop()\n"
+            f"    open({str(PROFILE[0])!r}, 'w').write(p.output_text(show_all=False))\n"
+            "    os._exit(0)\n"
+            "signal.signal(signal.SIGUSR1, dump)\n"
+            "from center.cli import main\n"
+            "p.start()\n"
+            "sys.exit(main(['serve']))\n"
+        )]  # fmt: skip
+    proc = await asyncio.create_subprocess_exec(*argv, env=env)
     await _wait_up(f"http://127.0.0.1:{port}/healthz", proc)
     await _seed(env)  # (the status callbacks' messages; harmless to the other scenarios)
     await _seed_calls(env)  # (the calls the voice callbacks name)
     return kind, proc, port
 
 
-async def _stop(proc: asyncio.subprocess.Process) -> None:
-    proc.terminate()
+async def _stop(proc: asyncio.subprocess.Process, kind: str) -> None:
+    if PROFILE and kind == "center":
+        proc.send_signal(signal.SIGUSR1)
+    else:
+        proc.terminate()
     await asyncio.wait_for(proc.wait(), 20)
 
 
@@ -436,10 +482,14 @@ async def main() -> None:
     parser.add_argument("--burst", type=float, default=2.0)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--only", default="", help="comma-separated scenario names")
+    parser.add_argument("--profile", type=Path, help="write the center's pyinstrument profile here")
     args = parser.parse_args()
+    if args.profile:
+        PROFILE.append(args.profile.resolve())
     names = [n for n in SCENARIOS if not args.only or n in args.only.split(",")]
     results: dict[str, Figures] = {}
     drains: dict[str, Drain] = {}
+    cpu_whole: dict[str, float] = {}  # CPU per text until the inbox drained (processing too)
     with tempfile.TemporaryDirectory() as tmp:
         running: tuple[str, asyncio.subprocess.Process, int] | None = None
         try:
@@ -447,16 +497,19 @@ async def main() -> None:
                 scenario = SCENARIOS[name]
                 if running is None or running[0] != scenario.server:
                     if running is not None:
-                        await _stop(running[1])
+                        await _stop(running[1], running[0])
                     running = await _start(scenario.server, Path(tmp))
-                _, _, port = running
-                results[name] = await load(f"http://127.0.0.1:{port}", name, scenario, args)
+                _, proc, port = running
+                base = f"http://127.0.0.1:{port}"
+                results[name] = await load(base, name, scenario, args, proc.pid)
                 if scenario.server == "center" and scenario.path == "/twilio/sms":
                     # (The inbox: answered texts are acted on afterwards; how fast?)
                     drains[name] = await _drain(ENVS["center"], time.perf_counter())
+                    whole = _cpu_s(proc.pid) - results[name].cpu_start_s
+                    cpu_whole[name] = whole * 1000 / results[name].requests
         finally:
             if running is not None:
-                await _stop(running[1])
+                await _stop(running[1], running[0])
     anchor = results.get("anchor_bare")
     print(
         f"\nTwilio webhooks at {args.rate:.0f} req/s for {args.seconds:.0f} s, then "
@@ -464,20 +517,23 @@ async def main() -> None:
     )
     print(
         f"{'scenario':<16}{'p50 ms':>9}{'p99 ms':>9}{'paced/s':>9}{'max/s':>9}{'errors':>8}"
-        f"{'p99 ×anchor':>13}{'max ×anchor':>13}"
+        f"{'CPU ms/req':>11}{'p99 ×anchor':>13}{'max ×anchor':>13}{'CPU ×anchor':>13}"
     )
     for name, f in results.items():
         ratio99 = f"{f.p99_ms / anchor.p99_ms:.1f}" if anchor else "-"
         ratio_max = f"{f.burst_rps / anchor.burst_rps:.2f}" if anchor else "-"
+        ratio_cpu = f"{f.cpu_ms / anchor.cpu_ms:.1f}" if anchor else "-"
         print(
             f"{name:<16}{f.p50_ms:>9.2f}{f.p99_ms:>9.2f}{f.achieved_rps:>9.0f}"
-            f"{f.burst_rps:>9.0f}{f.errors:>8}{ratio99:>13}{ratio_max:>13}"
+            f"{f.burst_rps:>9.0f}{f.errors:>8}{f.cpu_ms:>11.2f}{ratio99:>13}{ratio_max:>13}"
+            f"{ratio_cpu:>13}"
         )
     for name, d in drains.items():
         print(
             f"drain after {name}: {d.rows} texts, {d.rows_per_s:.0f} processed/s over the run, "
             f"backlog {d.backlog_rows_per_s:.0f}/s, inbox empty {d.lag_s:.1f} s after the load; "
-            f"{d.failed} failed, {d.messages} inbound messages stored"
+            f"{d.failed} failed, {d.messages} inbound messages stored; "
+            f"{cpu_whole[name]:.2f} ms CPU per text, answer and processing"
         )
 
 

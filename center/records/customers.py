@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import phonenumbers
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from center.records import events
 from center.records.db import Database
@@ -57,6 +57,37 @@ async def find_by_identity(s: AsyncSession, kind: IdentityKind, value: str) -> C
     while row is not None and row.merged_into_id is not None:
         row = await s.get(Customer, row.merged_into_id)
     return row
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """A verified identity's customer, as the hot path needs it (no ORM object)."""
+
+    id: int
+    display_name: str | None
+
+
+_CUSTOMERS = Customer.__table__
+_IDENTITIES = Identity.__table__
+_OWNER = (
+    select(_CUSTOMERS.c.id, _CUSTOMERS.c.display_name, _CUSTOMERS.c.merged_into_id)
+    .join(_IDENTITIES, _IDENTITIES.c.customer_id == _CUSTOMERS.c.id)
+    .where(
+        _IDENTITIES.c.kind == bindparam("kind"),
+        _IDENTITIES.c.value == bindparam("value"),
+        _IDENTITIES.c.verified.is_(True),
+    )
+)  # (built once: a webhook per call or text asks it)
+
+
+async def owner(conn: AsyncConnection, kind: IdentityKind, value: str) -> Owner | None:
+    """``find_by_identity`` for the hot path: one Core read of a normalised identity's
+    verified owner. None when there is none, and when the owner was merged into another
+    customer (rare: ``resolve`` follows the chain in its own transaction)."""
+    row = (await conn.execute(_OWNER, {"kind": kind, "value": value})).first()
+    if row is None or row.merged_into_id is not None:
+        return None
+    return Owner(int(row.id), row.display_name)
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,7 +68,8 @@ class Inbound:
             if await seen(c, form.message_sid, "received"):
                 log.info("sms %s replayed: already stored", form.message_sid)
                 return "replayed"
-            customer_id = await store.customer_by_phone(c, phone)
+            found = await customers.owner(c, IdentityKind.PHONE, phone)
+            customer_id = None if found is None else found.id
             known = None if customer_id is None else await store.open_conversation(c, customer_id)
         if customer_id is None:
             customer = await customers.resolve(self.db, {IdentityKind.PHONE: phone}, via="sms")

@@ -199,16 +199,14 @@ class SmsOutbound:
             )
             return "unknown"
         async with self.db.step() as c:
-            m = await store.message_for_update(c, message_id)
+            found = await store.message_and_interaction(c, message_id)
+            m, i = found if found is not None else (None, None)
             sms = dict((m.meta or {}).get("sms") or {}) if m is not None else {}
             if (
                 m is None
+                or i is None
                 or m.direction is not Direction.OUTBOUND
-                or sms.get("sid")
-                not in (
-                    None,
-                    form.message_sid,
-                )
+                or sms.get("sid") not in (None, form.message_sid)
             ):
                 log.warning(
                     "sms status %s for unknown MessageSid %s (message %s), ignored",
@@ -219,7 +217,6 @@ class SmsOutbound:
                 return "unknown"
             if not await first_delivery(c, form.message_sid, form.status.value):
                 return "replayed"
-            i = await irows.interaction(c, m.interaction_id)
             sms["sid"] = form.message_sid
             if store.advanced(sms.get("status"), form.status.value):
                 sms["status"] = form.status.value

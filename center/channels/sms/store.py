@@ -5,18 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import and_, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from center.interactions import rows
 from center.records.base import utcnow
-from center.records.enums import Channel, IdentityKind, InteractionState
-from center.records.models import Customer, Event, Identity, Interaction, Message, SmsOptOut
+from center.records.enums import Channel, InteractionState
+from center.records.models import Customer, Event, Interaction, Message, SmsOptOut
 
 OPT_OUTS = SmsOptOut.__table__
 CUSTOMERS = Customer.__table__
-IDENTITIES = Identity.__table__
 INTERACTIONS = Interaction.__table__
 MESSAGES = Message.__table__
 EVENTS = Event.__table__
@@ -79,23 +78,6 @@ async def open_conversation(
     return None if row is None else rows.as_interaction(row)
 
 
-async def customer_by_phone(conn: AsyncConnection, phone: str) -> int | None:
-    """The customer owning this verified phone identity (the hot path's version of
-    customers.find_by_identity: one Core read; a merged customer is left to resolve())."""
-    row = (
-        await conn.execute(
-            select(CUSTOMERS.c.id, CUSTOMERS.c.merged_into_id)
-            .join(IDENTITIES, IDENTITIES.c.customer_id == CUSTOMERS.c.id)
-            .where(
-                IDENTITIES.c.kind == IdentityKind.PHONE,
-                IDENTITIES.c.value == phone,
-                IDENTITIES.c.verified.is_(True),
-            )
-        )
-    ).first()
-    return None if row is None or row.merged_into_id is not None else int(row.id)
-
-
 async def lock_customer(conn: AsyncConnection, customer_id: int) -> None:
     """Serialise steps that decide on a customer's conversations (PostgreSQL row lock;
     SQLite's write transactions are serialised already by BEGIN IMMEDIATE)."""
@@ -135,15 +117,39 @@ async def message(conn: AsyncConnection, message_id: int) -> Message | None:
     return None if row is None else Message(**row._mapping)
 
 
+# Built once (every status callback runs them): see center/interactions/rows.py.
+_MESSAGE_LOCKED = select(MESSAGES).where(MESSAGES.c.id == bindparam("b_id")).with_for_update()
+_MESSAGE_AND_INTERACTION_LOCKED = (
+    select(MESSAGES, INTERACTIONS)
+    .join(INTERACTIONS, INTERACTIONS.c.id == MESSAGES.c.interaction_id)
+    .where(MESSAGES.c.id == bindparam("b_id"))
+    .with_for_update(of=MESSAGES)
+)
+_SET_META = update(MESSAGES).where(MESSAGES.c.id == bindparam("b_id"))
+
+
 async def message_for_update(conn: AsyncConnection, message_id: int) -> Message | None:
-    row = (
-        await conn.execute(select(MESSAGES).where(MESSAGES.c.id == message_id).with_for_update())
-    ).first()
+    row = (await conn.execute(_MESSAGE_LOCKED, {"b_id": message_id})).first()
     return None if row is None else Message(**row._mapping)
 
 
+async def message_and_interaction(
+    conn: AsyncConnection, message_id: int
+) -> tuple[Message, Interaction] | None:
+    """A message (locked: its status is what the step decides on) and its interaction, in
+    one statement."""
+    row = (await conn.execute(_MESSAGE_AND_INTERACTION_LOCKED, {"b_id": message_id})).first()
+    if row is None:
+        return None
+    m = row._mapping
+    return (
+        Message(**{c.name: m[c] for c in MESSAGES.c}),
+        Interaction(**{c.name: m[c] for c in INTERACTIONS.c}),
+    )
+
+
 async def set_meta(conn: AsyncConnection, message_id: int, meta: dict[str, Any]) -> None:
-    await conn.execute(update(MESSAGES).where(MESSAGES.c.id == message_id).values(meta=meta))
+    await conn.execute(_SET_META, {"meta": meta, "b_id": message_id})
 
 
 def advanced(current: str | None, new: str) -> bool:

@@ -22,10 +22,10 @@ INBOUND = web.AppKey("sms_inbound", "Inbound")
 INBOX = web.AppKey("sms_inbox", InboxProcessor)
 OUTBOUND = web.AppKey("sms_outbound", "SmsOutbound")
 MAX_ID_DIGITS = 18  # (fits a BIGINT)
-EMPTY = MessagingResponse()
+EMPTY = str(MessagingResponse())  # (rendered once: most answers are this one)
 
 
-def twiml(response: MessagingResponse) -> web.Response:
+def twiml(response: MessagingResponse | str) -> web.Response:
     return web.Response(text=str(response), content_type="application/xml")
 
 

@@ -7,7 +7,7 @@ original waits on the unique index and then finds the row, so two processes neve
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -15,24 +15,27 @@ from center.records.base import utcnow
 from center.records.models import TwilioWebhook
 
 TABLE = TwilioWebhook.__table__
+# Built once per dialect (every status callback runs one): see center/interactions/rows.py.
+_FIRST = {
+    d.dialect.name: d.insert(TABLE)
+    .on_conflict_do_nothing(index_elements=["sid", "status"])
+    .returning(TABLE.c.id)
+    for d in (postgresql, sqlite)
+}
+_SEEN = select(TABLE.c.id).where(
+    TABLE.c.sid == bindparam("b_sid"), TABLE.c.status == bindparam("b_status")
+)
 
 
 async def first_delivery(conn: AsyncConnection, sid: str, status: str) -> bool:
     """True the first time (sid, status) is seen; False for a replay."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = (
-        dialect.insert(TABLE)
-        .values(sid=sid, status=status[:64], received_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["sid", "status"])
-        .returning(TABLE.c.id)
-    )
-    return (await conn.execute(stmt)).first() is not None
+    stmt = _FIRST["postgresql" if conn.dialect.name == "postgresql" else "sqlite"]
+    values = {"sid": sid, "status": status[:64], "received_at": utcnow()}
+    return (await conn.execute(stmt, values)).first() is not None
 
 
 async def seen(conn: AsyncConnection, sid: str, status: str) -> bool:
     """Whether (sid, status) was handled already: a read, so a replay can be answered
     without a write transaction (``first_delivery`` stays the guard that decides)."""
-    found = await conn.scalar(
-        select(TABLE.c.id).where(TABLE.c.sid == sid, TABLE.c.status == status[:64])
-    )
+    found = await conn.scalar(_SEEN, {"b_sid": sid, "b_status": status[:64]})
     return found is not None

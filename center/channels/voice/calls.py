@@ -28,7 +28,7 @@ from center.queue.keys import Keys
 from center.records import customers, events
 from center.records.base import utcnow
 from center.records.enums import ActorKind, Channel, IdentityKind, InteractionState
-from center.records.models import Customer, Event, Interaction, VoiceCall, VoiceLeg
+from center.records.models import Event, Interaction, VoiceCall, VoiceLeg
 
 log = logging.getLogger(__name__)
 S = InteractionState
@@ -70,29 +70,32 @@ class VoiceCalls:
     # -- a call comes in -------------------------------------------------------------------
 
     async def incoming(self, call_sid: str, from_: str, to: str, status: str) -> str:
-        """``POST /twilio/voice``: the caller's interaction (in the IVR) and the greeting."""
-        async with self.db.read_step() as c:
-            known = await self.find(c, call_sid)
-        if known is not None:  # a replay (or Twilio retrying): the same step, no new rows
-            return await self.resume(known)
-        customer = await self._customer(from_)
+        """``POST /twilio/voice``: the caller's interaction (in the IVR) and the greeting.
+
+        A replay (Twilio retrying the same CallSid) is found by the leg's unique CallSid when
+        the insert fails: the common case, a new call, costs no read before its one step."""
+        customer = await self._caller(from_)
         cfg = self.ivr
         after_hours = cfg.hours is not None and not cfg.hours.open_at(utcnow())
         entry = cfg.menu(None)
-        # No menu to choose from: inserted already where it goes (one step fewer).
+        # No menu to choose from: inserted already where it goes (one step fewer), and
+        # queued in the same step when there is room (two fewer).
         direct = (
             entry.default
             if not after_hours and not entry.options and entry.default.kind is TargetKind.QUEUE
             else None
         )
+        queued = direct is not None and not await self._queue_full(direct.queue or "default")
+        now = utcnow()
         try:
             async with self.db.step() as c:
                 i = await irows.insert_interaction(
-                    c, customer_id=customer.id, channel=Channel.VOICE, state=S.IVR,
-                    queue=direct.queue if direct else "default",
+                    c, customer_id=customer.id, channel=Channel.VOICE,
+                    state=S.QUEUED if queued else S.IVR,
+                    queue=(direct.queue or "default") if direct else "default",
                     priority=direct.priority if direct else 0, external_ref=call_sid,
                     required_skills=dict(direct.skills) if direct else {},
-                    language=cfg.languages[0],
+                    language=cfg.languages[0], queued_at=now if queued else None,
                 )  # fmt: skip
                 call = await store.insert_call(
                     c,
@@ -106,7 +109,7 @@ class VoiceCalls:
                     ).value,
                     menu=cfg.entry,
                     conference=store.conference_name(i.id),
-                    answered_at=utcnow(),
+                    answered_at=now,
                 )
                 await store.insert_leg(c, call, call_sid, Role.CALLER, status=status)
                 written = [
@@ -119,8 +122,12 @@ class VoiceCalls:
                 ]
                 if after_hours:
                     written.append(events.row(ve.Overflow("after_hours"), interaction=i))
+                if queued:
+                    written.append(
+                        events.row(events.Queued(queue=i.queue, priority=i.priority), interaction=i)
+                    )
                 await events.write(c, *written)
-        except IntegrityError:  # the same CallSid at the same moment: the other one won
+        except IntegrityError:  # a replay, or the same CallSid at the same moment: one call
             async with self.db.read_step() as c:
                 known = await self.find(c, call_sid)
             return await self.resume(known) if known is not None else twiml.empty()
@@ -128,6 +135,9 @@ class VoiceCalls:
         greeting = cfg.phrase("greeting", lang)
         if customer.display_name:
             greeting += " " + cfg.phrase("known_caller", lang, name=customer.display_name)
+        if queued:
+            position = await self.service.route_queued(i)
+            return await self._hold_round(call, i, position, intro=greeting)
         if after_hours:
             target = cfg.after_hours
             if target.kind is TargetKind.VOICEMAIL:
@@ -138,19 +148,29 @@ class VoiceCalls:
             return await self._goto(call, i, entry.default, entry, -1, intro=greeting)
         return twiml.menu(cfg, entry, lang, greeting=greeting)
 
-    async def _customer(self, from_: str) -> Customer:
+    async def _caller(self, from_: str) -> customers.Owner:
         """The caller by their number (Twilio delivered it: verified); a withheld or
         non-phone caller (anonymous, client:...) is a new customer."""
         try:
             phone = customers.normalise(IdentityKind.PHONE, from_)
         except customers.InvalidIdentity:
-            return await customers.resolve(self.db, {}, via="voice")
-        # A known number is one read (most callers call again); resolve writes the rest.
-        async with self.db.read() as s:
-            known = await customers.find_by_identity(s, IdentityKind.PHONE, phone)
+            made = await customers.resolve(self.db, {}, via="voice")
+            return customers.Owner(made.id, made.display_name)
+        # A known number is one Core read (most callers call again); resolve writes the rest.
+        async with self.db.read_step() as c:
+            known = await customers.owner(c, IdentityKind.PHONE, phone)
         if known is not None:
             return known
-        return await customers.resolve(self.db, {IdentityKind.PHONE: phone}, via="voice")
+        made = await customers.resolve(self.db, {IdentityKind.PHONE: phone}, via="voice")
+        return customers.Owner(made.id, made.display_name)
+
+    async def _queue_full(self, queue: str) -> bool:
+        """Whether the overflow rule sends a new caller for this queue to voicemail."""
+        limit = self.ivr.overflow.max_waiting
+        if limit is None:
+            return False
+        ahead = await self.router.redis.zcard(self.keys.queue(queue, Channel.VOICE.value))
+        return ahead >= limit
 
     # -- the menus -------------------------------------------------------------------------
 
@@ -270,9 +290,7 @@ class VoiceCalls:
         """Into the queue (or to voicemail when it is full), then the first hold round."""
         cfg, lang = self.ivr, call.language
         queue = target.queue or "default"
-        ahead = await self.router.redis.zcard(self.keys.queue(queue, Channel.VOICE.value))
-        limit = cfg.overflow.max_waiting
-        if limit is not None and ahead >= limit:
+        if await self._queue_full(queue):
             async with self.db.step() as c:
                 await store.set_call(c, call, stage=Stage.VOICEMAIL.value)
                 await events.write(c, events.row(ve.Overflow("queue_full", queue), interaction=i))

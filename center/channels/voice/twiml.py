@@ -177,4 +177,7 @@ def say_and_hang_up(cfg: IvrConfig, lang: str, text: str) -> str:
 
 def empty() -> str:
     """An answer that does nothing (status callbacks, replays of a finished step)."""
-    return str(VoiceResponse())
+    return _EMPTY
+
+
+_EMPTY = str(VoiceResponse())  # (rendered once: every status callback answers it)
