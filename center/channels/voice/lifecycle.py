@@ -1,8 +1,11 @@
 """Twilio's callbacks about a call: statuses, recordings, the conference, the survey.
 
 Every callback is idempotent by (Sid, status) through the common layer's ``first_delivery``
-in the step that records it: a replay finds its pair and changes nothing. An unknown
-CallSid is logged and answered 200 (Twilio would retry anything else).
+in the step that records it: a replay finds its pair and changes nothing. A leg we dial has
+its row before the request, and its status callback URL names the row (``?leg=<id>``,
+signed with the URL): a callback that arrives before Twilio's answer to the request fills
+in the CallSid and is recorded. An unknown CallSid is logged and answered 200 (Twilio
+would retry anything else).
 """
 
 from __future__ import annotations
@@ -47,17 +50,34 @@ class Lifecycle:
             Callable[[VoiceLeg, VoiceCall, Interaction], Awaitable[None]] | None
         ) = None
 
-    async def status(self, call_sid: str, status: str, duration: int | None) -> None:
+    async def status(
+        self,
+        call_sid: str,
+        status: str,
+        duration: int | None,
+        *,
+        leg_id: int | None = None,
+        to: str = "",
+    ) -> None:
         """``POST /twilio/voice/status``: one leg's status; a customer leg ending decides
         what becomes of the interaction."""
         async with self.db.step() as c:
             found = await self.calls.find(c, call_sid, lock=True)
+            filled = False
+            if found is None and leg_id is not None:  # before the answer to the request
+                filled = await store.fill_sid(c, leg_id, call_sid)
+                if filled:
+                    found = await self.calls.find(c, call_sid, lock=True)
             if found is None:
                 log.warning("status %s for unknown call %s: ignored", status, call_sid)
                 return
             if not await first_delivery(c, call_sid, status):
                 return  # a replay
             leg, call, i = found.leg, found.call, found.interaction
+            if filled and leg.role == Role.AGENT.value and leg.user_id is not None:
+                await events.write(  # (the dial's own answer finds the CallSid taken)
+                    c, events.row(ve.Bridged(leg.user_id, call_sid, to), interaction=i)
+                )
             final = status in FINAL
             now = utcnow()
             await store.set_leg(

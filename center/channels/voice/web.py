@@ -64,6 +64,11 @@ class CallQuery(Payload):
     call: Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 
+class StatusQuery(Payload):
+    # The leg's row, named in the status callback URL of a leg we dial (signed with it).
+    leg: Annotated[int, Field(ge=1, le=2**63 - 1)] | None = None
+
+
 class RecordingForm(TwilioForm):
     """A recording callback: of a call (<Record>) or of its conference (no CallSid)."""
 
@@ -135,7 +140,10 @@ async def voicemail_done(request: web.Request) -> web.Response:
 @routes.post("/twilio/voice/status")
 async def status(request: web.Request) -> web.Response:
     f = await signed_form(request, CallStatusCallback)
-    await request.app[LIFECYCLE].status(f.call_sid, f.call_status.value, f.call_duration)
+    q = query_as(request, StatusQuery)
+    await request.app[LIFECYCLE].status(
+        f.call_sid, f.call_status.value, f.call_duration, leg_id=q.leg, to=f.to
+    )
     return _twiml(twiml.empty())
 
 
