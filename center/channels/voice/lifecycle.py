@@ -151,6 +151,10 @@ class Lifecycle:
     ) -> None:
         """``POST /twilio/voice/recording``: a voicemail (-> a ticket, the interaction
         closed) or the call's recording, on the interaction and the timeline."""
+        if voicemail:
+            if status == "completed" and call_sid:
+                await self.voicemail(call_sid, recording_sid, url, duration)
+            return
         async with self.db.step() as c:
             call: VoiceCall | None = None
             if call_sid:
@@ -172,11 +176,36 @@ class Lifecycle:
                 recording_url=media,
                 recording_duration_s=duration,
             )
-            if not voicemail:
-                await events.write(
-                    c, events.row(ve.Recording(recording_sid, media, duration), interaction=i)
-                )
+            await events.write(
+                c, events.row(ve.Recording(recording_sid, media, duration), interaction=i)
+            )
+
+    async def voicemail(
+        self, call_sid: str, recording_sid: str, url: str, duration: int | None
+    ) -> None:
+        """A voicemail is recorded: the message, its ticket, the interaction closed, all
+        in one step. Both ``<Record>``'s action request and the recording's status callback
+        carry it, so whichever arrives first makes it (the guard: the recording's sid in
+        ``first_delivery``) and the other only fills in what is missing: a lost callback
+        loses no voicemail, and both make one ticket and one set of events."""
+        async with self.db.step() as c:
+            found = await self.calls.find(c, call_sid, lock=True)
+            if found is None:
+                log.warning("voicemail %s for an unknown call: ignored", recording_sid)
                 return
+            call, media = found.call, f"{url}.mp3"
+            if not await first_delivery(c, recording_sid, "voicemail"):
+                if call.recording_sid == recording_sid and call.recording_duration_s is None:
+                    await store.set_call(c, call, recording_duration_s=duration)
+                return
+            i = await irows.interaction(c, call.interaction_id, lock=True)
+            await store.set_call(
+                c,
+                call,
+                recording_sid=recording_sid,
+                recording_url=media,
+                recording_duration_s=duration,
+            )
             body = f"Voicemail from {call.from_number} ({duration or 0} s): {media}"
             m = await irows.insert_message(
                 c,
