@@ -149,12 +149,13 @@ class OwedLegs(Controls):
             return
         assert leg.user_id is not None
         if leg.status == store.MOVING:
-            caller = next(x for x in legs if x.role == Role.CALLER.value)
-            bridge = twiml.bridge(self.ivr, call.language, conference=call.conference)
-            await self._try(
-                call, i, leg, "bridge the caller",
-                self.rest.account.calls(caller.call_sid).update_async(twiml=bridge),
-            )  # fmt: skip
+            caller = next((x for x in legs if x.role == Role.CALLER.value and x.call_sid), None)
+            if caller is not None:
+                bridge = twiml.bridge(self.ivr, call.language, conference=call.conference)
+                await self._try(
+                    call, i, leg, "bridge the caller",
+                    self.rest.account.calls(caller.call_sid).update_async(twiml=bridge),
+                )  # fmt: skip
             async with self.db.step() as c:
                 await store.set_leg(c, leg, status=store.PENDING_DIAL)
         to = await self._endpoint(leg.user_id)

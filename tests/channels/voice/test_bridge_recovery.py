@@ -14,7 +14,7 @@ from sqlalchemy import select
 from center.channels.voice.web import BRIDGE
 from center.config import Settings
 from center.records.db import Database
-from center.records.models import VoiceCall, VoiceLeg
+from center.records.models import Event, VoiceCall, VoiceLeg
 from tests.channels.voice.conftest import VoiceConsole
 from tests.channels.voice.test_waiting import event_types, queued_call
 from tests.support import Server, serve_app, signed_in_agent
@@ -102,8 +102,10 @@ async def test_a_bridge_a_stopped_process_owed_is_done_by_the_next(
     async with serve_app(settings, db) as second:
         (created,) = await api.wait_for("/Participants.json", timeout=10)
         assert created.path.endswith(f"/Conferences/center-call-{iid}/Participants.json")
-        async with asyncio.timeout(10):
-            while not any(x.call_sid for x in await agent_legs(db, iid)):
+        async with asyncio.timeout(10):  # (the answer recorded: read like the console would)
+            while True:
+                if any(x.call_sid for x in await agent_legs(db, iid)):
+                    break
                 await asyncio.sleep(0.05)
         await second.app[BRIDGE].sweep()  # owed nothing now: no second dial
         assert len(api.posts("/Participants.json")) == 1
@@ -152,8 +154,6 @@ async def test_a_status_callback_before_the_answer_is_kept(
         (row,) = await agent_legs(server.db, iid)
         assert row.status == "ringing"  # not overwritten by the answer's "queued"
         async with server.db.read() as s:
-            from center.records.models import Event
-
             statuses = [
                 e.data
                 for e in await s.scalars(
