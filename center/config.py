@@ -174,6 +174,9 @@ class Settings(BaseSettings):
     twilio_api_key_secret: SecretStr = SecretStr("")
     twilio_twiml_app_sid: str = ""
     voice_token_ttl_s: float = Field(default=3600.0, ge=60, le=86_400)
+    # How often each process looks for accepted calls whose agent was never dialled (their
+    # process stopped, or Twilio did not take the request): center/channels/voice/owed.py.
+    voice_bridge_check_s: float = Field(default=10.0, gt=0, le=3600)
     # The softphone's signalling server as "host[:port]" (the Voice SDK's chunderw option,
     # always wss://<it>/signal); empty: Twilio's edges (wss://*.twilio.com). The only place
     # besides Twilio the console's CSP lets it connect to (center/headers.py).

@@ -9,7 +9,10 @@
 - ``TwilioApi`` is an aiohttp server on loopback answering the official client's requests
   (``CENTER_TWILIO_API_URL`` points there) with Twilio-shaped JSON for Messages, Calls,
   Conferences and Participants; it checks Basic auth like Twilio (401 + code 20003), records
-  every request (method, path, form, query) and can be told to fail the next requests.
+  every request (method, path, form, query) and can be told to fail the next requests
+  (``fail_next``; ``after=True``: Twilio did the work and still answered an error). Its
+  ``before_answer`` hook runs after a call or participant is created and before the answer
+  is sent (e.g. to post that leg's status callback first, as Twilio may).
 
 Use in a test package's conftest::
 
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -247,6 +250,7 @@ class Failure:
     message: str
     match: str  # a substring of the path
     method: str | None = None  # None: any
+    after: bool = False  # the request is done, then the error answered
 
 
 class TwilioApi:
@@ -261,6 +265,9 @@ class TwilioApi:
         self.conferences: dict[str, dict[str, Any]] = {}
         self.participants: dict[str, dict[str, dict[str, Any]]] = {}
         self.failures: list[Failure] = []
+        # (the create request's form, the created call or participant) -> before the answer
+        self.before_answer: Callable[[Mapping[str, Any], dict[str, Any]], Awaitable[None]] | None
+        self.before_answer = None
         self.delay_s = 0.0
         self.url = ""
         self.changed = asyncio.Event()
@@ -276,10 +283,22 @@ class TwilioApi:
         message: str,
         times: int = 1,
         method: str | None = None,
+        after: bool = False,
     ) -> None:
         """The next ``times`` requests (of ``method``, or any) whose path contains ``match``
-        fail as Twilio fails."""
-        self.failures.extend(Failure(status, code, message, match, method) for _ in range(times))
+        fail as Twilio fails (``after``: once they have been carried out)."""
+        self.failures.extend(
+            Failure(status, code, message, match, method, after) for _ in range(times)
+        )
+
+    def labelled(self, prefix: str) -> list[dict[str, Any]]:
+        """Every participant (of any conference) whose label starts with ``prefix``."""
+        return [
+            p
+            for people in self.participants.values()
+            for p in people.values()
+            if str(p.get("label") or "").startswith(prefix)
+        ]
 
     def add_conference(self, friendly_name: str, status: str = "in-progress") -> str:
         """A conference Twilio made when a call's TwiML <Dial><Conference> ran."""
@@ -365,6 +384,8 @@ class TwilioApi:
         for failure in self.failures:
             if failure.match in request.path and failure.method in (None, request.method):
                 self.failures.remove(failure)
+                if failure.after:
+                    await handler(request)
                 return self._error(failure.status, failure.code, failure.message)
         return await handler(request)
 
@@ -469,6 +490,8 @@ class TwilioApi:
             return self._error(400, 21205, "Url parameter is required.")
         call_sid = sid("CA")
         self.calls[call_sid] = self._call(call_sid, form, "queued")
+        if self.before_answer is not None:
+            await self.before_answer(form, self.calls[call_sid])
         return web.json_response(self.calls[call_sid], status=201)
 
     async def _fetch_call(self, request: web.Request) -> web.Response:
@@ -594,6 +617,8 @@ class TwilioApi:
             conference_sid, call_sid, fields
         )
         self.calls[call_sid] = self._call(call_sid, form, "queued")
+        if self.before_answer is not None:
+            await self.before_answer(form, self.participants[conference_sid][call_sid])
         return web.json_response(self.participants[conference_sid][call_sid], status=201)
 
     async def _list_participants(self, request: web.Request) -> web.Response:

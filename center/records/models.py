@@ -301,12 +301,15 @@ class VoiceCall(Base):
 
 class VoiceLeg(Base):
     """One Twilio call (CallSid) taking part in a VoiceCall: the caller, an agent, a
-    supervisor, the callback (each call's status callbacks find it by CallSid)."""
+    supervisor, the callback (each call's status callbacks find it by CallSid, or by the
+    row's id in their URL while the CallSid is not known yet)."""
 
     __tablename__ = "voice_legs"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    call_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    # NULL: written before the REST request that creates the call (its answer or its first
+    # status callback fills it in).
+    call_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
     voice_call_id: Mapped[int] = mapped_column(ForeignKey("voice_calls.id"), index=True)
     role: Mapped[str] = mapped_column(String(16))  # caller | agent | supervisor | callback
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -316,6 +319,11 @@ class VoiceLeg(Base):
     duration_s: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None]
+    # An agent's leg: the assignment it is dialled for (the interaction's assigned_at).
+    assigned_at: Mapped[datetime | None]
+    # Owed legs (no CallSid yet): the process dialling it holds it until then; tries so far.
+    lease_until: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0, server_default=text("0"))
 
 
 class VoiceAgent(Base):

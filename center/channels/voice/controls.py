@@ -92,7 +92,7 @@ class Controls(RestBase):
         call, i, legs = await self._load(interaction_id)
         mine = [
             leg for leg in legs if leg.user_id == agent.id and leg.role == Role.AGENT.value
-            and leg.ended_at is None
+            and leg.ended_at is None and leg.call_sid
         ]  # fmt: skip
         if not mine:
             raise VoiceError("not_yours", "you are not on this call")
@@ -140,7 +140,7 @@ class Controls(RestBase):
             (
                 leg
                 for leg in reversed(legs)
-                if leg.role == Role.AGENT.value and leg.user_id == i.agent_id
+                if leg.role == Role.AGENT.value and leg.user_id == i.agent_id and leg.call_sid
             ),
             None,
         )
@@ -159,6 +159,7 @@ class Controls(RestBase):
                 if leg.role == Role.SUPERVISOR.value
                 and leg.user_id == supervisor.id
                 and leg.ended_at is None
+                and leg.call_sid
             ),
             None,
         )

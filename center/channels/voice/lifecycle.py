@@ -1,8 +1,11 @@
 """Twilio's callbacks about a call: statuses, recordings, the conference, the survey.
 
 Every callback is idempotent by (Sid, status) through the common layer's ``first_delivery``
-in the step that records it: a replay finds its pair and changes nothing. An unknown
-CallSid is logged and answered 200 (Twilio would retry anything else).
+in the step that records it: a replay finds its pair and changes nothing. A leg we dial has
+its row before the request, and its status callback URL names the row (``?leg=<id>``,
+signed with the URL): a callback that arrives before Twilio's answer to the request fills
+in the CallSid and is recorded. An unknown CallSid is logged and answered 200 (Twilio
+would retry anything else).
 """
 
 from __future__ import annotations
@@ -47,17 +50,34 @@ class Lifecycle:
             Callable[[VoiceLeg, VoiceCall, Interaction], Awaitable[None]] | None
         ) = None
 
-    async def status(self, call_sid: str, status: str, duration: int | None) -> None:
+    async def status(
+        self,
+        call_sid: str,
+        status: str,
+        duration: int | None,
+        *,
+        leg_id: int | None = None,
+        to: str = "",
+    ) -> None:
         """``POST /twilio/voice/status``: one leg's status; a customer leg ending decides
         what becomes of the interaction."""
         async with self.db.step() as c:
             found = await self.calls.find(c, call_sid, lock=True)
+            filled = False
+            if found is None and leg_id is not None:  # before the answer to the request
+                filled = await store.fill_sid(c, leg_id, call_sid)
+                if filled:
+                    found = await self.calls.find(c, call_sid, lock=True)
             if found is None:
                 log.warning("status %s for unknown call %s: ignored", status, call_sid)
                 return
             if not await first_delivery(c, call_sid, status):
                 return  # a replay
             leg, call, i = found.leg, found.call, found.interaction
+            if filled and leg.role == Role.AGENT.value and leg.user_id is not None:
+                await events.write(  # (the dial's own answer finds the CallSid taken)
+                    c, events.row(ve.Bridged(leg.user_id, call_sid, to), interaction=i)
+                )
             final = status in FINAL
             now = utcnow()
             await store.set_leg(
@@ -131,6 +151,10 @@ class Lifecycle:
     ) -> None:
         """``POST /twilio/voice/recording``: a voicemail (-> a ticket, the interaction
         closed) or the call's recording, on the interaction and the timeline."""
+        if voicemail:
+            if status == "completed" and call_sid:
+                await self.voicemail(call_sid, recording_sid, url, duration)
+            return
         async with self.db.step() as c:
             call: VoiceCall | None = None
             if call_sid:
@@ -152,11 +176,36 @@ class Lifecycle:
                 recording_url=media,
                 recording_duration_s=duration,
             )
-            if not voicemail:
-                await events.write(
-                    c, events.row(ve.Recording(recording_sid, media, duration), interaction=i)
-                )
+            await events.write(
+                c, events.row(ve.Recording(recording_sid, media, duration), interaction=i)
+            )
+
+    async def voicemail(
+        self, call_sid: str, recording_sid: str, url: str, duration: int | None
+    ) -> None:
+        """A voicemail is recorded: the message, its ticket, the interaction closed, all
+        in one step. Both ``<Record>``'s action request and the recording's status callback
+        carry it, so whichever arrives first makes it (the guard: the recording's sid in
+        ``first_delivery``) and the other only fills in what is missing: a lost callback
+        loses no voicemail, and both make one ticket and one set of events."""
+        async with self.db.step() as c:
+            found = await self.calls.find(c, call_sid, lock=True)
+            if found is None:
+                log.warning("voicemail %s for an unknown call: ignored", recording_sid)
                 return
+            call, media = found.call, f"{url}.mp3"
+            if not await first_delivery(c, recording_sid, "voicemail"):
+                if call.recording_sid == recording_sid and call.recording_duration_s is None:
+                    await store.set_call(c, call, recording_duration_s=duration)
+                return
+            i = await irows.interaction(c, call.interaction_id, lock=True)
+            await store.set_call(
+                c,
+                call,
+                recording_sid=recording_sid,
+                recording_url=media,
+                recording_duration_s=duration,
+            )
             body = f"Voicemail from {call.from_number} ({duration or 0} s): {media}"
             m = await irows.insert_message(
                 c,

@@ -19,6 +19,7 @@ from center.channels.voice.ivr import IvrConfig
 from center.channels.voice.store import Role, Stage
 from center.interactions import rows as irows
 from center.records import events
+from center.records.base import utcnow
 from center.records.db import Database
 from center.records.models import Interaction, User, VoiceCall, VoiceLeg
 
@@ -47,6 +48,7 @@ class RestBase:
         self.ivr = ivr
         self.emit = emit
         self.tasks: set[asyncio.Task[None]] = set()
+        self.retries: set[asyncio.Task[None]] = set()  # owed legs' next tries (owed.py)
         self.wake: Callable[[], None] | None = None  # the outbox worker's, once it exists
 
     # -- plumbing --------------------------------------------------------------------------
@@ -58,7 +60,10 @@ class RestBase:
         task.add_done_callback(self.tasks.discard)
 
     async def settle(self) -> None:
-        """Wait for bridging in flight (shutdown, tests)."""
+        """Wait for bridging in flight (shutdown, tests); retries waiting are dropped (the
+        legs stay owed in the database: the next sweep, here or elsewhere, dials them)."""
+        for task in list(self.retries):
+            task.cancel()
         while self.tasks:
             await asyncio.gather(*list(self.tasks), return_exceptions=True)
 
@@ -126,35 +131,47 @@ class RestBase:
             await store.set_call(c, call, conference_sid=found[0].sid)
         return found[0].sid
 
+    def _participant(
+        self, call: VoiceCall, leg: VoiceLeg, to: str, **options: Any
+    ) -> Awaitable[Any]:
+        """The REST request adding ``leg`` (its row already written) to the conference. Its
+        label names the row, so a retry can find a participant an unanswered request made;
+        its status callback URL names the row too (signed by Twilio with the URL), so a
+        callback that beats Twilio's answer still finds the leg."""
+        return self.rest.account.conferences(call.conference).participants.create_async(
+            from_=self.twilio.number,
+            to=to,
+            label=leg_label(leg),
+            beep="false",
+            start_conference_on_enter=True,
+            end_conference_on_exit=False,
+            status_callback=self.url("/status", leg=leg.id),
+            status_callback_method="POST",
+            status_callback_event=LEG_EVENTS,
+            **options,
+        )
+
     async def _add_participant(
         self, call: VoiceCall, i: Interaction, user_id: int, role: Role, **options: Any
     ) -> VoiceLeg:
+        """A supervisor's leg, while they wait for the answer (a refusal is theirs to see):
+        the row, the request, its CallSid."""
         to = await self._endpoint(user_id)
-        p = await self._rest(
-            call,
-            i,
-            f"add the {role.value}",
-            self.rest.account.conferences(call.conference).participants.create_async(
-                from_=self.twilio.number,
-                to=to,
-                label=f"{role.value}-{user_id}",
-                beep="false",
-                start_conference_on_enter=True,
-                end_conference_on_exit=False,
-                status_callback=self.url("/status"),
-                status_callback_method="POST",
-                status_callback_event=LEG_EVENTS,
-                **options,
-            ),
-        )
         async with self.db.step() as c:
             leg = await store.insert_leg(
-                c, call, p.call_sid, role, status="queued", user_id=user_id
+                c, call, None, role, status=store.PENDING_DIAL, user_id=user_id
             )
-            if role is Role.AGENT:
-                await events.write(
-                    c, events.row(ve.Bridged(user_id, p.call_sid, to), interaction=i)
-                )
+        try:
+            p = await self._rest(
+                call, i, f"add the {role.value}", self._participant(call, leg, to, **options)
+            )
+        except VoiceError:
+            async with self.db.step() as c:
+                await store.set_leg(c, leg, status="failed", ended_at=utcnow())
+            raise
+        async with self.db.step() as c:
+            await store.fill_sid(c, leg.id, p.call_sid)
+        leg.call_sid = p.call_sid
         return leg
 
     # -- reads ------------------------------------------------------------------------------
@@ -188,8 +205,12 @@ class RestBase:
         return call, i, legs
 
 
+def leg_label(leg: VoiceLeg) -> str:
+    return f"{leg.role}-{leg.user_id}-{leg.id}"
+
+
 def _leg(legs: list[VoiceLeg], role: Role) -> VoiceLeg:
-    found = next((leg for leg in legs if leg.role == role.value), None)
+    found = next((leg for leg in legs if leg.role == role.value and leg.call_sid), None)
     if found is None:
         raise VoiceError("not_live", f"the call has no {role.value} leg")
     return found
@@ -198,7 +219,7 @@ def _leg(legs: list[VoiceLeg], role: Role) -> VoiceLeg:
 def _customer_leg(legs: list[VoiceLeg]) -> VoiceLeg:
     """The customer's live leg: the callback's when there is one, else the caller's."""
     for role in (Role.CALLBACK, Role.CALLER):
-        found = [leg for leg in legs if leg.role == role.value]
+        found = [leg for leg in legs if leg.role == role.value and leg.call_sid]
         if found:
             return found[-1]
     raise VoiceError("not_live", "the call has no customer leg")

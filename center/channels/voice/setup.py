@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from collections.abc import AsyncIterator, Awaitable
@@ -24,6 +25,7 @@ from center.channels.voice.web import BRIDGE, CALLS, LIFECYCLE, routes
 from center.config import Settings
 from center.interactions import InteractionService
 from center.knowledge_base.search import answer as kb_answer
+from center.loops import cancel_all
 from center.notices import agent_room
 from center.outbox import Item, OutboxKind, register_sender
 from center.queue.config import ConfigError, QueueConfig
@@ -197,7 +199,11 @@ async def setup(
     app.add_routes(routes)
 
     async def settle(_app: web.Application) -> AsyncIterator[None]:
+        # (After the database is migrated: the sweep at start dials what a stopped
+        # process owed.)
+        sweep = asyncio.create_task(bridge.run(settings.voice_bridge_check_s), name="owed-bridges")
         yield
+        await cancel_all([sweep])
         await bridge.settle()
 
     app.cleanup_ctx.append(settle)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import and_, bindparam, case, exists, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from center.records.base import utcnow
@@ -37,6 +38,14 @@ class Role(StrEnum):
     @property
     def is_customer(self) -> bool:
         return self in (Role.CALLER, Role.CALLBACK)
+
+
+# An owed agent leg's status until Twilio knows it: the caller is to be moved into the
+# conference first ("moving"), or only the agent is to be dialled ("pending").
+MOVING, PENDING_DIAL = "moving", "pending"
+PENDING = (MOVING, PENDING_DIAL)
+# The stages in which an assigned call is bridged to its agent.
+BRIDGEABLE = (Stage.WAITING.value, Stage.CALLBACK.value, Stage.BRIDGED.value)
 
 
 def conference_name(interaction_id: int) -> str:
@@ -75,13 +84,16 @@ async def insert_call(conn: AsyncConnection, **values: Any) -> VoiceCall:
 async def insert_leg(
     conn: AsyncConnection,
     call: VoiceCall,
-    call_sid: str,
+    call_sid: str | None,
     role: Role,
     *,
     status: str,
     user_id: int | None = None,
     mode: str | None = None,
+    assigned_at: datetime | None = None,
 ) -> VoiceLeg:
+    """``call_sid`` None: a leg we are about to dial (its row first, so a status callback
+    that beats Twilio's answer finds it by id; see ``fill_sid``)."""
     values = {
         "call_sid": call_sid,
         "voice_call_id": call.id,
@@ -91,8 +103,114 @@ async def insert_leg(
         "status": status,
         "on_hold": False,
         "created_at": utcnow(),
+        "assigned_at": assigned_at,
+        "attempts": 0,
     }
     return _leg((await conn.execute(_INSERT_LEG, values)).one())
+
+
+async def fill_sid(conn: AsyncConnection, leg_id: int, call_sid: str) -> bool:
+    """The CallSid of a leg written before it was dialled: from Twilio's answer or from the
+    leg's first status callback, whichever comes first (True for that one). A leg still
+    "pending"/"moving" becomes "queued"; a status callback's status is kept."""
+    done = await conn.execute(
+        update(LEGS)
+        .where(LEGS.c.id == leg_id, LEGS.c.call_sid.is_(None))
+        .values(
+            call_sid=call_sid,
+            lease_until=None,
+            status=case((LEGS.c.status.in_(PENDING), "queued"), else_=LEGS.c.status),
+        )
+    )
+    return bool(done.rowcount)
+
+
+async def leg_by_id(conn: AsyncConnection, leg_id: int) -> VoiceLeg | None:
+    row = (await conn.execute(select(LEGS).where(LEGS.c.id == leg_id))).first()
+    return None if row is None else _leg(row)
+
+
+async def agent_leg_for(
+    conn: AsyncConnection, call_id: int, user_id: int, assigned_at: datetime | None
+) -> VoiceLeg | None:
+    """The agent's leg dialled for this assignment (one per assignment)."""
+    row = (
+        await conn.execute(
+            select(LEGS).where(
+                LEGS.c.voice_call_id == call_id,
+                LEGS.c.role == Role.AGENT.value,
+                LEGS.c.user_id == user_id,
+                LEGS.c.assigned_at == assigned_at,
+            )
+        )
+    ).first()
+    return None if row is None else _leg(row)
+
+
+async def claim_leg(
+    conn: AsyncConnection, leg_id: int, now: datetime, lease_s: float
+) -> VoiceLeg | None:
+    """An owed leg for this process to dial (one statement: one process at a time holds
+    it until ``lease_s`` from now); None if it is dialled, ended or held elsewhere."""
+    row = (
+        await conn.execute(
+            update(LEGS)
+            .where(
+                LEGS.c.id == leg_id,
+                LEGS.c.call_sid.is_(None),
+                LEGS.c.ended_at.is_(None),
+                or_(LEGS.c.lease_until.is_(None), LEGS.c.lease_until <= now),
+            )
+            .values(lease_until=now + timedelta(seconds=lease_s), attempts=LEGS.c.attempts + 1)
+            .returning(*LEGS.c)
+        )
+    ).first()
+    return None if row is None else _leg(row)
+
+
+async def owed_legs(conn: AsyncConnection, now: datetime, limit: int) -> list[int]:
+    """Agents' legs owed a dial (no CallSid, not ended) that nobody holds now."""
+    rows = await conn.execute(
+        select(LEGS.c.id)
+        .where(
+            LEGS.c.call_sid.is_(None),
+            LEGS.c.role == Role.AGENT.value,
+            LEGS.c.ended_at.is_(None),
+            or_(LEGS.c.lease_until.is_(None), LEGS.c.lease_until <= now),
+        )
+        .order_by(LEGS.c.id)
+        .limit(limit)
+    )
+    return [r[0] for r in rows]
+
+
+async def unbridged(conn: AsyncConnection, limit: int) -> list[int]:
+    """Assigned calls whose agent has no leg for this assignment: the accept committed and
+    its process stopped before writing the leg it owes. (Legs from before assignments were
+    recorded on them, ``assigned_at`` NULL, count as done.)"""
+    leg = LEGS.alias("leg")
+    has_leg = exists().where(
+        leg.c.voice_call_id == CALLS.c.id,
+        leg.c.role == Role.AGENT.value,
+        leg.c.user_id == INTERACTIONS.c.agent_id,
+        or_(leg.c.assigned_at == INTERACTIONS.c.assigned_at, leg.c.assigned_at.is_(None)),
+    )
+    rows = await conn.execute(
+        select(INTERACTIONS.c.id)
+        .join(CALLS, CALLS.c.interaction_id == INTERACTIONS.c.id)
+        .where(
+            and_(
+                INTERACTIONS.c.state == InteractionState.ASSIGNED,
+                INTERACTIONS.c.channel == Channel.VOICE,
+                INTERACTIONS.c.agent_id.is_not(None),
+                CALLS.c.stage.in_(BRIDGEABLE),
+                ~has_leg,
+            )
+        )
+        .order_by(INTERACTIONS.c.id)
+        .limit(limit)
+    )
+    return [r[0] for r in rows]
 
 
 async def leg_call_interaction(

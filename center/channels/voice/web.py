@@ -64,6 +64,11 @@ class CallQuery(Payload):
     call: Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 
+class StatusQuery(Payload):
+    # The leg's row, named in the status callback URL of a leg we dial (signed with it).
+    leg: Annotated[int, Field(ge=1, le=2**63 - 1)] | None = None
+
+
 class RecordingForm(TwilioForm):
     """A recording callback: of a call (<Record>) or of its conference (no CallSid)."""
 
@@ -121,10 +126,23 @@ async def hold_key(request: web.Request) -> web.Response:
     return _twiml(await request.app[CALLS].hold_key(f.call_sid, f.from_, f.digits))
 
 
+class VoicemailDone(VoiceCall):
+    """<Record>'s action request: the call's parameters and the recording's."""
+
+    recording_sid: Sid | None = Field(alias="RecordingSid", default=None)
+    recording_url: Url | None = Field(alias="RecordingUrl", default=None)
+    recording_duration: int | None = Field(alias="RecordingDuration", default=None, ge=-1, le=10**7)
+
+
 @routes.post("/twilio/voice/voicemail")
 async def voicemail_done(request: web.Request) -> web.Response:
-    """<Record>'s action: the message is recorded (its callback brings the file)."""
-    f = await signed_form(request, VoiceCall)
+    """<Record>'s action: the message is recorded. It names the recording, so the
+    voicemail is made here if its recording callback has not made it (or never comes)."""
+    f = await signed_form(request, VoicemailDone)
+    if f.recording_sid and f.recording_url:
+        await request.app[LIFECYCLE].voicemail(
+            f.call_sid, f.recording_sid, f.recording_url, f.recording_duration
+        )
     cfg = request.app[CALLS].ivr
     async with request.app[CALLS].db.read_step() as c:
         found = await request.app[CALLS].find(c, f.call_sid)
@@ -135,7 +153,10 @@ async def voicemail_done(request: web.Request) -> web.Response:
 @routes.post("/twilio/voice/status")
 async def status(request: web.Request) -> web.Response:
     f = await signed_form(request, CallStatusCallback)
-    await request.app[LIFECYCLE].status(f.call_sid, f.call_status.value, f.call_duration)
+    q = query_as(request, StatusQuery)
+    await request.app[LIFECYCLE].status(
+        f.call_sid, f.call_status.value, f.call_duration, leg_id=q.leg, to=f.to
+    )
     return _twiml(twiml.empty())
 
 
