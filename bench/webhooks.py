@@ -405,7 +405,7 @@ async def _start(kind: str, tmp: Path) -> tuple[str, asyncio.subprocess.Process,
         # pyinstrument (pip install pyinstrument; not a dependency): a sampled call tree of
         # the server; SIGUSR1 writes it and exits at once.
         argv[1:] = ["-c", (
-            "import os, signal, sys, time\n"
+            "import os, signal, sys\n"
             "from pyinstrument import Profiler\n"
             "p = Profiler(interval=0.0005, async_mode='disabled')\n"
             "def dump(*_):\n"

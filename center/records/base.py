@@ -48,3 +48,10 @@ def utcnow() -> datetime:
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+def split_row(row: Any, *models: type[Base]) -> tuple[Any, ...]:
+    """A row of a Core join over these models' tables, as one transient object of each
+    (the hot path's reads: one statement, no ORM session)."""
+    m = row._mapping
+    return tuple(model(**{c.name: m[c] for c in model.__table__.c}) for model in models)

@@ -10,7 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from center.interactions import rows
-from center.records.base import utcnow
+from center.records.base import split_row, utcnow
 from center.records.enums import Channel, InteractionState
 from center.records.models import Customer, Event, Interaction, Message, SmsOptOut
 
@@ -141,11 +141,8 @@ async def message_and_interaction(
     row = (await conn.execute(_MESSAGE_AND_INTERACTION_LOCKED, {"b_id": message_id})).first()
     if row is None:
         return None
-    m = row._mapping
-    return (
-        Message(**{c.name: m[c] for c in MESSAGES.c}),
-        Interaction(**{c.name: m[c] for c in INTERACTIONS.c}),
-    )
+    message, interaction = split_row(row, Message, Interaction)
+    return message, interaction
 
 
 async def set_meta(conn: AsyncConnection, message_id: int, meta: dict[str, Any]) -> None:

@@ -224,7 +224,7 @@ class OwedLegs(Controls):
             "from_": self.twilio.number,
             "url": self.url("/callback", call=call.id),
             "method": "POST",
-            "status_callback": self.url("/status"),
+            # (status_callback: added by place_callback, naming the leg's row)
             "status_callback_method": "POST",
             "status_callback_event": LEG_EVENTS,
         }

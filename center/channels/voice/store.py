@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, case, exists, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from center.records.base import utcnow
+from center.records.base import split_row, utcnow
 from center.records.enums import Channel, InteractionState
 from center.records.models import Interaction, VoiceAgent, VoiceCall, VoiceLeg
 
@@ -221,12 +221,8 @@ async def leg_call_interaction(
     row = (await conn.execute(stmt, {"b_sid": call_sid})).first()
     if row is None:
         return None
-    m = row._mapping
-    return (
-        VoiceLeg(**{c.name: m[c] for c in LEGS.c}),
-        VoiceCall(**{c.name: m[c] for c in CALLS.c}),
-        Interaction(**{c.name: m[c] for c in INTERACTIONS.c}),
-    )
+    leg, call, interaction = split_row(row, VoiceLeg, VoiceCall, Interaction)
+    return leg, call, interaction
 
 
 async def leg_by_sid(
