@@ -58,6 +58,17 @@ def _ms(dt: datetime | None) -> int:
     return int((dt or utcnow()).timestamp() * 1000)
 
 
+def placement(i: Interaction) -> dict[str, Any]:
+    """Where and how the router places a queued interaction (``Router.enqueue``'s keywords)."""
+    return {
+        "queue": i.queue,
+        "channel": i.channel,
+        "priority": i.priority,
+        "enqueued_ms": _ms(i.queued_at),
+        "skills": i.required_skills,
+    }
+
+
 def message_json(m: Message) -> dict[str, Any]:
     return {
         "id": m.id,

@@ -17,8 +17,8 @@ from center.interactions.base import (
     ServiceBase,
     StepHook,
     Stored,
-    _ms,
     message_json,
+    placement,
 )
 from center.notices import AgentNotice
 from center.queue.scripts import ErrorCode, RouterError
@@ -158,6 +158,13 @@ class CustomerSide(ServiceBase):
         await self._inbound_stored(i, m)
         return Stored(i, m)
 
+    async def inbound_stored(self, i: Interaction, m: Message) -> Stored:
+        """After a channel's own one-statement step stored a customer's message in ``i``
+        (SMS: found by the number, guarded against replays, center/channels/sms/joined.py):
+        what ``inbound`` does after its commit."""
+        await self._inbound_stored(i, m)
+        return Stored(i, m)
+
     async def _store_inbound(
         self, c: AsyncConnection, i: Interaction, body: str, meta: dict[str, Any] | None
     ) -> Message:
@@ -204,19 +211,23 @@ class CustomerSide(ServiceBase):
             await self.router.dispatch(queue, channel)
 
     async def _route(self, i: Interaction) -> int:
-        """Hand a queued interaction (committed as such) to the router; its position."""
-        position = await self._place(i)
-        await self.router.dispatch(i.queue, i.channel)
+        """Hand a queued interaction (committed as such) to the router; its position. The
+        customer is told their place before any agent is offered the work."""
+
+        async def placed(position: int) -> None:
+            await self._notify(i, CustomerNotice.QUEUED, {"position": position})
+
+        position, _ = await self.router.enqueue_and_dispatch(
+            i.id,
+            **placement(i),
+            on_placed=placed,
+        )
         return position
 
     async def _place(self, i: Interaction) -> int:
         position = await self.router.enqueue(
             i.id,
-            queue=i.queue,
-            channel=i.channel,
-            priority=i.priority,
-            enqueued_ms=_ms(i.queued_at),
-            skills=i.required_skills,
+            **placement(i),
         )
         await self._notify(i, CustomerNotice.QUEUED, {"position": position})
         return position

@@ -22,12 +22,37 @@ from sqlalchemy import BigInteger, bindparam, column, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from center.interactions import rows
+from center.records.base import transient
 from center.records.enums import ActorKind, Channel, Direction, InteractionState
 from center.records.events import EventType
 from center.records.models import Interaction, Message
 
 _ENDED = ", ".join(f"'{s.value}'" for s in InteractionState if not s.is_open)
-_RESULT = (*rows.INTERACTIONS.c, column("message_id", BigInteger))
+RESULT = (*rows.INTERACTIONS.c, column("message_id", BigInteger))
+
+
+def inbound_message(meta: str, source: str) -> str:
+    """The tail of an inbound-message statement: CTEs ``m`` (the message, from the rows of
+    ``source``, with ``meta`` as its meta) and ``e`` (its event), then the interaction's
+    row and the message's id (``RESULT``). Binds: ``:body``, ``:now``."""
+    return f"""m AS (
+    INSERT INTO messages (interaction_id, direction, author_id, body, content_type, meta,
+                          created_at)
+    SELECT i.id, '{Direction.INBOUND.value}', NULL, CAST(:body AS text), 'text/plain',
+           {meta}, CAST(:now AS timestamptz)
+    FROM {source}
+    RETURNING id
+), e AS (
+    INSERT INTO events (customer_id, interaction_id, ticket_id, actor_kind, actor_id, type,
+                        data, created_at)
+    SELECT i.customer_id, i.id, i.ticket_id, '{ActorKind.CUSTOMER.value}', NULL,
+           '{EventType.MESSAGE_RECEIVED.value}',
+           json_build_object('message_id', m.id, 'body', CAST(:body AS text)),
+           CAST(:now AS timestamptz)
+    FROM i, m
+)
+SELECT i.*, m.id AS message_id FROM i, m"""
+
 
 # (The constants below are our enums' values, never input; input goes in as binds.)
 _INBOUND_OPEN = text(f"""
@@ -39,24 +64,8 @@ WITH i AS (
           WHERE events.interaction_id = interactions.id
             AND events.type = '{EventType.CUSTOMER_LEFT.value}')
     ORDER BY id DESC LIMIT 1
-), m AS (
-    INSERT INTO messages (interaction_id, direction, author_id, body, content_type, meta,
-                          created_at)
-    SELECT i.id, '{Direction.INBOUND.value}', NULL, CAST(:body AS text), 'text/plain',
-           CAST('{{}}' AS json), CAST(:now AS timestamptz)
-    FROM i WHERE i.state NOT IN ({_ENDED})
-    RETURNING id
-), e AS (
-    INSERT INTO events (customer_id, interaction_id, ticket_id, actor_kind, actor_id, type,
-                        data, created_at)
-    SELECT i.customer_id, i.id, i.ticket_id, '{ActorKind.CUSTOMER.value}', NULL,
-           '{EventType.MESSAGE_RECEIVED.value}',
-           json_build_object('message_id', m.id, 'body', CAST(:body AS text)),
-           CAST(:now AS timestamptz)
-    FROM i, m
-)
-SELECT i.*, m.id AS message_id FROM i, m
-""").columns(*_RESULT)
+), {inbound_message("CAST('{}' AS json)", f"i WHERE i.state NOT IN ({_ENDED})")}
+""").columns(*RESULT)
 
 _OUTBOUND_OWNED = (
     text(f"""
@@ -84,25 +93,29 @@ WITH i AS (
 SELECT i.*, m.id AS message_id FROM i, m
 """)
     .bindparams(bindparam("hooked", expanding=True))
-    .columns(*_RESULT)
+    .columns(*RESULT)
 )
 
 
-def _split(
+def interaction_and_message(
     row: object, direction: Direction, body: str, now: datetime, author_id: int | None
 ) -> tuple[Interaction, Message]:
+    """A statement's row (the interaction's columns and ``message_id``) as the two objects."""
     values = dict(row._mapping)  # type: ignore[attr-defined]
     message_id = values.pop("message_id")
-    i = Interaction(**values)
-    m = Message(
-        id=message_id,
-        interaction_id=i.id,
-        direction=direction,
-        author_id=author_id,
-        body=body,
-        content_type="text/plain",
-        meta={},
-        created_at=now,
+    i = transient(Interaction, values)
+    m = transient(
+        Message,
+        {
+            "id": message_id,
+            "interaction_id": i.id,
+            "direction": direction,
+            "author_id": author_id,
+            "body": body,
+            "content_type": "text/plain",
+            "meta": {},
+            "created_at": now,
+        },
     )
     return i, m
 
@@ -113,7 +126,7 @@ async def inbound_open(
     """The customer's message stored in their open conversation on ``channel``, if any."""
     params = {"customer_id": customer_id, "channel": channel.value, "body": body, "now": now}
     row = (await conn.execute(_INBOUND_OPEN, params)).first()
-    return None if row is None else _split(row, Direction.INBOUND, body, now, None)
+    return None if row is None else interaction_and_message(row, Direction.INBOUND, body, now, None)
 
 
 async def outbound_owned(
@@ -136,4 +149,6 @@ async def outbound_owned(
         "hooked": [c.value for c in hooked] or [""],
     }
     row = (await conn.execute(_OUTBOUND_OWNED, params)).first()
-    return None if row is None else _split(row, Direction.OUTBOUND, body, now, agent_id)
+    if row is None:
+        return None
+    return interaction_and_message(row, Direction.OUTBOUND, body, now, agent_id)

@@ -32,7 +32,13 @@ import logging
 from sqlalchemy import select
 
 from center.channels.base import CustomerNotice
-from center.interactions.base import ServiceBase, _ms, interaction_json, message_json
+from center.interactions.base import (
+    ServiceBase,
+    _ms,
+    interaction_json,
+    message_json,
+    placement,
+)
 from center.loops import every, pause
 from center.notices import AgentNotice
 from center.queue.results import DEFAULT_CAPACITY
@@ -257,11 +263,7 @@ class Recovery(ServiceBase):
                 events.append(s, events.Requeued(reason="recovery"), interaction=row)
         await self.router.enqueue(
             i.id,
-            queue=i.queue,
-            channel=i.channel,
-            priority=i.priority,
-            enqueued_ms=_ms(i.queued_at),
-            skills=i.required_skills,
+            **placement(i),
         )
 
     async def _restore_assigned(self, i: Interaction) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import bindparam, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from center.records.base import utcnow
+from center.records.base import transient, utcnow
 from center.records.enums import Channel, Direction, Presence
 from center.records.events import EventType
 from center.records.models import Event, Interaction, Message, User
@@ -69,7 +69,7 @@ class Missing(LookupError):
 
 
 def as_interaction(row: Any) -> Interaction:
-    return Interaction(**row._mapping)
+    return transient(Interaction, row._mapping)
 
 
 async def interaction(
@@ -144,7 +144,7 @@ async def insert_message(
 ) -> Message:
     values = message_values(interaction_id, direction, body, author_id=author_id, meta=meta)
     new_id = (await conn.execute(_INSERT_MESSAGE, values)).one()
-    return Message(id=new_id[0], **values)
+    return transient(Message, {"id": new_id[0], **values})
 
 
 async def insert_messages(conn: AsyncConnection, values: list[dict[str, Any]]) -> list[Message]:
@@ -152,17 +152,17 @@ async def insert_messages(conn: AsyncConnection, values: list[dict[str, Any]]) -
     if not values:
         return []
     ids = (await conn.execute(_INSERT_MESSAGE, values)).all()
-    return [Message(id=new[0], **v) for new, v in zip(ids, values, strict=True)]
+    return [transient(Message, {"id": new[0], **v}) for new, v in zip(ids, values, strict=True)]
 
 
 async def messages(conn: AsyncConnection, interaction_id: int) -> list[Message]:
     rows = await conn.execute(_MESSAGES, {"b_id": interaction_id})
-    return [Message(**r._mapping) for r in rows]
+    return [transient(Message, r._mapping) for r in rows]
 
 
 async def user(conn: AsyncConnection, user_id: int) -> User | None:
     row = (await conn.execute(_USER, {"b_id": user_id})).first()
-    return None if row is None else User(**row._mapping)
+    return None if row is None else transient(User, row._mapping)
 
 
 async def last_body(conn: AsyncConnection, interaction_id: int) -> str | None:

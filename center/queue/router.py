@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
 
 from center.loops import every, stopping
 from center.queue import definitions
@@ -32,7 +33,7 @@ from center.queue.results import (
     Released,
     Removed,
 )
-from center.queue.scripts import Scripts, check
+from center.queue.scripts import ErrorCode, RouterError, Scripts, check
 from center.records.enums import Channel, Presence
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,10 @@ OfferListener = Callable[[Offer], Awaitable[None]]
 TimeoutListener = Callable[[Declined], Awaitable[None]]
 EscalationListener = Callable[[Escalated], Awaitable[None]]
 PresenceListener = Callable[[PresenceChange], Awaitable[None]]
+
+
+def _offer(res: list | None) -> Offer | None:
+    return Offer(int(res[0]), int(res[1]), int(res[2]), str(res[3])) if res else None
 
 
 def _presence(raw: str) -> Presence | None:
@@ -114,27 +119,81 @@ class Router(Handoffs):
         """Place an interaction in its queue; returns its 1-based position. (Never refused
         for its channel: the record is already committed; placement picks fitting queues.)
         ``skills``: what it requires of an agent besides its queue's skills."""
-        enq = enqueued_ms if enqueued_ms is not None else self.clock.now_ms()
-        k = self.keys
-        own = definitions.interaction_skills(skills, what=f"interaction {interaction_id}")
-        pos = await self.scripts.run(
-            "enqueue",
-            [k.queue(queue, channel), k.interaction(interaction_id), k.queues],
-            [interaction_id, queue, channel.value, queue_score(priority, enq), enq, own],
-        )
+        call = self._enqueue_call(interaction_id, queue, channel, priority, enqueued_ms, skills)
+        pos = await self.scripts.run("enqueue", *call)
         if pos < 0:
             check([pos])
         return int(pos)
 
-    async def offer_next(
-        self, queue: str, channel: Channel, *, agent_id: int | None = None
-    ) -> Offer | None:
-        """One offer on ``channel``: from ``queue`` ('' for all queues), to ``agent_id``
-        (None for the best eligible agent)."""
+    async def enqueue_and_dispatch(
+        self,
+        interaction_id: int,
+        *,
+        queue: str,
+        channel: Channel,
+        priority: int = 0,
+        enqueued_ms: int | None = None,
+        skills: Mapping[str, int] | None = None,
+        on_placed: Callable[[int], Awaitable[None]] | None = None,
+    ) -> tuple[int, list[Offer]]:
+        """``enqueue`` then ``dispatch`` of its queue, the enqueue and the first offer in
+        one round trip (a pipeline of the two scripts, each still atomic, run in order):
+        every new interaction takes this step. ``on_placed(position)`` runs before any
+        offer is reported, as it would between the two calls."""
+        call = self._enqueue_call(interaction_id, queue, channel, priority, enqueued_ms, skills)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            self.scripts.queue(pipe, "enqueue", *call)
+            self.scripts.queue(pipe, "offerNext", *self._offer_call(queue, channel, None))
+            placed, offered = await pipe.execute(raise_on_error=False)
+        if isinstance(placed, NoScriptError):  # (Redis lost its scripts: load them, again)
+            placed = await self.scripts.run("enqueue", *call)
+        refused: Exception | None = None
+        if isinstance(placed, Exception):
+            refused = placed
+        elif placed < 0:
+            refused = RouterError(ErrorCode(placed))
+        elif on_placed is not None:
+            await on_placed(int(placed))
+        # An offer the pipeline made is reported even when the enqueue was refused (it is
+        # of other waiting work): unreported, its agent would never hear of it.
+        if isinstance(offered, NoScriptError):
+            offers = await self.dispatch(queue, channel)
+        elif isinstance(offered, Exception):
+            refused = refused or offered
+            offers = []
+        elif (first := _offer(offered)) is None:
+            offers = []
+        else:
+            if self.on_offer is not None:
+                await self.on_offer(first)
+            offers = [first, *await self.dispatch(queue, channel)]
+        if refused is not None:
+            raise refused
+        return int(placed), offers
+
+    def _enqueue_call(
+        self,
+        interaction_id: int,
+        queue: str,
+        channel: Channel,
+        priority: int,
+        enqueued_ms: int | None,
+        skills: Mapping[str, int] | None,
+    ) -> tuple[list[str], list[object]]:
+        enq = enqueued_ms if enqueued_ms is not None else self.clock.now_ms()
+        k = self.keys
+        own = definitions.interaction_skills(skills, what=f"interaction {interaction_id}")
+        return (
+            [k.queue(queue, channel), k.interaction(interaction_id), k.queues],
+            [interaction_id, queue, channel.value, queue_score(priority, enq), enq, own],
+        )
+
+    def _offer_call(
+        self, queue: str, channel: Channel, agent_id: int | None
+    ) -> tuple[list[str], list[object]]:
         k = self.keys
         o = self.options
-        res = await self.scripts.run(
-            "offerNext",
+        return (
             [k.offers, k.queue_defs, k.queues, k.base],
             [
                 self.clock.now_ms(),
@@ -145,9 +204,14 @@ class Router(Handoffs):
                 "" if agent_id is None else agent_id,
             ],
         )
-        if not res:
-            return None
-        return Offer(int(res[0]), int(res[1]), int(res[2]), str(res[3]))
+
+    async def offer_next(
+        self, queue: str, channel: Channel, *, agent_id: int | None = None
+    ) -> Offer | None:
+        """One offer on ``channel``: from ``queue`` ('' for all queues), to ``agent_id``
+        (None for the best eligible agent)."""
+        call = self._offer_call(queue, channel, agent_id)
+        return _offer(await self.scripts.run("offerNext", *call))
 
     async def accept(self, interaction_id: int, agent_id: int) -> int:
         """Accept an offer; returns the interaction's enqueue time (ms). Raises RouterError."""

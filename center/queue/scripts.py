@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.commands.core import AsyncScript
 
 SCRIPT_DIR = Path(__file__).with_name("scripts")
@@ -67,6 +68,15 @@ class Scripts:
         if len(keys) != nkeys:
             raise ValueError(f"{name} takes {nkeys} keys, got {len(keys)}")
         return await script(keys=keys, args=args)
+
+    def queue(self, pipe: Pipeline, name: str, keys: list[str], args: list[Any]) -> None:
+        """``name``'s EVALSHA added to a pipeline, with no SCRIPT EXISTS before it (what
+        redis-py's pipelined scripts send on every execute, a round trip): a NOSCRIPT
+        reply comes back as that command's result, and the caller runs it with ``run``."""
+        script, nkeys = self._scripts[name]
+        if len(keys) != nkeys:
+            raise ValueError(f"{name} takes {nkeys} keys, got {len(keys)}")
+        pipe.evalsha(script.sha, nkeys, *keys, *args)
 
 
 def check(result: list[Any]) -> list[Any]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, TypeDecorator
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, configure_mappers
 
 # Stable constraint names so Alembic migrations are reproducible on every backend.
 NAMING = {
@@ -50,8 +51,23 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
 
 
+M = TypeVar("M", bound="Base")
+
+
+def transient(model: type[M], values: Mapping[str, Any]) -> M:
+    """A row read by a Core statement as a transient object of its model (no session), its
+    values taken as loaded, as a query would: the constructor instead records each as a
+    change through the attribute events, 13 times the cost (34 µs for an Interaction here), on
+    every step of the hot path. Setting attributes afterwards works as on any object."""
+    if not model.__mapper__.configured:  # (the constructor would configure them first)
+        configure_mappers()
+    obj = model._sa_class_manager.new_instance()
+    obj.__dict__.update(values)
+    return obj
+
+
 def split_row(row: Any, *models: type[Base]) -> tuple[Any, ...]:
     """A row of a Core join over these models' tables, as one transient object of each
     (the hot path's reads: one statement, no ORM session)."""
     m = row._mapping
-    return tuple(model(**{c.name: m[c] for c in model.__table__.c}) for model in models)
+    return tuple(transient(model, {c.name: m[c] for c in model.__table__.c}) for model in models)

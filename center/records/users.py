@@ -15,7 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select, update
 
 from center.records import password_policy
-from center.records.base import utcnow
+from center.records.base import transient, utcnow
 from center.records.db import Database
 from center.records.enums import Role
 from center.records.models import AuthSession, User
@@ -162,7 +162,7 @@ async def get_user(db: Database, user_id: int) -> User | None:
     users = User.__table__
     async with db.read_step() as c:
         row = (await c.execute(select(users).where(users.c.id == user_id))).first()
-    return None if row is None else User(**row._mapping)
+    return None if row is None else transient(User, row._mapping)
 
 
 def user_json(user: User) -> dict[str, Any]:

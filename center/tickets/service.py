@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from center.records import events
-from center.records.base import utcnow
+from center.records.base import transient, utcnow
 from center.records.enums import ActorKind, Channel, TicketStatus
 from center.records.models import Interaction, Ticket
 from center.tickets import clocks
@@ -99,7 +99,7 @@ class NewTicket:
 
 
 def as_ticket(row: Any) -> Ticket:
-    return Ticket(**row._mapping)
+    return transient(Ticket, row._mapping)
 
 
 class TicketService:

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
+from center.embedded_redis import EmbeddedRedis
+from center.queue.keys import Keys
+from center.queue.results import Offer
 from center.queue.router import Router
 from center.queue.scripts import ErrorCode, RouterError
 from center.records.enums import Channel, Presence
+from center.redisconn import connect
 
 CHAT = Channel.CHAT
 
@@ -149,3 +155,76 @@ async def test_away_agent_gets_no_offers_and_available_again_does(router: Router
     assert await router.dispatch("q", CHAT) == []
     await router.set_presence(1, Presence.AVAILABLE, {"chat": 1})
     assert [o.interaction_id for o in await router.dispatch("q", CHAT)] == [1]
+
+
+async def test_enqueue_and_dispatch_places_then_offers_in_that_order(router: Router) -> None:
+    told: list[str] = []
+
+    async def offered(offer: Offer) -> None:
+        told.append(f"offer {offer.interaction_id}->{offer.agent_id}")
+
+    async def placed(position: int) -> None:
+        told.append(f"placed {position}")
+
+    router.on_offer = offered
+    await router.set_presence(10, Presence.AVAILABLE, {"chat": 1})
+    position, offers = await router.enqueue_and_dispatch(
+        1, queue="q", channel=CHAT, on_placed=placed
+    )
+    assert position == 1
+    assert [(o.interaction_id, o.agent_id) for o in offers] == [(1, 10)]
+    assert told == ["placed 1", "offer 1->10"]
+    # Nobody left with room: the next one waits, first in line (1 left the queue when offered).
+    position, offers = await router.enqueue_and_dispatch(2, queue="q", channel=CHAT)
+    assert (position, offers) == (1, [])
+    assert await router.waiting("q", CHAT) == [2]
+
+
+@pytest.fixture
+async def own_router(tmp_path: Path, clock) -> AsyncIterator[Router]:
+    """A router on a Redis of its own (SCRIPT FLUSH would disturb other tests' scripts)."""
+    server = EmbeddedRedis(tmp_path / "own.db")
+    url = await asyncio.to_thread(server.start)
+    redis = await connect(url)
+    try:
+        yield Router(redis, Keys("own"), clock=clock)
+    finally:
+        await redis.aclose()
+        await asyncio.to_thread(server.stop)
+
+
+async def test_enqueue_and_dispatch_after_redis_lost_its_scripts(own_router: Router) -> None:
+    """A Redis restarted (or SCRIPT FLUSH) answers the pipelined EVALSHAs with NOSCRIPT:
+    both steps still happen, once each."""
+    router = own_router
+    await router.set_presence(10, Presence.AVAILABLE, {"chat": 2})
+    await router.redis.script_flush()
+    position, offers = await router.enqueue_and_dispatch(5, queue="q", channel=CHAT)
+    assert position == 1 and [o.interaction_id for o in offers] == [5]
+    assert (await router.agent_state(10))["load:chat"] == "1"
+    await router.redis.script_flush()
+    await router.enqueue(6, queue="q", channel=CHAT)  # (waiting; offered by the next step)
+    await router.redis.script_flush()
+    position, offers = await router.enqueue_and_dispatch(7, queue="q", channel=CHAT)
+    assert [o.interaction_id for o in offers] == [6]  # the older first; 7 waits
+    assert await router.waiting("q", CHAT) == [7]
+
+
+async def test_a_refused_enqueue_still_reports_the_offer_it_made(router: Router) -> None:
+    """Enqueueing work already offered is refused, but the same round trip's offer of other
+    waiting work is real: its agent must hear of it."""
+    heard: list[Offer] = []
+
+    async def offered(offer: Offer) -> None:
+        heard.append(offer)
+
+    await router.set_presence(10, Presence.AVAILABLE, {"chat": 1})
+    await router.enqueue(1, queue="q", channel=CHAT)
+    [first] = await router.dispatch("q", CHAT)
+    await router.enqueue(2, queue="q", channel=CHAT)  # waits: 10 is full
+    await router.set_presence(11, Presence.AVAILABLE, {"chat": 1})
+    router.on_offer = offered
+    with pytest.raises(RouterError) as refused:
+        await router.enqueue_and_dispatch(first.interaction_id, queue="q", channel=CHAT)
+    assert refused.value.code is ErrorCode.ALREADY_ROUTED
+    assert [(o.interaction_id, o.agent_id) for o in heard] == [(2, 11)]

@@ -44,6 +44,7 @@
     button.textContent = "Resend";
     button.addEventListener("click", async () => {
       button.disabled = true;
+      const before = entry.message;
       const res = await fetch(`/api/outbox/${outboxId}/resend`, { method: "POST" }).catch(() => null);
       const body = res ? await res.json().catch(() => ({})) : { error: "the server did not answer" };
       if (!res || !res.ok) {
@@ -51,8 +52,10 @@
         entry.el.querySelector(".delivery").textContent = `resend refused: ${body.error || res.status}`;
         return;
       }
-      const now = entry.message;
-      entry.message = { ...now, delivery: { status: "queued", attempts: (now.delivery || {}).attempts } };
+      // The worker may have sent it and pushed "sent" before this answer arrived (the push
+      // and the response race): only a message nothing has updated meanwhile says queued.
+      if (entry.message !== before) return;
+      entry.message = { ...before, delivery: { status: "queued", attempts: (before.delivery || {}).attempts } };
       showStatus(entry); // (the worker's pushes follow: sent, then Twilio's statuses)
     });
     entry.el.appendChild(button);

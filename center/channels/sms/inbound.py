@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from center.channels.sms import events as sms_events
 from center.channels.sms import store
+from center.channels.sms.joined import join_open
 from center.channels.sms.keywords import Keyword, asks_for_agent, classify, rating
 from center.channels.sms.outbound import SmsOptions, SmsOutbound
 from center.channels.twilio import first_delivery
@@ -63,6 +64,20 @@ class Inbound:
         except customers.InvalidIdentity:
             log.warning("sms %s from %r: not a phone number, ignored", form.message_sid, form.from_)
             return "ignored"
+        meta: dict[str, Any] = {
+            "sms": {"sid": form.message_sid, "from": phone, "to": form.to, "status": "received"},
+            "media": [m.model_dump() for m in form.media],
+        }
+        body = form.body
+        sid = form.message_sid
+        keyword = classify(body, form.opt_out_type)
+        if keyword is None and self.db.single_statement_steps:
+            # The common text, the next one of an open conversation: one statement.
+            async with self.db.statement() as c:
+                joined = await join_open(c, phone, sid, body, meta, utcnow())
+            if joined is not None:
+                await self.service.inbound_stored(*joined)
+                return "stored"
         # (A known number is one read; only a new one goes through resolve's transaction.)
         async with self.db.read_step() as c:
             if await seen(c, form.message_sid, "received"):
@@ -74,19 +89,12 @@ class Inbound:
         if customer_id is None:
             customer = await customers.resolve(self.db, {IdentityKind.PHONE: phone}, via="sms")
             customer_id = customer.id
-        meta: dict[str, Any] = {
-            "sms": {"sid": form.message_sid, "from": phone, "to": form.to, "status": "received"},
-            "media": [m.model_dump() for m in form.media],
-        }
-        body = form.body
-        sid = form.message_sid
 
         async def guard(c: AsyncConnection) -> None:
             if not await first_delivery(c, sid, "received"):
                 raise Replayed
 
         try:
-            keyword = classify(body, form.opt_out_type)
             for attempt in range(3):
                 current = await self._current(customer_id, known if attempt == 0 else None)
                 if keyword is not None:

@@ -10,7 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from center.interactions import rows
-from center.records.base import split_row, utcnow
+from center.records.base import split_row, transient, utcnow
 from center.records.enums import Channel, InteractionState
 from center.records.models import Customer, Event, Interaction, Message, SmsOptOut
 
@@ -114,7 +114,7 @@ async def has_event(conn: AsyncConnection, interaction_id: int, kind: str) -> da
 
 async def message(conn: AsyncConnection, message_id: int) -> Message | None:
     row = (await conn.execute(select(MESSAGES).where(MESSAGES.c.id == message_id))).first()
-    return None if row is None else Message(**row._mapping)
+    return None if row is None else transient(Message, row._mapping)
 
 
 # Built once (every status callback runs them): see center/interactions/rows.py.
@@ -130,7 +130,7 @@ _SET_META = update(MESSAGES).where(MESSAGES.c.id == bindparam("b_id"))
 
 async def message_for_update(conn: AsyncConnection, message_id: int) -> Message | None:
     row = (await conn.execute(_MESSAGE_LOCKED, {"b_id": message_id})).first()
-    return None if row is None else Message(**row._mapping)
+    return None if row is None else transient(Message, row._mapping)
 
 
 async def message_and_interaction(

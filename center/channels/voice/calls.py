@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from center.channels.voice import events as ve
-from center.channels.voice import store, twiml
+from center.channels.voice import new_call, store, twiml
 from center.channels.voice.ivr import IvrConfig, Menu, Target, TargetKind, choose
 from center.channels.voice.store import Role, Stage
 from center.interactions import InteractionService
@@ -74,7 +74,6 @@ class VoiceCalls:
 
         A replay (Twilio retrying the same CallSid) is found by the leg's unique CallSid when
         the insert fails: the common case, a new call, costs no read before its one step."""
-        customer = await self._caller(from_)
         cfg = self.ivr
         after_hours = cfg.hours is not None and not cfg.hours.open_at(utcnow())
         entry = cfg.menu(None)
@@ -87,54 +86,44 @@ class VoiceCalls:
         )
         queued = direct is not None and not await self._queue_full(direct.queue or "default")
         now = utcnow()
+        queue = (direct.queue or "default") if direct else "default"
+        priority = direct.priority if direct else 0
+        stage = Stage.VOICEMAIL if after_hours else Stage.WAITING if direct else Stage.IVR
+        started: list[tuple[events.Payload, ActorKind]] = [
+            (events.InteractionStarted(channel=Channel.VOICE.value), ActorKind.CUSTOMER),
+            (ve.CallStatus(call_sid, Role.CALLER.value, status), ActorKind.SYSTEM),
+        ]
+        if after_hours:
+            started.append((ve.Overflow("after_hours"), ActorKind.SYSTEM))
+        if queued:
+            started.append((events.Queued(queue=queue, priority=priority), ActorKind.SYSTEM))
+        plan = new_call.NewCall(
+            interaction={
+                "channel": Channel.VOICE, "state": S.QUEUED if queued else S.IVR,
+                "queue": queue, "priority": priority, "external_ref": call_sid,
+                "required_skills": dict(direct.skills) if direct else {},
+                "language": cfg.languages[0], "queued_at": now if queued else None,
+                "created_at": now,
+            },
+            call={
+                "from_number": from_[:40], "to_number": to[:40], "language": cfg.languages[0],
+                "stage": stage.value, "menu": cfg.entry, "answered_at": now, "created_at": now,
+            },
+            leg={"call_sid": call_sid, "role": Role.CALLER.value, "status": status,
+                 "created_at": now},
+            events=started,
+        )  # fmt: skip
         try:
-            async with self.db.step() as c:
-                i = await irows.insert_interaction(
-                    c, customer_id=customer.id, channel=Channel.VOICE,
-                    state=S.QUEUED if queued else S.IVR,
-                    queue=(direct.queue or "default") if direct else "default",
-                    priority=direct.priority if direct else 0, external_ref=call_sid,
-                    required_skills=dict(direct.skills) if direct else {},
-                    language=cfg.languages[0], queued_at=now if queued else None,
-                )  # fmt: skip
-                call = await store.insert_call(
-                    c,
-                    interaction_id=i.id,
-                    customer_id=customer.id,
-                    from_number=from_[:40],
-                    to_number=to[:40],
-                    language=cfg.languages[0],
-                    stage=(
-                        Stage.VOICEMAIL if after_hours else Stage.WAITING if direct else Stage.IVR
-                    ).value,
-                    menu=cfg.entry,
-                    conference=store.conference_name(i.id),
-                    answered_at=now,
-                )
-                await store.insert_leg(c, call, call_sid, Role.CALLER, status=status)
-                written = [
-                    events.row(
-                        events.InteractionStarted(channel=Channel.VOICE.value),
-                        interaction=i,
-                        actor_kind=ActorKind.CUSTOMER,
-                    ),
-                    events.row(ve.CallStatus(call_sid, Role.CALLER.value, status), interaction=i),
-                ]
-                if after_hours:
-                    written.append(events.row(ve.Overflow("after_hours"), interaction=i))
-                if queued:
-                    written.append(
-                        events.row(events.Queued(queue=i.queue, priority=i.priority), interaction=i)
-                    )
-                await events.write(c, *written)
+            stored = await new_call.write_call(self.db, _phone(from_), plan)
         except IntegrityError:  # a replay, or the same CallSid at the same moment: one call
             async with self.db.read_step() as c:
                 known = await self.find(c, call_sid)
             return await self.resume(known) if known is not None else twiml.empty()
+        i, call = stored.interaction, stored.call
         lang = call.language
         greeting = cfg.phrase("greeting", lang)
-        if customer.display_name:
-            greeting += " " + cfg.phrase("known_caller", lang, name=customer.display_name)
+        if stored.caller_name:
+            greeting += " " + cfg.phrase("known_caller", lang, name=stored.caller_name)
         if queued:
             position = await self.service.route_queued(i)
             return await self._hold_round(call, i, position, intro=greeting)
@@ -147,22 +136,6 @@ class VoiceCalls:
         if not entry.options:  # nothing to choose: straight to where the menu leads
             return await self._goto(call, i, entry.default, entry, -1, intro=greeting)
         return twiml.menu(cfg, entry, lang, greeting=greeting)
-
-    async def _caller(self, from_: str) -> customers.Owner:
-        """The caller by their number (Twilio delivered it: verified); a withheld or
-        non-phone caller (anonymous, client:...) is a new customer."""
-        try:
-            phone = customers.normalise(IdentityKind.PHONE, from_)
-        except customers.InvalidIdentity:
-            made = await customers.resolve(self.db, {}, via="voice")
-            return customers.Owner(made.id, made.display_name)
-        # A known number is one Core read (most callers call again); resolve writes the rest.
-        async with self.db.read_step() as c:
-            known = await customers.owner(c, IdentityKind.PHONE, phone)
-        if known is not None:
-            return known
-        made = await customers.resolve(self.db, {IdentityKind.PHONE: phone}, via="voice")
-        return customers.Owner(made.id, made.display_name)
 
     async def _queue_full(self, queue: str) -> bool:
         """Whether the overflow rule sends a new caller for this queue to voicemail."""
@@ -375,10 +348,7 @@ class VoiceCalls:
         if call.stage != Stage.WAITING or not i.state.is_waiting:
             return await self.resume(found)
         if cfg.callback_digit and (digits or "").strip() == cfg.callback_digit:
-            try:
-                number = customers.normalise(IdentityKind.PHONE, from_)
-            except customers.InvalidIdentity:
-                number = None  # (a withheld number cannot be called back: keep holding)
+            number = _phone(from_)  # (a withheld number cannot be called back: keep holding)
             if number is not None:
                 position = await self._position(i)
                 async with self.db.step() as c:
@@ -435,3 +405,12 @@ class VoiceCalls:
     async def _log(self, i: Interaction, payload: events.Payload) -> None:
         async with self.db.step() as c:
             await events.write(c, events.row(payload, interaction=i, actor_kind=ActorKind.CUSTOMER))
+
+
+def _phone(from_: str) -> str | None:
+    """The caller's number normalised (Twilio delivered it: verified); None for a withheld
+    or non-phone caller (anonymous, client:...), who is a new customer."""
+    try:
+        return customers.normalise(IdentityKind.PHONE, from_)
+    except customers.InvalidIdentity:
+        return None

@@ -68,7 +68,12 @@ class Controls(RestBase):
         return call, i
 
     async def requeue_unanswered(
-        self, agent: User, interaction_id: int, transfer: Callable[[], Awaitable[Any]]
+        self,
+        agent: User,
+        interaction_id: int,
+        transfer: Callable[[], Awaitable[Any]],
+        *,
+        why: str = "your phone did not answer",
     ) -> None:
         """The assigned agent's leg was never answered: the caller back on the hold loop and
         the call back in its queue at its place (``transfer``: the service's, to the same
@@ -83,7 +88,7 @@ class Controls(RestBase):
             "action": "ring your phone",
             "status": None,
             "code": None,
-            "error": "your phone did not answer: the call went back to the queue",
+            "error": f"{why}: the call went back to the queue",
         }
         await self.emit(call, i, "call_error", {**data, "agent_id": agent.id})
 

@@ -13,7 +13,8 @@ leg added through the REST API) comes after it. So the bridge is a durable debt:
    request whose answer was lost is adopted, not sent again; and the leg's status
    callbacks carry the leg's id, so they fill in the CallSid even before the answer.
 3. **Retry**: Twilio's 5xx/429 or no answer: again after 1, 2, 4 … s (at most a minute,
-   ``MAX_ATTEMPTS`` tries); a 4xx: the leg fails and the agent is told.
+   ``MAX_ATTEMPTS`` tries); a 4xx (or the last try failing): the leg fails, the agent is
+   told, and the call goes back to its queue as when the agent's phone does not answer.
 4. **Sweep**, at start and every ``check_s`` in every process: legs still owed whose
    lease ran out (their process died), and assigned calls with no leg for their
    assignment (the process died between the accept and step 1), are owed and dialled.
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -57,8 +58,19 @@ class Retry(Exception):
 class Refused(Exception):
     """Twilio refused a dial's request for good (the leg failed; recorded and told)."""
 
+    def __init__(self, message: str, leg: VoiceLeg, call: VoiceCall, i: Interaction) -> None:
+        super().__init__(message)
+        self.leg, self.call, self.interaction = leg, call, i
+
+
+LegFailed = Callable[[VoiceLeg, VoiceCall, Interaction], Awaitable[None]]
+
 
 class OwedLegs(Controls):
+    # What becomes of the call when its agent's leg cannot be dialled (set by the voice
+    # setup: the same as a leg that ended unanswered, the call back in its queue).
+    leg_failed: LegFailed | None = None
+
     async def bridge(self, interaction_id: int) -> None:
         """Owe the assigned agent their leg, then dial it (errors logged, told, retried)."""
         try:
@@ -109,6 +121,8 @@ class OwedLegs(Controls):
             await self._dial(leg)
         except Refused as exc:
             log.info("dialling leg %s: %s", leg.id, exc)
+            if self.leg_failed is not None:  # (or the caller holds for an agent never rung)
+                await self.leg_failed(exc.leg, exc.call, exc.interaction)
         except Retry:
             delay = min(MAX_RETRY_S, FIRST_RETRY_S * 2 ** (leg.attempts - 1))
             await self._release(leg, delay)
@@ -212,7 +226,7 @@ class OwedLegs(Controls):
             raise Retry(message)
         async with self.db.step() as c:
             await store.set_leg(c, leg, status="failed", ended_at=utcnow(), lease_until=None)
-        raise Refused(message)
+        raise Refused(message, leg, call, i)
 
     async def _enqueue_callback(
         self, c: AsyncConnection, call: VoiceCall, i: Interaction, agent_id: int

@@ -182,9 +182,13 @@ async def setup(
         async def transfer() -> None:
             await service.transfer(agent, i.id, to_queue=i.queue)
 
-        bridge.background(bridge.requeue_unanswered(agent, i.id, transfer), f"requeue-{i.id}")
+        failed = leg.status == "failed"  # (Twilio refused the dial, or the number)
+        why = "your phone could not be reached" if failed else "your phone did not answer"
+        requeue = bridge.requeue_unanswered(agent, i.id, transfer, why=why)
+        bridge.background(requeue, f"requeue-{i.id}")
 
     lifecycle.agent_leg_ended = agent_leg_ended
+    bridge.leg_failed = agent_leg_ended  # (a dial Twilio refused: as a leg never answered)
     service.register(VoiceAdapter(bridge))
     register_sender(app, OutboxKind.CALL, CallbackSender(bridge))
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, case, exists, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from center.records.base import split_row, utcnow
+from center.records.base import split_row, transient, utcnow
 from center.records.enums import Channel, InteractionState
 from center.records.models import Interaction, VoiceAgent, VoiceCall, VoiceLeg
 
@@ -48,8 +48,11 @@ PENDING = (MOVING, PENDING_DIAL)
 BRIDGEABLE = (Stage.WAITING.value, Stage.CALLBACK.value, Stage.BRIDGED.value)
 
 
+CONFERENCE_PREFIX = "center-call-"
+
+
 def conference_name(interaction_id: int) -> str:
-    return f"center-call-{interaction_id}"
+    return f"{CONFERENCE_PREFIX}{interaction_id}"
 
 
 # Statements built once and executed with parameters (as center/interactions/rows.py does):
@@ -69,11 +72,11 @@ _LEG_CALL_INTERACTION_LOCKED = _LEG_CALL_INTERACTION.with_for_update(of=[CALLS, 
 
 
 def _call(row: Any) -> VoiceCall:
-    return VoiceCall(**row._mapping)
+    return transient(VoiceCall, row._mapping)
 
 
 def _leg(row: Any) -> VoiceLeg:
-    return VoiceLeg(**row._mapping)
+    return transient(VoiceLeg, row._mapping)
 
 
 async def insert_call(conn: AsyncConnection, **values: Any) -> VoiceCall:

@@ -3,14 +3,16 @@ processor acts on it afterwards, in order, once, and after a restart too."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from center.channels.sms.drain import KIND, stored_fields
+from center.channels.sms.webhooks import INBOUND
 from center.channels.twilio import inbox
 from center.channels.twilio.forms import SmsInbound
 from center.config import Settings
 from center.records.db import Database
-from center.records.models import Message, TwilioInbox
+from center.records.events import EventType
+from center.records.models import Event, Message, TwilioInbox
 from tests.channels.sms.support import PHONE, counts
 from tests.support import Server, serve_app
 from tests.twilio_support import Webhooks, drained, sms_inbound
@@ -118,3 +120,25 @@ async def test_acted_on_rows_go_after_the_retention_and_a_late_replay_is_still_o
     assert (await hooks.post("/twilio/sms", params)).status == 200
     await drained(server.app)
     assert await bodies(server.db) == before
+
+
+async def test_a_text_acted_on_twice_joins_its_conversation_once(
+    server: Server, hooks: Webhooks
+) -> None:
+    """A processor that stopped after a row's effects and before its mark acts on it again
+    at the next start: a text joining an open conversation (one statement on PostgreSQL)
+    is then a replay, not a second message or event."""
+    await hooks.post("/twilio/sms", sms_inbound("my parcel is late", from_=PHONE))
+    await drained(server.app)
+    form = SmsInbound.model_validate(sms_inbound("it was due Monday", from_=PHONE))
+    receive = server.app[INBOUND].receive
+    assert await receive(form) == "stored"
+    assert await receive(form) == "replayed"
+    assert await counts(server) == (1, 2)
+    assert await bodies(server.db) == ["my parcel is late", "it was due Monday"]
+    async with server.db.read_step() as c:
+        t = Event.__table__
+        received = await c.scalar(
+            select(func.count()).where(t.c.type == EventType.MESSAGE_RECEIVED.value)
+        )
+    assert received == 2

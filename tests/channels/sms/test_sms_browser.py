@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, Route, expect
 
 from tests.agent_ui.test_browser import go_available, sign_in
 from tests.browser import watched_page
@@ -71,8 +71,9 @@ async def test_sms_pane_shows_delivery_media_and_opt_out(
         assert len(twilio_api.posts("Messages.json")) == 1
 
 
+@pytest.mark.parametrize("push_first", [False, True], ids=["answer_first", "push_first"])
 async def test_a_refused_reply_is_resent_from_the_pane(
-    server: Server, browser: Browser, hooks: Webhooks, twilio_api: TwilioApi
+    server: Server, browser: Browser, hooks: Webhooks, twilio_api: TwilioApi, push_first: bool
 ) -> None:
     async with sms_agent(server, browser) as agent:
         await text(hooks, "is my order shipped?")
@@ -90,7 +91,21 @@ async def test_a_refused_reply_is_resent_from_the_pane(
         await expect(outbound.locator(".delivery")).to_contain_text("21211")
         assert twilio_api.messages == {}
 
-        await outbound.locator(".resend").click()
+        if push_first:
+            # The worker sends and pushes "sent" before the resend's answer reaches the page
+            # (held here until the push is shown): the late answer must not say "queued".
+            async def hold(route: Route) -> None:
+                answer = await route.fetch()
+                await expect(outbound.locator(".delivery")).to_have_text("sent")
+                await route.fulfill(response=answer)
+
+            await agent.route("**/api/outbox/*/resend", hold)
+            async with agent.expect_response("**/api/outbox/*/resend") as answered:
+                await outbound.locator(".resend").click()
+            assert (await answered.value).status == 202
+            await agent.evaluate("() => new Promise((r) => setTimeout(r, 100))")
+        else:
+            await outbound.locator(".resend").click()
         await expect(outbound.locator(".delivery")).to_have_text("sent")
         await expect(outbound.locator(".resend")).to_have_count(0)
         sends = twilio_api.posts("Messages.json")

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from center.channels.voice.web import BRIDGE
 from center.config import Settings
 from center.records.db import Database
-from center.records.models import Event, VoiceCall, VoiceLeg
+from center.records.models import Event, Interaction, VoiceCall, VoiceLeg
 from tests.channels.voice.conftest import VoiceConsole
 from tests.channels.voice.test_waiting import event_types, queued_call
 from tests.support import Server, serve_app, signed_in_agent
@@ -163,6 +163,50 @@ async def test_a_status_callback_before_the_answer_is_kept(
         assert [d["status"] for d in statuses if d["role"] == "agent"] == ["ringing"]
         types = await event_types(server, iid)
         assert types.count("call.bridged") == 1
+    finally:
+        await console.close()
+        await ann.close()
+
+
+async def test_a_dial_twilio_refuses_gives_the_call_back_to_the_queue(
+    server: Server, hooks: Webhooks, twilio_api: TwilioApi
+) -> None:
+    """A 4xx for the agent's leg (their number is not one Twilio can call): never retried;
+    the caller back on the hold loop and the call back in its queue, as when the agent's
+    phone does not answer, instead of holding for a leg that will never ring."""
+    api = twilio_api
+    api.fail_next(
+        "/Participants.json", 400, 21217, "Phone number is not a valid phone number.",
+        method="POST",
+    )  # fmt: skip
+    ann = await signed_in_agent(server, "ann", capacity={"voice": 1})
+    console = VoiceConsole(ann)
+    try:
+        await console.connect()
+        call = sid("CA")
+        iid = await accepted(hooks, ann, call)
+        refused = await console.next("call_error")
+        assert refused["action"] == "add the agent" and refused["status"] == 400
+        assert not refused["error"].endswith("(trying again)")
+        requeued = await console.next("call_error")
+        assert (
+            requeued["error"] == "your phone could not be reached: the call went back to the queue"
+        )
+        moved = api.posts(f"/Calls/{call}.json")[-1]
+        assert moved.form == {"Url": f"{PUBLIC_URL}/twilio/voice/hold", "Method": "POST"}
+        async with server.db.read() as s:
+            i = await s.get(Interaction, iid)
+        assert i is not None and i.state.value == "queued" and i.agent_id is None
+        bob = await signed_in_agent(server, "bob", capacity={"voice": 1})
+        try:
+            assert (await bob.next("offer"))["id"] == iid  # routed again, to the next agent
+        finally:
+            await bob.close()
+        assert len(api.posts("/Participants.json")) == 1
+        (leg,) = await agent_legs(server.db, iid)
+        assert leg.status == "failed" and leg.call_sid is None
+        types = await event_types(server, iid)
+        assert types.count("call.rest_error") == 1 and "interaction.transferred" in types
     finally:
         await console.close()
         await ann.close()
