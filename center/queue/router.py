@@ -10,7 +10,6 @@ definitions given to ``configure`` and are stored in Redis, so every process rou
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -24,6 +23,7 @@ from center.queue import definitions
 from center.queue.clock import Clock, SystemClock
 from center.queue.handoffs import Handoffs
 from center.queue.keys import Keys, queue_score
+from center.queue.live_reads import LiveReads, presence_of
 from center.queue.model import QueueDef
 from center.queue.results import (
     Declined,
@@ -63,14 +63,7 @@ def _offer(res: list | None) -> Offer | None:
     return Offer(int(res[0]), int(res[1]), int(res[2]), str(res[3])) if res else None
 
 
-def _presence(raw: str) -> Presence | None:
-    try:
-        return Presence(raw) if raw else None
-    except ValueError:
-        return None
-
-
-class Router(Handoffs):
+class Router(LiveReads, Handoffs):
     def __init__(
         self,
         redis: Redis,
@@ -327,7 +320,7 @@ class Router(Handoffs):
         for channel in Channel:
             args += [channel.value, int(capacity.get(channel.value, 0))]
         before, since = await self.scripts.run("setPresence", [k.agent(agent_id), k.base], args)
-        previous = _presence(str(before))
+        previous = presence_of(str(before))
         duration = now - int(since) if previous is not None and int(since) else None
         return PresenceChange(agent_id, presence, previous, duration)
 
@@ -357,43 +350,6 @@ class Router(Handoffs):
         if not int(res[0]):
             return None
         return PresenceChange(agent_id, Presence.AVAILABLE, Presence.WRAP_UP, now - int(res[1]))
-
-    # -- reads -----------------------------------------------------------------------------
-
-    async def live_state(self, interaction_id: int) -> dict[str, str]:
-        return await self.redis.hgetall(self.keys.interaction(interaction_id))
-
-    async def presences(self, agent_ids: list[int]) -> list[Presence | None]:
-        """Each agent's live presence, in one round trip (None: Redis does not know them)."""
-        if not agent_ids:
-            return []
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for agent_id in agent_ids:
-                pipe.hget(self.keys.agent(agent_id), "presence")
-            return [_presence(str(p)) if p else None for p in await pipe.execute()]
-
-    async def live_states(self, interaction_ids: list[int]) -> list[dict[str, str]]:
-        """``live_state`` of many, in one round trip ({} for those Redis does not know)."""
-        if not interaction_ids:
-            return []
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for iid in interaction_ids:
-                pipe.hgetall(self.keys.interaction(iid))
-            return list(await pipe.execute())
-
-    async def agent_state(self, agent_id: int) -> dict[str, str]:
-        return await self.redis.hgetall(self.keys.agent(agent_id))
-
-    async def waiting(self, queue: str, channel: Channel) -> list[int]:
-        return [int(i) for i in await self.redis.zrange(self.keys.queue(queue, channel), 0, -1)]
-
-    async def known_queues(self) -> list[tuple[str, Channel]]:
-        pairs = []
-        for member in await self.redis.smembers(self.keys.queues):
-            queue, _, channel = member.rpartition(":")
-            with contextlib.suppress(ValueError):
-                pairs.append((queue, Channel(channel)))
-        return sorted(pairs)
 
     async def check_channel(self, queue: str, channel: Channel) -> None:
         """Raise ValueError when a defined queue does not take this channel."""

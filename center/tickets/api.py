@@ -19,7 +19,6 @@ from center.agent_ui import queues_api
 from center.agent_ui.auth import require_user
 from center.appkeys import DB, QUEUE_CONFIG
 from center.httpjson import body_as, error, int_param, query_as
-from center.outbox import requeue
 from center.payloads import Id, Payload, QueueName, Text
 from center.records import customers
 from center.records.enums import Channel, IdentityKind, Role, TicketStatus
@@ -395,41 +394,3 @@ async def open_for_interaction(request: web.Request) -> web.Response:
             priority=_priority(body.priority) or TicketPriority.NORMAL,
         )
     return web.json_response({"ticket": ticket_json(t)}, status=201)
-
-
-@routes.post("/api/outbox/{outbox_id}/resend")
-async def resend(request: web.Request) -> web.Response:
-    """A failed send back to the queue (the console's "resend")."""
-    user = await require_user(request)
-    outbox_id = int_param(request, "outbox_id")
-    db = request.config_dict[DB]
-    async with db.read_step() as c:
-        row = (await c.execute(select(OUTBOX).where(OUTBOX.c.id == outbox_id))).first()
-    if row is None:
-        raise error(web.HTTPNotFound, "no such outbox item", id=outbox_id)
-    if not user.role.sees_all and not await _owns_item(db, user, row):
-        raise error(web.HTTPForbidden, "this outbox item is not yours")
-    async with db.step() as c:
-        if not await requeue(c, outbox_id, actor_id=user.id):
-            raise error(web.HTTPConflict, "only a failed item can be resent", state=row.status)
-    request.app[OUTBOX_WORKER].wake()
-    return web.json_response({"id": outbox_id, "status": "queued"}, status=202)
-
-
-async def _owns_item(db: Any, user: User, row: Any) -> bool:
-    """An agent's own outbox row: on a ticket they may see, or of the conversation they hold
-    (an SMS reply, which is on no ticket)."""
-    if row.ticket_id is not None and await _sees(db, user, row.ticket_id):
-        return True
-    if row.interaction_id is None:
-        return False
-    async with db.read_step() as c:
-        holder = await c.scalar(
-            select(INTERACTIONS.c.agent_id).where(INTERACTIONS.c.id == row.interaction_id)
-        )
-    return holder == user.id
-
-
-async def _sees(db: Any, user: User, ticket_id: int) -> bool:
-    async with db.read_step() as c:
-        return await may_see(c, user, ticket_id)

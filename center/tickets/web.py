@@ -40,7 +40,7 @@ def calendar_from(settings: Any) -> BusinessCalendar:
 
 def setup(app: web.Application) -> None:
     """Called by create_app after the database and socket.io are on the app."""
-    from center.tickets import api, desk_api  # (the routes import this module's keys)
+    from center.tickets import api, desk_api, resend_api  # (their routes import our keys)
 
     settings = app[SETTINGS]
     app[TICKETS] = TicketService(calendar_from(settings))
@@ -63,6 +63,7 @@ def setup(app: web.Application) -> None:
     )
     app.add_routes(api.routes)
     app.add_routes(desk_api.routes)
+    app.add_routes(resend_api.routes)
     app.cleanup_ctx.append(_loops)
 
 
