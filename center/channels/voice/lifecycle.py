@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from center.channels.twilio import first_delivery
 from center.channels.voice import events as ve
-from center.channels.voice import store, twiml
+from center.channels.voice import status_step, store, twiml
 from center.channels.voice.calls import VoiceCalls
 from center.channels.voice.store import Role, Stage
 from center.interactions import rows as irows
@@ -61,6 +61,15 @@ class Lifecycle:
     ) -> None:
         """``POST /twilio/voice/status``: one leg's status; a customer leg ending decides
         what becomes of the interaction."""
+        final = status in FINAL
+        if self.db.single_statement_steps:  # (the common case: a leg known by its CallSid)
+            async with self.db.statement() as c:
+                now = utcnow()
+                done = await status_step.record(c, call_sid, status, duration, now, final=final)
+            if done is not None:
+                if done.fresh:  # (else a replay)
+                    await self._status_recorded(done.leg, done.call, done.interaction, final)
+                return
         async with self.db.step() as c:
             found = await self.calls.find(c, call_sid, lock=True)
             filled = False
@@ -78,7 +87,6 @@ class Lifecycle:
                 await events.write(  # (the dial's own answer finds the CallSid taken)
                     c, events.row(ve.Bridged(leg.user_id, call_sid, to), interaction=i)
                 )
-            final = status in FINAL
             now = utcnow()
             await store.set_leg(
                 c, leg, status=status, duration_s=duration, ended_at=now if final else None
@@ -88,6 +96,12 @@ class Lifecycle:
             await events.write(
                 c, events.row(ve.CallStatus(call_sid, leg.role, status, duration), interaction=i)
             )
+        await self._status_recorded(leg, call, i, final)
+
+    async def _status_recorded(
+        self, leg: VoiceLeg, call: VoiceCall, i: Interaction, final: bool
+    ) -> None:
+        """After a status's commit: a leg that ended decides, then the consoles are told."""
         if final:
             await self._leg_ended(leg, call, i)
         if self.notify is not None and (i.agent_id is not None or leg.role != Role.CALLER.value):

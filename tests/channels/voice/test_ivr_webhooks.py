@@ -135,3 +135,35 @@ async def test_unknown_call_sids_are_answered_200(server: Server, hooks: Webhook
     assert r.status == 200
     r = await hooks.post("/twilio/voice/hold", voice_call(ghost, "in-progress", from_=CALLER))
     assert r.status == 200 and parse(r.text).find("*") is None
+
+
+async def test_status_callbacks_are_recorded_once_each(server: Server, hooks: Webhooks) -> None:
+    """Each (CallSid, status) is one change and one ``call.status`` event, whatever Twilio
+    retries; the caller's ``completed`` ends the call with its duration and the walk in the
+    menu is abandoned."""
+    call = sid("CA")
+    await hooks.post("/twilio/voice", voice_call(call, from_=CALLER))
+    for status, extra in [
+        ("in-progress", {}),
+        ("in-progress", {}),
+        ("completed", {"CallDuration": "42"}),
+        ("completed", {"CallDuration": "42"}),
+    ]:
+        params = voice_call(call, status, from_=CALLER, **extra)
+        assert (await hooks.post("/twilio/voice/status", params)).status == 200
+    async with server.db.read() as s:
+        row = await s.scalar(select(VoiceCall))
+        assert row is not None and row.duration_s == 42 and row.ended_at is not None
+        i = await s.get(Interaction, row.interaction_id)
+        assert i is not None and i.state.value == "abandoned"
+        statuses = [
+            e.data
+            for e in await s.scalars(
+                select(Event).where(Event.type == "call.status").order_by(Event.id)
+            )
+        ]
+    assert statuses == [
+        {"call_sid": call, "role": "caller", "status": "ringing", "duration_s": None},
+        {"call_sid": call, "role": "caller", "status": "in-progress", "duration_s": None},
+        {"call_sid": call, "role": "caller", "status": "completed", "duration_s": 42},
+    ]
