@@ -53,7 +53,7 @@ from tests.twilio_support import (  # noqa: E402  (the same builders the tests u
 Params = Callable[[int], dict[str, str]]
 ENVS: dict[str, dict[str, str]] = {}  # the center servers' environments (their databases)
 PROFILE: list[Path] = []  # --profile: the center server runs under cProfile, dumped here
-CUSTOMERS = 50  # distinct numbers texting in: most messages join an open conversation
+CUSTOMERS = 50  # distinct numbers calling and texting in (known after the warm-up)
 
 
 @dataclass(frozen=True)
@@ -69,9 +69,20 @@ def _phone(n: int) -> str:
     return f"+1555{n % CUSTOMERS:07d}"
 
 
+def _new_phone(n: int) -> str:
+    """A number that never called or texted before (a new customer each request)."""
+    return f"+1557{n:07d}"
+
+
 def _inbound(n: int) -> dict[str, str]:
     return sms_inbound(
         f"bench message {n}", from_=_phone(n), message_sid="SM" + secrets.token_hex(16)
+    )
+
+
+def _inbound_new(n: int) -> dict[str, str]:
+    return sms_inbound(
+        f"first message {n}", from_=_new_phone(n), message_sid="SM" + secrets.token_hex(16)
     )
 
 
@@ -107,6 +118,10 @@ def _voice_incoming(n: int) -> dict[str, str]:
     return voice_call("CA" + secrets.token_hex(16), from_=_phone(n))
 
 
+def _voice_new_caller(n: int) -> dict[str, str]:
+    return voice_call("CA" + secrets.token_hex(16), from_=_new_phone(n))
+
+
 def _voice_status(n: int) -> dict[str, str]:
     call = 1 + (n // len(CALL_STATUSES)) % SEEDED_CALLS
     status = CALL_STATUSES[n % len(CALL_STATUSES)]
@@ -127,6 +142,10 @@ SCENARIOS: dict[str, Scenario] = {
     "voice_incoming": Scenario("/twilio/voice", _voice_incoming),
     "voice_status": Scenario("/twilio/voice/status", _voice_status),
     "voice_ivr": Scenario("/twilio/voice/ivr?menu=main&tries=0", _voice_ivr),
+    # Last: each leaves a new customer's interaction waiting per request (thousands in the
+    # queues, which the router's sweeps then scan), which would weigh on what follows.
+    "voice_new_caller": Scenario("/twilio/voice", _voice_new_caller),
+    "sms_new_number": Scenario("/twilio/sms", _inbound_new),
 }
 PATHS: dict[str, Callable[[int], str]] = {"sms_status": _status_path}
 
@@ -199,7 +218,10 @@ async def load(
 ) -> Figures:
     connector = aiohttp.TCPConnector(limit=args.concurrency * 4)
     async with aiohttp.ClientSession(connector=connector) as http:
-        for n in range(20):  # warm-up (connections, prepared statements, caches)
+        # Warm-up (connections, prepared statements, caches), one request from each number
+        # of the pool: the measured load is a centre whose callers and texters are known
+        # (*_new_number / voice_new_caller measure the first contact on its own).
+        for n in range(max(20, CUSTOMERS)):
             await _one(http, base, name, 10**6 + n, scenario)
         if settle is not None:  # (and what the warm-up started in the background)
             await settle()

@@ -24,7 +24,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 
 from center.channels.base import CustomerNotice
 from center.channels.sms import events as sms_events
-from center.channels.sms import store
+from center.channels.sms import status_step, store
 from center.channels.sms.keywords import Keyword
 from center.channels.twilio import TwilioRest, first_delivery
 from center.channels.twilio.forms import MAX_BODY, SmsStatus
@@ -198,6 +198,15 @@ class SmsOutbound:
                 "sms status %s for %s: no message named, ignored", form.status, form.message_sid
             )
             return "unknown"
+        if self.db.single_statement_steps and form.error_code != UNSUBSCRIBED:
+            async with self.db.statement() as c:
+                done = await status_step.record(
+                    c, message_id, form.message_sid, form.status.value, form.error_code
+                )
+            if done is not None and not done.fresh:
+                return "replayed"
+            if done is not None:
+                return await self._status_told(done.message, done.interaction, done.sms)
         async with self.db.step() as c:
             found = await store.message_and_interaction(c, message_id)
             m, i = found if found is not None else (None, None)
@@ -242,6 +251,9 @@ class SmsOutbound:
                     )
                 )
             await events.write(c, *written)
+        return await self._status_told(m, i, sms)
+
+    async def _status_told(self, m: Message, i: Interaction, sms: dict[str, Any]) -> str:
         await self.tell(
             m.author_id or i.agent_id,
             "sms_status",
