@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, TypeDecorator
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, TypeDecorator, column
 from sqlalchemy.orm import DeclarativeBase, configure_mappers
 
 # Stable constraint names so Alembic migrations are reproducible on every backend.
@@ -71,3 +71,27 @@ def split_row(row: Any, *models: type[Base]) -> tuple[Any, ...]:
     (the hot path's reads: one statement, no ORM session)."""
     m = row._mapping
     return tuple(transient(model, {c.name: m[c] for c in model.__table__.c}) for model in models)
+
+
+def aliased_columns(alias: str, model: type[Base]) -> str:
+    """``alias.col AS alias_col, …`` for a textual statement that returns several tables'
+    rows side by side (their columns share names); read back with ``split_aliased``."""
+    return ", ".join(f"{alias}.{c.name} AS {alias}_{c.name}" for c in model.__table__.c)
+
+
+def aliased_result(aliases: str, models: tuple[type[Base], ...]) -> list[Any]:
+    """The result columns ``aliased_columns`` names, typed (for ``text(...).columns``)."""
+    return [
+        column(f"{alias}_{c.name}", c.type)
+        for alias, model in zip(aliases, models, strict=True)
+        for c in model.__table__.c
+    ]
+
+
+def split_aliased(row: Any, aliases: str, models: tuple[type[Base], ...]) -> list[Any]:
+    """One transient object of each model from a row of ``aliased_columns``."""
+    m = row._mapping
+    return [
+        transient(model, {c.name: m[f"{alias}_{c.name}"] for c in model.__table__.c})
+        for alias, model in zip(aliases, models, strict=True)
+    ]

@@ -24,7 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from center.channels.sms import store
 from center.channels.sms.events import SmsEventType
-from center.records.base import transient, utcnow
+from center.channels.twilio.idempotency import guard_cte
+from center.records.base import aliased_columns, aliased_result, split_aliased, utcnow
 from center.records.enums import ActorKind, Direction
 from center.records.models import Interaction, Message
 
@@ -37,26 +38,17 @@ _RANK = (
 )
 
 
-def _columns(alias: str, model: Any) -> str:
-    return ", ".join(f"{alias}.{c.name} AS {alias}_{c.name}" for c in model.__table__.c)
-
-
 # (The constants below are ours, never input; input goes in as binds.)
 _STATUS = text(f"""
 WITH mi AS (
-    SELECT {_columns("m", Message)}, {_columns("i", Interaction)},
+    SELECT {aliased_columns("m", Message)}, {aliased_columns("i", Interaction)},
            m.meta->'sms'->>'status' IS NULL OR CAST(:rank AS integer) >= {_RANK} AS advances
     FROM messages m JOIN interactions i ON i.id = m.interaction_id
     WHERE m.id = :message_id AND m.direction = '{Direction.OUTBOUND.value}'
       AND json_typeof(m.meta->'sms') = 'object'
       AND coalesce(m.meta->'sms'->>'sid', CAST(:sid AS varchar)) = CAST(:sid AS varchar)
     FOR UPDATE OF m
-), g AS (
-    INSERT INTO twilio_webhooks (sid, status, received_at)
-    SELECT CAST(:sid AS varchar), CAST(:status AS varchar), CAST(:now AS timestamptz) FROM mi
-    ON CONFLICT (sid, status) DO NOTHING
-    RETURNING id
-), u AS (
+), {guard_cte("mi")}, u AS (
     UPDATE messages SET meta = CAST(
         CAST(mi.m_meta AS jsonb) || jsonb_build_object('sms',
             (CAST(mi.m_meta AS jsonb)->'sms') || jsonb_build_object('sid', CAST(:sid AS varchar))
@@ -80,11 +72,7 @@ WITH mi AS (
 )
 SELECT mi.*, EXISTS (SELECT 1 FROM g) AS fresh FROM mi
 """).columns(
-    *(
-        column(f"{alias}_{c.name}", c.type)
-        for alias, model in zip("mi", _MODELS, strict=True)
-        for c in model.__table__.c
-    ),
+    *aliased_result("mi", _MODELS),
     column("advances", Boolean),
     column("fresh", Boolean),
 )
@@ -115,10 +103,7 @@ async def record(
     if row is None:
         return None
     r = row._mapping
-    m, i = (
-        transient(model, {c.name: r[f"{alias}_{c.name}"] for c in model.__table__.c})
-        for alias, model in zip("mi", _MODELS, strict=True)
-    )
+    m, i = split_aliased(row, "mi", _MODELS)
     sms = dict(m.meta["sms"])
     if r["fresh"]:  # (what the statement wrote, on the message read before it)
         sms["sid"] = sid

@@ -39,3 +39,17 @@ async def seen(conn: AsyncConnection, sid: str, status: str) -> bool:
     without a write transaction (``first_delivery`` stays the guard that decides)."""
     found = await conn.scalar(_SEEN, {"b_sid": sid, "b_status": status[:64]})
     return found is not None
+
+
+def guard_cte(source: str) -> str:
+    """The replay guard as a CTE ``g`` of a one-statement step: a row per (``:sid``,
+    ``:status``) the first time, from the rows of ``source`` (none: nothing to guard);
+    ``g`` is empty for a replay, so what selects from it writes nothing. Binds: ``:sid``,
+    ``:status``, ``:now``."""
+    return f"""g AS (
+    INSERT INTO {TABLE.name} (sid, status, received_at)
+    SELECT CAST(:sid AS varchar), CAST(:status AS varchar), CAST(:now AS timestamptz)
+    FROM {source}
+    ON CONFLICT (sid, status) DO NOTHING
+    RETURNING id
+)"""

@@ -18,23 +18,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Boolean, column, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from center.channels.twilio.idempotency import guard_cte
 from center.channels.voice import events as ve
 from center.channels.voice import store
-from center.records.base import transient
+from center.records.base import aliased_columns, aliased_result, split_aliased
 from center.records.enums import ActorKind
 from center.records.models import Interaction, VoiceCall, VoiceLeg
 
 _MODELS = (VoiceLeg, VoiceCall, Interaction)
 _CUSTOMER_ROLES = ", ".join(f"'{r.value}'" for r in store.Role if r.is_customer)
-
-
-def _columns(alias: str, model: Any) -> str:
-    return ", ".join(f"{alias}.{c.name} AS {alias}_{c.name}" for c in model.__table__.c)
 
 
 # (The constants below are our enums' values, never input; input goes in as binds.)
@@ -44,16 +40,11 @@ WITH l AS (
 ), ci AS (
     -- (Locked, as the transaction's read was: a locking read returns the rows' newest
     -- versions, after a concurrent step that held them committed.)
-    SELECT {_columns("c", VoiceCall)}, {_columns("i", Interaction)}
+    SELECT {aliased_columns("c", VoiceCall)}, {aliased_columns("i", Interaction)}
     FROM l JOIN voice_calls c ON c.id = l.voice_call_id
     JOIN interactions i ON i.id = c.interaction_id
     FOR UPDATE OF c, i
-), g AS (
-    INSERT INTO twilio_webhooks (sid, status, received_at)
-    SELECT CAST(:sid AS varchar), CAST(:status AS varchar), CAST(:now AS timestamptz) FROM ci
-    ON CONFLICT (sid, status) DO NOTHING
-    RETURNING id
-), ul AS (
+), {guard_cte("ci")}, ul AS (
     UPDATE voice_legs SET status = CAST(:status AS varchar),
         duration_s = CAST(:duration AS integer), ended_at = CAST(:ended_at AS timestamptz)
     FROM g, l WHERE voice_legs.id = l.id
@@ -75,13 +66,9 @@ WITH l AS (
            CAST(:now AS timestamptz)
     FROM g, l, ci
 )
-SELECT {_columns("l", VoiceLeg)}, ci.*, EXISTS (SELECT 1 FROM g) AS fresh FROM l, ci
+SELECT {aliased_columns("l", VoiceLeg)}, ci.*, EXISTS (SELECT 1 FROM g) AS fresh FROM l, ci
 """).columns(
-    *(
-        column(f"{alias}_{c.name}", c.type)
-        for alias, model in zip("lci", _MODELS, strict=True)
-        for c in model.__table__.c
-    ),
+    *aliased_result("lci", _MODELS),
     column("fresh", Boolean),
 )
 
@@ -117,10 +104,7 @@ async def record(
     if row is None:
         return None
     m = row._mapping
-    leg, call, i = (
-        transient(model, {c.name: m[f"{alias}_{c.name}"] for c in model.__table__.c})
-        for alias, model in zip("lci", _MODELS, strict=True)
-    )
+    leg, call, i = split_aliased(row, "lci", _MODELS)
     if m["fresh"]:  # (what the statement wrote, on the objects read before it)
         leg.__dict__.update(status=status, duration_s=duration, ended_at=now if final else None)
         if final and store.Role(leg.role).is_customer:
