@@ -136,8 +136,7 @@ class CustomerSide(ServiceBase):
             m = await self._store_inbound(c, i, body, meta)
             if after is not None:
                 await after(c, i, m)
-        await self._inbound_stored(i, m)
-        return Stored(i, m)
+        return await self.inbound_stored(i, m)
 
     async def inbound_open(self, customer_id: int, channel: Channel, body: str) -> Stored | None:
         """A customer's message to their open conversation on ``channel``, found in the same
@@ -148,22 +147,13 @@ class CustomerSide(ServiceBase):
                 stored = await one_statement.inbound_open(c, customer_id, channel, body, utcnow())
             if stored is None:
                 return None
-            await self._inbound_stored(*stored)
-            return Stored(*stored)
+            return await self.inbound_stored(*stored)
         async with self.db.step() as c:
             i = await rows.open_conversation(c, customer_id, channel)
             if i is None:
                 return None
             m = await self._store_inbound(c, i, body, None)
-        await self._inbound_stored(i, m)
-        return Stored(i, m)
-
-    async def inbound_stored(self, i: Interaction, m: Message) -> Stored:
-        """After a channel's own one-statement step stored a customer's message in ``i``
-        (SMS: found by the number, guarded against replays, center/channels/sms/joined.py):
-        what ``inbound`` does after its commit."""
-        await self._inbound_stored(i, m)
-        return Stored(i, m)
+        return await self.inbound_stored(i, m)
 
     async def _store_inbound(
         self, c: AsyncConnection, i: Interaction, body: str, meta: dict[str, Any] | None
@@ -179,11 +169,14 @@ class CustomerSide(ServiceBase):
         )
         return m
 
-    async def _inbound_stored(self, i: Interaction, m: Message) -> None:
-        """After the commit: the assigned agent sees the message, then the listeners run."""
+    async def inbound_stored(self, i: Interaction, m: Message) -> Stored:
+        """After a customer's message committed (in ``inbound``'s steps, or in a channel's
+        own one-statement step: SMS, center/channels/sms/joined.py): the assigned agent sees
+        it, then the listeners run."""
         if i.agent_id is not None and i.state is S.ASSIGNED:
             await self.bus.to_agent(i.agent_id, AgentNotice.MESSAGE, message_json(m))
             self._tell_listeners(i, m)
+        return Stored(i, m)
 
     async def enqueue(self, interaction_id: int) -> int:
         """Queue an interaction for routing; returns its position."""

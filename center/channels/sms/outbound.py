@@ -203,9 +203,9 @@ class SmsOutbound:
                 done = await status_step.record(
                     c, message_id, form.message_sid, form.status.value, form.error_code
                 )
-            if done is not None and not done.fresh:
-                return "replayed"
-            if done is not None:
+            if done is not None:  # (else not the plain case: the step below decides)
+                if not done.fresh:
+                    return "replayed"
                 return await self._status_told(done.message, done.interaction, done.sms)
         async with self.db.step() as c:
             found = await store.message_and_interaction(c, message_id)
