@@ -23,11 +23,12 @@ from center.channels.voice import events as ve
 from center.channels.voice import store
 from center.channels.voice.owed import OwedLegs
 from center.channels.voice.rest import Emit, VoiceError
-from center.channels.voice.store import Role
+from center.channels.voice.store import Role, Stage
 from center.interactions import rows as irows
 from center.outbox import PermanentSendError, RetryableSendError
 from center.records import events
 from center.records.base import utcnow
+from center.records.enums import InteractionState
 from center.records.models import Interaction, VoiceCall, VoiceLeg
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,12 @@ class Bridge(OwedLegs):
             if call is None:
                 raise PermanentSendError("the call is gone")
             i = await irows.interaction(c, call.interaction_id)
+            if (
+                call.stage != Stage.BRIDGED.value
+                or i.state is not InteractionState.ASSIGNED
+                or i.agent_id != int(payload["agent_id"])
+            ):  # (its agent's leg failed meanwhile: the next agent's turn calls instead)
+                return {"skipped": "the agent's turn ended before the customer was called"}
             leg = await self._callback_leg(c, call)
         # (The leg's status callbacks name its row: one that beats the answer is kept.)
         request = {**payload["request"], "status_callback": self.url("/status", leg=leg.id)}

@@ -75,11 +75,19 @@ class Controls(RestBase):
         *,
         why: str = "your phone did not answer",
     ) -> None:
-        """The assigned agent's leg was never answered: the caller back on the hold loop and
-        the call back in its queue at its place (``transfer``: the service's, to the same
-        queue), so the router offers it to the next agent. The agent is told."""
+        """The assigned agent's leg was never answered: the caller back on the hold loop (a
+        callback not placed yet: back to waiting for its turn) and the call back in its
+        queue at its place (``transfer``: the service's, to the same queue), so the router
+        offers it to the next agent. The agent is told."""
         try:
-            call, i = await self.to_hold_loop(agent, interaction_id)
+            call, i, legs = await self._owned(agent, interaction_id)
+            if call.callback_number and store.live_customer_leg(legs) is None:
+                # A callback whose customer is not called yet: nobody to move; it waits
+                # for its next turn as it did before this one.
+                async with self.db.step() as c:
+                    await store.set_call(c, call, stage=Stage.CALLBACK.value)
+            else:
+                call, i = await self.to_hold_loop(agent, interaction_id)
             await transfer()
         except Exception as exc:  # (a hang-up meanwhile, a refusal: already told/logged)
             log.info("re-queue of unanswered call %s: %s", interaction_id, exc)

@@ -163,7 +163,7 @@ class OwedLegs(Controls):
             return
         assert leg.user_id is not None
         if leg.status == store.MOVING:
-            caller = next((x for x in legs if x.role == Role.CALLER.value and x.call_sid), None)
+            caller = store.live_customer_leg(legs)  # (a callback's customer, once called)
             if caller is not None:
                 bridge = twiml.bridge(self.ivr, call.language, conference=call.conference)
                 await self._try(
@@ -180,9 +180,12 @@ class OwedLegs(Controls):
         async with self.db.step() as c:
             if await store.fill_sid(c, leg.id, sid):  # (else its status callback was first)
                 await events.write(c, events.row(ve.Bridged(leg.user_id, sid, to), interaction=i))
-            if call.callback_number:  # the customer is called back once the agent is dialled
-                await self._enqueue_callback(c, call, i, leg.user_id)
-        if call.callback_number and self.wake is not None:
+            # A callback's customer is called once the agent is dialled, unless an earlier
+            # turn's call reached them (its agent did not answer: they hold on that line).
+            callback = bool(call.callback_number) and store.live_customer_leg(legs) is None
+            if callback:
+                await self._enqueue_callback(c, call, i, leg)
+        if callback and self.wake is not None:
             self.wake()
         await self.emit(call, i, "call", await self.state(i.id))
 
@@ -229,9 +232,10 @@ class OwedLegs(Controls):
         raise Refused(message, leg, call, i)
 
     async def _enqueue_callback(
-        self, c: AsyncConnection, call: VoiceCall, i: Interaction, agent_id: int
+        self, c: AsyncConnection, call: VoiceCall, i: Interaction, agent_leg: VoiceLeg
     ) -> None:
-        """The customer called back through the outbox (durable, placed once: the key)."""
+        """The customer called back through the outbox (durable, placed once per agent leg:
+        the key; the next agent's turn, after one who did not answer, calls again)."""
         number = call.callback_number or call.from_number
         request = {
             "to": number,
@@ -245,8 +249,8 @@ class OwedLegs(Controls):
         await enqueue(
             c,
             OutboxKind.CALL,
-            {"request": request, "voice_call_id": call.id, "agent_id": agent_id},
-            key=f"voice-callback-{call.id}",
+            {"request": request, "voice_call_id": call.id, "agent_id": agent_leg.user_id},
+            key=f"voice-callback-{call.id}-{agent_leg.id}",
             customer_id=i.customer_id,
             interaction_id=i.id,
         )

@@ -171,10 +171,6 @@ async def setup(
             if not others:
                 bridge.background(_quietly(bridge.end(call, i)), f"end-{i.id}")
             return
-        async with db.read_step() as c:
-            legs = await store.legs(c, call.id)
-        if any(x.role == store.Role.CALLBACK.value for x in legs):
-            return  # (a callback's customer is dialled after the agent: nothing to move)
         agent = await users.get_user(db, leg.user_id)
         if agent is None:
             return

@@ -277,6 +277,19 @@ async def legs(conn: AsyncConnection, call_id: int) -> list[VoiceLeg]:
     return [_leg(r) for r in rows]
 
 
+def live_customer_leg(call_legs: list[VoiceLeg]) -> VoiceLeg | None:
+    """The customer's leg still on a line (the callback's before the caller's), if any: a
+    callback waiting for its turn has none, its caller having hung up."""
+    for role in (Role.CALLBACK, Role.CALLER):
+        found = [
+            leg for leg in call_legs
+            if leg.role == role.value and leg.call_sid and leg.ended_at is None
+        ]  # fmt: skip
+        if found:
+            return found[-1]
+    return None
+
+
 async def set_call(conn: AsyncConnection, call: VoiceCall, **values: Any) -> None:
     await conn.execute(_UPDATE_CALL, {**values, "b_id": call.id})
     for k, v in values.items():
