@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from center.channels.base import CustomerNotice
-from center.interactions import one_statement, rows
+from center.interactions import one_statement, rows, state_statements
 from center.interactions.base import (
     _ACCEPT_ERRORS,
     InteractionError,
@@ -36,6 +38,27 @@ class AgentSide(ServiceBase):
 
     async def _offered(self, offer: Offer) -> None:
         timeout = self.router.options.offer_timeout_ms / 1000
+        found = None
+        if self.db.single_statement_steps:  # (the plain case, queued: one statement)
+            async with self.db.statement() as c:
+                found = await state_statements.offered(
+                    c, offer.interaction_id, offer.agent_id, timeout, utcnow()
+                )
+        if found is None:
+            found = await self._offered_step(offer, timeout)
+        i, preview = found
+        await self.bus.to_agent(
+            offer.agent_id,
+            AgentNotice.OFFER,
+            {
+                **interaction_json(i),
+                "deadline_ms": offer.deadline_ms,
+                "timeout_s": timeout,
+                "preview": (preview or "")[:200],
+            },
+        )
+
+    async def _offered_step(self, offer: Offer, timeout: float) -> tuple[Interaction, str | None]:
         async with self.db.step() as c:
             i = await self._load(c, offer.interaction_id, lock=True)
             recorded = i.state is S.OFFERED and i.agent_id == offer.agent_id
@@ -58,17 +81,7 @@ class AgentSide(ServiceBase):
                     )
                 )
             await events.write(c, *written)
-            preview = await rows.last_body(c, i.id)
-        await self.bus.to_agent(
-            offer.agent_id,
-            AgentNotice.OFFER,
-            {
-                **interaction_json(i),
-                "deadline_ms": offer.deadline_ms,
-                "timeout_s": timeout,
-                "preview": (preview or "")[:200],
-            },
-        )
+            return i, await rows.last_body(c, i.id)
 
     async def _timed_out(self, declined: Declined) -> None:
         await self._declined(
@@ -111,27 +124,17 @@ class AgentSide(ServiceBase):
             enq_ms = await self.router.accept(interaction_id, agent.id)
         except RouterError as exc:
             raise InteractionError(exc.code.name.lower(), _ACCEPT_ERRORS[exc.code]) from None
-        async with self.db.step() as c:
-            i = await self._load(c, interaction_id, lock=True)
-            # Already recorded if this write lagged so far behind Redis that the audit
-            # wrote it down first (recovery.py): one accept, one event, one "joined".
-            recorded = i.state is S.ASSIGNED and i.agent_id == agent.id
-            if not recorded:
-                now = utcnow()
-                await rows.set_interaction(
-                    c, i, state=S.ASSIGNED, agent_id=agent.id, assigned_at=now
-                )
-                wait = max(0.0, _ms(now) / 1000 - enq_ms / 1000)
-                await events.write(
-                    c,
-                    events.row(
-                        events.Accepted(agent_id=agent.id, wait_s=round(wait, 3)),
-                        interaction=i,
-                        actor_kind=ActorKind.AGENT,
-                        actor_id=agent.id,
-                    ),
-                )
-            msgs = await rows.messages(c, i.id)
+        now = utcnow()
+        wait_s = round(max(0.0, _ms(now) / 1000 - enq_ms / 1000), 3)
+        found = None
+        if self.db.single_statement_steps:  # (the plain case, offered to them: one statement)
+            async with self.db.statement() as c:
+                found = await state_statements.accepted(c, interaction_id, agent.id, wait_s, now)
+        recorded = False
+        if found is not None:
+            i, msgs = found
+        else:
+            i, msgs, recorded = await self._accept_step(agent, interaction_id, wait_s, now)
         if not recorded:
             await self._notify(i, CustomerNotice.AGENT_JOINED, {"agent": agent.display_name})
         await self.bus.to_agent(
@@ -142,6 +145,29 @@ class AgentSide(ServiceBase):
         last_inbound = next((m for m in reversed(msgs) if m.direction is Direction.INBOUND), None)
         self._tell_listeners(i, last_inbound)
         return i, msgs
+
+    async def _accept_step(
+        self, agent: User, interaction_id: int, wait_s: float, now: datetime
+    ) -> tuple[Interaction, list[Message], bool]:
+        async with self.db.step() as c:
+            i = await self._load(c, interaction_id, lock=True)
+            # Already recorded if this write lagged so far behind Redis that the audit
+            # wrote it down first (recovery.py): one accept, one event, one "joined".
+            recorded = i.state is S.ASSIGNED and i.agent_id == agent.id
+            if not recorded:
+                await rows.set_interaction(
+                    c, i, state=S.ASSIGNED, agent_id=agent.id, assigned_at=now
+                )
+                await events.write(
+                    c,
+                    events.row(
+                        events.Accepted(agent_id=agent.id, wait_s=wait_s),
+                        interaction=i,
+                        actor_kind=ActorKind.AGENT,
+                        actor_id=agent.id,
+                    ),
+                )
+            return i, await rows.messages(c, i.id), recorded
 
     async def reject(self, agent: User, interaction_id: int) -> None:
         try:
@@ -205,9 +231,29 @@ class AgentSide(ServiceBase):
             # Live state gone (Redis restarted): the record, checked below, still closes.
             if exc.code is not ErrorCode.NOT_FOUND:
                 raise InteractionError(exc.code.name.lower(), str(exc)) from None
+        now = utcnow()
+        i = None
+        if self.db.single_statement_steps:  # (the plain case, assigned to them: one statement)
+            async with self.db.statement() as c:
+                i = await state_statements.closed(
+                    c, interaction_id, agent.id, note, disposition, now
+                )
+        if i is None:
+            i = await self._close_step(agent, interaction_id, note, disposition, now)
+        await self._notify(i, CustomerNotice.CLOSED, {})
+        await self.bus.to_agent(agent.id, AgentNotice.CLOSED, {"interaction_id": i.id})
+        if released is not None and released.wrap_up is not None:
+            await self._record_change(released.wrap_up, None)
+        else:
+            # Capacity freed: offer this agent the backlog at once (event-driven).
+            await self.router.dispatch_agent(agent.id)
+        return i
+
+    async def _close_step(
+        self, agent: User, interaction_id: int, note: str, disposition: str | None, now: datetime
+    ) -> Interaction:
         async with self.db.step() as c:
             i = await self._load_owned(c, agent, interaction_id, lock=True)
-            now = utcnow()
             handle = (now - i.assigned_at).total_seconds() if i.assigned_at else None
             # Through wrap-up to closed in one update; both events, in that order.
             await rows.set_interaction(
@@ -224,13 +270,6 @@ class AgentSide(ServiceBase):
                     events.Closed(handle_s=round(handle, 3) if handle else None), **by_agent
                 ),
             )
-        await self._notify(i, CustomerNotice.CLOSED, {})
-        await self.bus.to_agent(agent.id, AgentNotice.CLOSED, {"interaction_id": i.id})
-        if released is not None and released.wrap_up is not None:
-            await self._record_change(released.wrap_up, None)
-        else:
-            # Capacity freed: offer this agent the backlog at once (event-driven).
-            await self.router.dispatch_agent(agent.id)
         return i
 
     async def set_presence(

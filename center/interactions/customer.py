@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from center.channels.base import CustomerNotice
-from center.interactions import one_statement, rows
+from center.interactions import one_statement, rows, state_statements
 from center.interactions.base import (
     InteractionError,
     MessageHook,
@@ -83,14 +83,24 @@ class CustomerSide(ServiceBase):
         received, and then either the articles shown to the customer (``suggested``: the
         chat waits for them to read or ask for an agent) or queued at once. ``before`` and
         ``after`` run in that transaction (see ``StepHook``)."""
+        if before is None and after is None and self.db.single_statement_steps:
+            async with self.db.statement() as c:
+                i, m = await state_statements.started(
+                    c, customer_id=customer_id, channel=channel, body=body, queue=queue,
+                    priority=priority, suggested=suggested, meta=meta, now=utcnow(),
+                )  # fmt: skip
+            if not suggested:
+                await self._route(i)
+            return Stored(i, m)
         async with self.db.step() as c:
             if before is not None:
                 await before(c)
             # Inserted in the state it ends this step in (one statement, not insert+update).
+            now = utcnow()
             i = await rows.insert_interaction(
                 c, customer_id=customer_id, channel=channel, queue=queue, priority=priority,
-                state=S.NEW if suggested else S.QUEUED,
-                queued_at=None if suggested else utcnow(),
+                state=S.NEW if suggested else S.QUEUED, created_at=now,
+                queued_at=None if suggested else now,
             )  # fmt: skip
             m = await rows.insert_message(c, i.id, Direction.INBOUND, body, meta=meta)
             customer = ActorKind.CUSTOMER

@@ -4,6 +4,7 @@ nothing. Real server, real sockets, the database read directly."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from center.records.models import Event, Interaction, Message
@@ -141,3 +142,61 @@ async def test_message_steps_write_the_rows_their_event_classes_define(server: S
         assert m is not None and m.direction.value == direction
         assert (m.content_type, m.meta, m.interaction_id) == ("text/plain", {}, iid)
         assert m.author_id == (out.actor_id if direction == "outbound" else None)
+
+
+async def test_start_offer_accept_close_write_the_rows_their_event_classes_define(
+    server: Server,
+) -> None:
+    """On PostgreSQL a conversation's start, offer, accept and close are one statement each
+    (state_statements.py) and on SQLite a transaction each: the same rows and events, field
+    for field, in the order of the timeline; the accepting agent is shown the messages."""
+    alice = await signed_in_agent(server, "alice")
+    customer = Customer(server.url)
+    await customer.connect(name="Gus")
+    try:
+        first = await customer.say("my parcel \u2603 is late")
+        iid = first["interaction_id"]
+        offer = await alice.next("offer")
+        assert offer["id"] == iid and offer["preview"] == "my parcel \u2603 is late"
+        assert offer["state"] == "offered"
+        assert (await alice.call("accept", {"interaction_id": iid}))["ok"]
+        assigned = await alice.next("assigned")
+        assert assigned["state"] == "assigned"
+        assert [m["id"] for m in assigned["messages"]] == [first["message_id"]]
+        closed = await alice.call(
+            "close", {"interaction_id": iid, "note": 'sent "again"', "disposition": "resolved"}
+        )
+        assert closed["ok"], closed
+    finally:
+        await customer.close()
+        await alice.close()
+    async with server.db.read() as s:
+        i = await s.get(Interaction, iid)
+    assert i is not None and i.state.value == "closed"
+    assert (i.channel.value, i.queue, i.priority, i.required_skills) == ("chat", "default", 0, {})
+    assert (i.wrap_up_note, i.disposition) == ('sent "again"', "resolved")
+    assert i.queued_at is not None and i.assigned_at is not None and i.ended_at is not None
+    assert i.created_at <= i.queued_at <= i.assigned_at <= i.ended_at
+    timeline = [e for e in await _events(server, iid) if e.type != "customer.left"]
+    agent_id = i.agent_id
+    assert [(e.type, e.actor_kind.value, e.actor_id) for e in timeline] == [
+        ("interaction.started", "customer", None),
+        ("message.received", "customer", None),
+        ("interaction.queued", "system", None),
+        ("interaction.offered", "system", None),
+        ("interaction.accepted", "agent", agent_id),
+        ("interaction.wrap_up", "agent", agent_id),
+        ("interaction.closed", "agent", agent_id),
+    ]
+    data = [e.data for e in timeline]
+    assert data[0] == {"channel": "chat"}
+    assert data[1] == {"message_id": first["message_id"], "body": "my parcel \u2603 is late"}
+    assert data[2] == {"queue": "default", "priority": 0}
+    assert data[3]["agent_id"] == agent_id and data[3]["timeout_s"] > 0
+    assert data[4]["agent_id"] == agent_id and data[4]["wait_s"] >= 0
+    assert data[5] == {"agent_id": agent_id, "note": 'sent "again"', "disposition": "resolved"}
+    handle = (i.ended_at - i.assigned_at).total_seconds()
+    assert data[6]["handle_s"] == pytest.approx(handle, abs=0.0011)
+    assert {e.customer_id for e in timeline} == {i.customer_id}
+    m = await _message(server, first["message_id"])
+    assert m is not None and (m.direction.value, m.author_id, m.meta) == ("inbound", None, {})
