@@ -113,12 +113,19 @@ def _make_engine(
     if backend == "sqlite":
         kwargs["connect_args"] = {"timeout": 30}
     elif backend == "postgresql":
-        # Kept connections for a busy process's concurrent steps: an overflow connection is
-        # closed when returned, and its replacement pays a connect and re-prepares every
-        # statement it runs (visible in the chat bench's profile at 10 + 20). Still at most
-        # 30 per process, as PostgreSQL's default 100 connections must serve several.
-        kwargs["pool_size"] = 20
-        kwargs["max_overflow"] = 10
+        # Kept connections for a busy process's concurrent steps, and no overflow: an
+        # overflow connection is closed when returned, and its replacement pays a connect
+        # and re-prepares every statement it runs. Under a load past the pool, that churn
+        # was most of each request's CPU (bench/webhooks.py voice_new_caller: 9-12 ms a
+        # call at 20 + 10, and the process never caught up); past 30 a step now waits for
+        # a kept connection. At most 30 per process, as PostgreSQL's default 100
+        # connections must serve several.
+        kwargs["pool_size"] = 30
+        kwargs["max_overflow"] = 0
+        # The most recently returned first: a moderate load runs on a few hot connections
+        # (their statements prepared, their PostgreSQL backends warm) instead of rotating
+        # through all 30.
+        kwargs["pool_use_lifo"] = True
         kwargs["pool_recycle"] = 1800
         # asyncpg prepares every statement once per connection and caches it (SQLAlchemy's
         # default holds 100); the whole app's distinct statements fit in 500, so a busy
