@@ -232,12 +232,14 @@ async def hold_and_talk(
                 fig.failures.append(f"accept {iid}: {exc!r}")
 
         async def reply(m: dict[str, Any], idx: int, k: int) -> None:
+            step = "message"
             try:
                 await sock.call(
                     "message",
                     {"interaction_id": m["interaction_id"], "text": f"a {idx} {k} {now()}"},
                 )
                 if k == args.messages - 1:
+                    step = "close"
                     await sock.call(
                         "close",
                         {
@@ -247,7 +249,7 @@ async def hold_and_talk(
                         },
                     )
             except Exception as exc:
-                fig.failures.append(f"reply: {exc!r}")
+                fig.failures.append(f"reply ({step} {m['interaction_id']}): {exc!r}")
 
         def on_message(m: dict[str, Any]) -> None:
             if m.get("direction") != "inbound":
@@ -391,6 +393,10 @@ async def run_center(args: argparse.Namespace) -> tuple[Figures, str]:
     finally:
         if server is not None:
             await server.stop()
+            kept = Path(tempfile.gettempdir()) / "center-bench-connections-serve0.log"
+            # (Read after a failure: the data dir goes.)
+            await asyncio.to_thread(shutil.copyfile, data_dir / "serve0.log", kept)
+            print(f"  the server's log: {kept}")
         if settings.database_schema:
             db = Database(settings.resolved_database_url)
             try:
@@ -410,13 +416,22 @@ async def run_center(args: argparse.Namespace) -> tuple[Figures, str]:
 
 async def bench(args: argparse.Namespace) -> int:
     log_dir = Path(tempfile.mkdtemp(prefix="center-bench-conn-"))
-    relay = await run_relay(args, log_dir)
+    relay = None if args.no_anchor else await run_relay(args, log_dir)
     center, backend = await run_center(args)
     shutil.rmtree(log_dir, ignore_errors=True)
     print(
         f"center bench/connections: {args.agents} agent consoles + {args.customers} customer "
         f"sockets held; {args.active} customers x {args.messages} messages each way meanwhile"
     )
+    if relay is None:  # (--no-anchor: center's own figures only)
+        center.print()
+        print(
+            f"SUMMARY connections {backend} held={center.held} "
+            f"kib_per_conn={center.kib_per_connection:.1f} "
+            f"c2a_p99={chatbench.pct(center.c2a, 99):.1f}ms msgs/s={center.messages_per_s:.0f} "
+            f"failures={len(center.failures)} {'FAILED' if center.failures else 'OK'}"
+        )
+        return 1 if center.failures else 0
     relay.print()
     center.print()
     ok = not relay.failures and not center.failures
@@ -443,6 +458,7 @@ def main() -> int:
     ap.add_argument("--active-agents", type=int, default=50, help="of them, available")
     ap.add_argument("--active", type=int, default=150, help="customers chatting while held")
     ap.add_argument("--messages", type=int, default=3)
+    ap.add_argument("--no-anchor", action="store_true", help="skip the bare relay run")
     return asyncio.run(bench(ap.parse_args()))
 
 
