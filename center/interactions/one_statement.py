@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, bindparam, column, text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -98,7 +99,12 @@ SELECT i.*, m.id AS message_id FROM i, m
 
 
 def interaction_and_message(
-    row: object, direction: Direction, body: str, now: datetime, author_id: int | None
+    row: object,
+    direction: Direction,
+    body: str,
+    now: datetime,
+    author_id: int | None,
+    meta: dict[str, Any] | None = None,
 ) -> tuple[Interaction, Message]:
     """A statement's row (the interaction's columns and ``message_id``) as the two objects."""
     values = dict(row._mapping)  # type: ignore[attr-defined]
@@ -113,7 +119,7 @@ def interaction_and_message(
             "author_id": author_id,
             "body": body,
             "content_type": "text/plain",
-            "meta": {},
+            "meta": meta or {},
             "created_at": now,
         },
     )

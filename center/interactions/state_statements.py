@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, bindparam, column, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from center.interactions import rows
+from center.interactions import one_statement, rows
 from center.records import events
 from center.records.base import aliased_columns, aliased_result, split_aliased, transient
 from center.records.enums import ActorKind, Channel, Direction, InteractionState
@@ -237,20 +237,5 @@ async def started(
         "then": then.data(),
         "now": now,
     }
-    values = dict((await conn.execute(_START, params)).one()._mapping)
-    message_id = values.pop("message_id")
-    i = transient(Interaction, values)
-    m = transient(
-        Message,
-        {
-            "id": message_id,
-            "interaction_id": i.id,
-            "direction": Direction.INBOUND,
-            "author_id": None,
-            "body": body,
-            "content_type": "text/plain",
-            "meta": meta or {},
-            "created_at": now,
-        },
-    )
-    return i, m
+    row = (await conn.execute(_START, params)).one()
+    return one_statement.interaction_and_message(row, Direction.INBOUND, body, now, None, meta)

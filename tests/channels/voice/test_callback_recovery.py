@@ -3,6 +3,8 @@ place and the next agent's turn calls the customer (once, whichever turn reached
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 
 from center.outbox.models import OutboxItem
@@ -40,6 +42,14 @@ async def user_id(server: Server, username: str) -> int:
     return int(found)
 
 
+async def accepts_the_offer(agent: Any, console: VoiceConsole) -> int:
+    """The agent's voice console connected, then the callback's offer accepted: its id."""
+    await console.connect()
+    iid = int((await agent.next("offer"))["id"])
+    assert (await agent.call("accept", {"interaction_id": iid}))["ok"]
+    return iid
+
+
 def called_back(api: TwilioApi) -> list[str]:
     """The CallSids of the calls placed to the customer."""
     return [s for s, c in api.calls.items() if c["to"] == CALLER]
@@ -59,10 +69,7 @@ async def test_a_callback_whose_agent_twilio_refuses_goes_to_the_next_agent(
     ann = await signed_in_agent(server, "ann", capacity={"voice": 1})
     console = VoiceConsole(ann)
     try:
-        await console.connect()
-        offer = await ann.next("offer")
-        iid = int(offer["id"])
-        assert (await ann.call("accept", {"interaction_id": iid}))["ok"]
+        iid = await accepts_the_offer(ann, console)
         refused = await console.next("call_error")
         assert refused["action"] == "add the agent" and refused["code"] == 21217
         requeued = await console.next("call_error")
@@ -105,10 +112,7 @@ async def test_a_called_back_customer_whose_agent_does_not_answer_holds_for_the_
     ann = await signed_in_agent(server, "ann", capacity={"voice": 1})
     console = VoiceConsole(ann)
     try:
-        await console.connect()
-        offer = await ann.next("offer")
-        iid = int(offer["id"])
-        assert (await ann.call("accept", {"interaction_id": iid}))["ok"]
+        iid = await accepts_the_offer(ann, console)
         await api.wait_for("/Participants.json")
         await api.wait_for("/Calls.json")
         await settled_outbox(server)
