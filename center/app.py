@@ -241,7 +241,9 @@ async def _close_sockets(app: web.Application) -> None:
     Saying goodbye is not enough: aiohttp stops reading from every connection before this
     runs (its pre-shutdown), so a websocket's closing handshake never completes and its
     handler held the shutdown for the whole shutdown timeout (aiohttp's default: 60 s).
-    Once socket.io has sent its close packets, the transports are closed outright."""
+    Once socket.io has sent its close packets, the transports are closed outright; the
+    closes are handed to the process's peers wholesale (``Liveness.leave``)."""
+    await app[LIVENESS].leave()
     sio = app[SIO]
     if sio.eio.sockets:
         await sio.eio.disconnect()

@@ -51,6 +51,7 @@ class Liveness:
         # the record with steps the peer made in Redis but never wrote down).
         self.on_peer_lost: list[Callable[[], Awaitable[object]]] = []
         self._tasks: set[asyncio.Future[object]] = set()
+        self.leaving = False  # (shutting down: see ``leave``)
 
     # -- this process's sockets ------------------------------------------------------------
 
@@ -70,6 +71,8 @@ class Liveness:
 
         When Redis is away both are retried in a task until it is back: a customer who
         leaves during an outage is still checked (and abandoned) then, not forgotten."""
+        if self.leaving:
+            return  # (the process's own shutdown closed it: its peers check its owners)
         key, member = self.keys.connections(owner, owner_id), self._member(sid)
         handler = self.handlers.get(owner)
 
@@ -128,12 +131,16 @@ class Liveness:
         await every(self.ttl_ms / 3000, beat, "liveness heartbeat")
 
     async def _beat(self) -> None:
+        if self.leaving:
+            return  # (no heartbeat again once it is gone: peers are taking over)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.set(self.keys.process(self.instance), "1", px=self.ttl_ms)
             pipe.sadd(self.keys.processes, self.instance)
             await pipe.execute()
 
     async def _reap(self) -> None:
+        if self.leaving:
+            return  # (a survivor claims the dead, not a process on its way out)
         peers = [i for i in await self.redis.smembers(self.keys.processes) if i != self.instance]
         if not peers:
             return
@@ -170,8 +177,20 @@ class Liveness:
         except Exception:
             log.exception("%s failed", what)
 
+    async def leave(self) -> None:
+        """The process is shutting down and about to close its sockets: they are not
+        forgotten one by one (thousands at once queued on the Redis pool past its timeout,
+        and each was retried and logged: bench/connections.py's 8,000 at a stop). The
+        heartbeat goes at once instead, so peers stop counting this process's sockets and
+        run the grace checks of its owners, as after ``stop``; with no peer, the next
+        process to start does."""
+        self.leaving = True
+        with contextlib.suppress(Exception):
+            await self.redis.delete(self.keys.process(self.instance))
+
     async def stop(self) -> None:
         """Graceful stop: peers take over this process's owners at once, not after the TTL."""
+        self.leaving = True
         for task in list(self._tasks):
             task.cancel()
         with contextlib.suppress(Exception):

@@ -105,3 +105,31 @@ async def test_a_graceful_stop_hands_over_at_once(redis: Redis, keys: Keys) -> N
     await leaving.stop()
     assert await asyncio.wait_for(seen.get(), 5) == 42
     await _kill(t_staying)
+
+
+async def test_a_process_shutting_down_hands_its_sockets_over_at_once(
+    redis: Redis, keys: Keys
+) -> None:
+    """``leave`` (before a shutdown closes every socket): the closes are not forgotten one
+    by one, yet a peer checks the owners at once and counts none of those sockets, even
+    while the leaving process's heartbeat loop still runs."""
+    leaving = Liveness(redis, keys, ttl_s=0.3)
+    staying = Liveness(redis, keys, ttl_s=0.3)
+    seen: asyncio.Queue[int] = asyncio.Queue()
+
+    async def handler(owner_id: int) -> None:
+        seen.put_nowait(owner_id)
+
+    staying.handlers[Owner.CHAT] = handler
+    t_leaving, t_staying = await _running(leaving), await _running(staying)
+    await leaving.connected(Owner.CHAT, 7, "s1")
+    assert await staying.live_count(Owner.CHAT, 7) == 1
+    await leaving.leave()
+    await leaving.disconnected(Owner.CHAT, 7, "s1")  # (the shutdown's close of it)
+    assert await asyncio.wait_for(seen.get(), 5) == 7
+    assert await staying.live_count(Owner.CHAT, 7) == 0
+    await asyncio.sleep(0.3)  # (a heartbeat period of the leaving loop, still running)
+    assert not await redis.exists(keys.process(leaving.instance))
+    await _kill(t_leaving)
+    await leaving.stop()
+    await _kill(t_staying)
