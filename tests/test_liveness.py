@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 
 from center.liveness import Liveness, Owner
 from center.queue.keys import Keys
-from center.redisconn import client
+from center.redisconn import PoolOptions, client
 
 
 @pytest.fixture
@@ -133,3 +133,40 @@ async def test_a_process_shutting_down_hands_its_sockets_over_at_once(
     await _kill(t_leaving)
     await leaving.stop()
     await _kill(t_staying)
+
+
+async def test_a_storm_of_closes_is_forgotten_and_checked_through_a_small_pool(
+    redis_url: str, keys: Keys, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Thousands of sockets closing at once (a load balancer dropping them) through a
+    one-connection Redis pool whose wait is short: every one is forgotten, every owner is
+    checked, and nothing waits for the pool past its timeout (the closes of one moment go
+    in one pipeline)."""
+    small = client(redis_url, PoolOptions(size=1, timeout_s=0.02), decode_responses=True)
+    live = Liveness(small, keys, ttl_s=30)
+    checked: list[int] = []
+    n = 2000
+    everyone = asyncio.Event()
+
+    async def handler(owner_id: int) -> None:
+        checked.append(owner_id)
+        if len(checked) == n:
+            everyone.set()
+
+    live.handlers[Owner.CHAT] = handler
+    try:
+        for owner_id in range(n):
+            await live.connected(Owner.CHAT, owner_id, f"s{owner_id}")
+        caplog.clear()
+        await asyncio.gather(
+            *(live.disconnected(Owner.CHAT, owner_id, f"s{owner_id}") for owner_id in range(n))
+        )
+        await asyncio.wait_for(everyone.wait(), 5)
+        assert sorted(checked) == list(range(n))
+        counts = [await live.live_count(Owner.CHAT, owner_id) for owner_id in (0, n // 2, n - 1)]
+        assert counts == [0, 0, 0]
+        # (No close waited for the pool past its timeout, to be retried and logged.)
+        assert [r.getMessage() for r in caplog.records if r.name == "center.loops"] == []
+    finally:
+        await live.stop()
+        await small.aclose()
