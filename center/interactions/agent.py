@@ -38,12 +38,11 @@ class AgentSide(ServiceBase):
 
     async def _offered(self, offer: Offer) -> None:
         timeout = self.router.options.offer_timeout_ms / 1000
-        found = None
-        if self.db.single_statement_steps:  # (the plain case, queued: one statement)
-            async with self.db.statement() as c:
-                found = await state_statements.offered(
-                    c, offer.interaction_id, offer.agent_id, timeout, utcnow()
-                )
+        found = await self._plain_case(
+            lambda c: state_statements.offered(
+                c, offer.interaction_id, offer.agent_id, timeout, utcnow()
+            )
+        )
         if found is None:
             found = await self._offered_step(offer, timeout)
         i, preview = found
@@ -126,10 +125,9 @@ class AgentSide(ServiceBase):
             raise InteractionError(exc.code.name.lower(), _ACCEPT_ERRORS[exc.code]) from None
         now = utcnow()
         wait_s = round(max(0.0, _ms(now) / 1000 - enq_ms / 1000), 3)
-        found = None
-        if self.db.single_statement_steps:  # (the plain case, offered to them: one statement)
-            async with self.db.statement() as c:
-                found = await state_statements.accepted(c, interaction_id, agent.id, wait_s, now)
+        found = await self._plain_case(
+            lambda c: state_statements.accepted(c, interaction_id, agent.id, wait_s, now)
+        )
         recorded = False
         if found is not None:
             i, msgs = found
@@ -232,12 +230,9 @@ class AgentSide(ServiceBase):
             if exc.code is not ErrorCode.NOT_FOUND:
                 raise InteractionError(exc.code.name.lower(), str(exc)) from None
         now = utcnow()
-        i = None
-        if self.db.single_statement_steps:  # (the plain case, assigned to them: one statement)
-            async with self.db.statement() as c:
-                i = await state_statements.closed(
-                    c, interaction_id, agent.id, note, disposition, now
-                )
+        i = await self._plain_case(
+            lambda c: state_statements.closed(c, interaction_id, agent.id, note, disposition, now)
+        )
         if i is None:
             i = await self._close_step(agent, interaction_id, note, disposition, now)
         await self._notify(i, CustomerNotice.CLOSED, {})

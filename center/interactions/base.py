@@ -6,7 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -27,6 +27,7 @@ from center.records.enums import (
 from center.records.models import Event, Interaction, Message, User
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 S = InteractionState
 
 
@@ -129,6 +130,17 @@ class ServiceBase:
         return _check_owned(await self._get(s, interaction_id, lock=lock), agent)
 
     # The hot path's versions (a Core connection from ``db.step()``; see rows.py).
+
+    async def _plain_case(
+        self, statement: Callable[[AsyncConnection], Awaitable[T | None]]
+    ) -> T | None:
+        """The step as its one statement on PostgreSQL (state_statements.py); None when it
+        wrote nothing (not the plain case) or on SQLite: the caller then takes the step's
+        transaction."""
+        if not self.db.single_statement_steps:
+            return None
+        async with self.db.statement() as c:
+            return await statement(c)
 
     async def _load(
         self, c: AsyncConnection, interaction_id: int, *, lock: bool = False
