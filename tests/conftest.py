@@ -17,6 +17,7 @@ import pytest
 from blockbuster import BlockBuster, blockbuster_ctx
 from playwright.async_api import Browser
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from center.config import Settings
 from center.records.db import Database
@@ -81,6 +82,39 @@ def settings(tmp_path: Path, redis_url: str) -> Settings:
     )
 
 
+async def _drop_schema(database: Database, schema: str) -> None:
+    """Drop a test's schema; a drop that waits names who holds its locks (a stall file)."""
+    drop = text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    try:
+        async with database.engine.begin() as conn:
+            await conn.execute(text("SET LOCAL lock_timeout = '3s'"))
+            await conn.execute(drop)
+        return
+    except DBAPIError:
+        pass
+    async with database.engine.connect() as conn:
+        holders = (await conn.execute(HOLDERS, {"schema": schema})).all()
+    with open(f"/tmp/stall-drop-{os.getpid()}.txt", "a") as out:  # noqa: ASYNC230
+        out.write(f"--- {schema}\n" + "".join(f"{h}\n" for h in holders))
+    async with database.engine.begin() as conn:
+        await conn.execute(text("SET LOCAL lock_timeout = '20s'"))
+        await conn.execute(drop)
+
+
+# Who holds a lock on a relation of the schema, and what they are doing.
+HOLDERS = text(
+    """
+    SELECT DISTINCT a.pid, a.application_name, a.state, a.xact_start, a.state_change,
+           left(a.query, 300) AS query
+    FROM pg_locks l
+    JOIN pg_class c ON c.oid = l.relation
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    JOIN pg_stat_activity a ON a.pid = l.pid
+    WHERE n.nspname = :schema AND l.granted AND a.pid <> pg_backend_pid()
+    """
+)
+
+
 @pytest.fixture
 async def db(settings: Settings) -> AsyncIterator[Database]:
     schema = settings.database_schema or None
@@ -90,9 +124,7 @@ async def db(settings: Settings) -> AsyncIterator[Database]:
         yield database
     finally:
         if schema:
-            async with database.engine.begin() as conn:
-                await conn.execute(text("SET LOCAL lock_timeout = '20s'"))
-                await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            await _drop_schema(database, schema)
         await database.dispose()
 
 

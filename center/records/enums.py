@@ -66,6 +66,10 @@ class AwayReason(StrEnum):
     LUNCH = "lunch"
     TRAINING = "training"
     MISSED_OFFERS = "missed_offers"
+    # An accepted call whose ring on the agent's own phone went unanswered, or which Twilio
+    # could not place: set away so the next call does not ring that phone again.
+    PHONE_NOT_ANSWERED = "phone_not_answered"
+    PHONE_UNREACHABLE = "phone_unreachable"
 
 
 class IdentityKind(StrEnum):

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from playwright.async_api import Browser, expect
 
 from center.config import Settings
 from center.records.models import Interaction
-from tests.support import Customer, Server, signed_in_agent
+from tests.agent_ui.test_browser import go_available, sign_in
+from tests.browser import watched_page
+from tests.support import PASSWORD, Customer, Server, make_user, signed_in_agent
 
 
 @pytest.fixture
@@ -45,3 +48,29 @@ async def test_offer_timeout_requeues_and_offers_to_another_agent(server: Server
     finally:
         await customer.close()
         await alice.close()
+
+
+@pytest.mark.browser
+async def test_the_console_says_why_the_agent_was_set_away(
+    server: Server, browser: Browser
+) -> None:
+    await make_user(server.db, "alice")
+    errors: list[str] = []
+    context = await browser.new_context()
+    customer = Customer(server.url)
+    try:
+        page = await watched_page(context, errors, [])
+        await sign_in(page, server.url, "alice", PASSWORD)
+        await go_available(page)
+        await customer.connect()
+        await customer.say("anyone there?")
+        await expect(page.locator("#offers .title")).to_have_count(1)
+        # Nobody clicks: the offer runs out and the centre sets her away, saying why.
+        await expect(page.locator("#presence")).to_have_value("away")
+        await expect(page.locator("#presence-why")).to_have_text("(offers were missed)")
+        await page.select_option("#presence", "offline")  # her own choice: the note goes
+        await expect(page.locator("#presence-why")).to_have_text("")
+        assert errors == []
+    finally:
+        await customer.close()
+        await context.close()

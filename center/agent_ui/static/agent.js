@@ -125,6 +125,12 @@
     offers.set(o.id, { el, timer });
   }
 
+  const SET_AWAY_BECAUSE = {
+    missed_offers: "offers were missed",
+    phone_not_answered: "your phone did not answer",
+    phone_unreachable: "your phone could not be reached",
+  };
+
   function start() {
     $("login").hidden = true;
     $("console").hidden = false;
@@ -145,7 +151,12 @@
       for (const id of [...offers.keys()]) if (!open.has(id)) dropOffer(id);
       for (const o of h.offers || []) showOffer(o);
     });
-    socket.on("presence", (p) => { $("presence").value = p.presence; });
+    socket.on("presence", (p) => {
+      $("presence").value = p.presence;
+      // Set away by the centre, not by the agent: say why, until they choose again.
+      const why = p.presence === "away" ? SET_AWAY_BECAUSE[p.reason] : undefined;
+      $("presence-why").textContent = why ? `(${why})` : "";
+    });
     socket.on("offer", showOffer);
     socket.on("offer_withdrawn", (d) => dropOffer(d.interaction_id));
     socket.on("assigned", (i) => openPane(i));
@@ -169,6 +180,7 @@
 
   $("login").addEventListener("submit", login);
   $("presence").addEventListener("change", () => {
+    $("presence-why").textContent = "";
     socket.emit("presence", { presence: $("presence").value }, (ack) => { if (!ack.ok) showError(ack.error); });
   });
   $("logout").addEventListener("click", async () => {

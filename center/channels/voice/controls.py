@@ -74,6 +74,7 @@ class Controls(RestBase):
         transfer: Callable[[], Awaitable[Any]],
         *,
         why: str = "your phone did not answer",
+        then: str = "",
     ) -> None:
         """The assigned agent's leg was never answered: the caller back on the hold loop (a
         callback not placed yet: back to waiting for its turn) and the call back in its
@@ -96,7 +97,7 @@ class Controls(RestBase):
             "action": "ring your phone",
             "status": None,
             "code": None,
-            "error": f"{why}: the call went back to the queue",
+            "error": f"{why}: the call went back to the queue{then}",
         }
         await self.emit(call, i, "call_error", {**data, "agent_id": agent.id})
 

@@ -31,7 +31,7 @@ from center.outbox import Item, OutboxKind, register_sender
 from center.queue.config import ConfigError, QueueConfig
 from center.queue.keys import Keys
 from center.records import users
-from center.records.enums import Channel
+from center.records.enums import AwayReason, Channel, Presence
 from center.records.models import Interaction, Message, VoiceCall, VoiceLeg
 from center.tickets.service import CUSTOMER
 from center.tickets.web import OUTBOX_WORKER, TICKETS
@@ -175,12 +175,21 @@ async def setup(
         if agent is None:
             return
 
-        async def transfer() -> None:
-            await service.transfer(agent, i.id, to_queue=i.queue)
-
         failed = leg.status == "failed"  # (Twilio refused the dial, or the number)
         why = "your phone could not be reached" if failed else "your phone did not answer"
-        requeue = bridge.requeue_unanswered(agent, i.id, transfer, why=why)
+        reason = AwayReason.PHONE_UNREACHABLE if failed else AwayReason.PHONE_NOT_ANSWERED
+        set_away = (await service.router.presences([agent.id])) == [Presence.AVAILABLE]
+
+        async def transfer() -> None:
+            # Away first (redirect on no answer): freed by the transfer, an available
+            # agent would be offered this call, or the next, on the same silent phone. An
+            # agent who chose away, or went offline, keeps their choice.
+            if set_away:
+                await service.set_presence(agent, Presence.AWAY, reason.value)
+            await service.transfer(agent, i.id, to_queue=i.queue)
+
+        then = "; you are away until you choose Available" if set_away else ""
+        requeue = bridge.requeue_unanswered(agent, i.id, transfer, why=why, then=then)
         bridge.background(requeue, f"requeue-{i.id}")
 
     lifecycle.agent_leg_ended = agent_leg_ended

@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 from playwright.async_api import Locator, Page, expect
 from pydantic import SecretStr
+from sqlalchemy import select
 
 from center.config import Settings
+from center.records.models import Event, User
 from tests.support import Agent, Server
 from tests.twilio_support import (  # noqa: F401
     AUTH_TOKEN,
@@ -141,3 +143,15 @@ async def accept_in_console(page: Page, hooks: Webhooks, caller: str) -> tuple[s
     pane = page.locator("#panes .pane")
     await expect(pane.locator(".title")).to_contain_text("Call #")
     return call, pane
+
+
+async def presences_of(server: Server, username: str) -> list[tuple[str, str | None]]:
+    """The agent's presence changes as the log has them: (presence, reason), oldest first."""
+    async with server.db.read() as s:
+        data = await s.scalars(
+            select(Event.data)
+            .join(User, User.id == Event.actor_id)
+            .where(User.username == username, Event.type == "agent.presence_changed")
+            .order_by(Event.id)
+        )
+        return [(d["presence"], d["reason"]) for d in data]

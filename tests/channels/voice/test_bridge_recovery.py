@@ -15,7 +15,7 @@ from center.channels.voice.web import BRIDGE
 from center.config import Settings
 from center.records.db import Database
 from center.records.models import Event, Interaction, VoiceCall, VoiceLeg
-from tests.channels.voice.conftest import VoiceConsole
+from tests.channels.voice.conftest import VoiceConsole, presences_of
 from tests.channels.voice.test_waiting import event_types, queued_call
 from tests.support import Server, serve_app, signed_in_agent
 from tests.twilio_support import CENTER_NUMBER, PUBLIC_URL, TwilioApi, Webhooks, sid, voice_call
@@ -189,9 +189,12 @@ async def test_a_dial_twilio_refuses_gives_the_call_back_to_the_queue(
         assert refused["action"] == "add the agent" and refused["status"] == 400
         assert not refused["error"].endswith("(trying again)")
         requeued = await console.next("call_error")
-        assert (
-            requeued["error"] == "your phone could not be reached: the call went back to the queue"
+        assert requeued["error"] == (
+            "your phone could not be reached: the call went back to the queue"
+            "; you are away until you choose Available"
         )
+        # (Away before the call was queued again: it never rang Ann's number twice.)
+        assert (await presences_of(server, "ann"))[-1] == ("away", "phone_unreachable")
         moved = api.posts(f"/Calls/{call}.json")[-1]
         assert moved.form == {"Url": f"{PUBLIC_URL}/twilio/voice/hold", "Method": "POST"}
         async with server.db.read() as s:
@@ -203,6 +206,11 @@ async def test_a_dial_twilio_refuses_gives_the_call_back_to_the_queue(
         finally:
             await bob.close()
         assert len(api.posts("/Participants.json")) == 1
+        assert ann.pending("offer") == []
+        # Back (her number fixed), Ann is offered the next call.
+        await ann.available()
+        await queued_call(hooks, sid("CA"), "+14155550178")
+        assert (await ann.next("offer"))["id"] > iid
         (leg,) = await agent_legs(server.db, iid)
         assert leg.status == "failed" and leg.call_sid is None
         types = await event_types(server, iid)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from center.outbox.models import OutboxItem
 from center.records.models import Interaction, User, VoiceCall
-from tests.channels.voice.conftest import VoiceConsole
+from tests.channels.voice.conftest import VoiceConsole, presences_of
 from tests.channels.voice.test_waiting import (
     CALLER,
     asked_for_callback,
@@ -73,8 +73,9 @@ async def test_a_callback_whose_agent_twilio_refuses_goes_to_the_next_agent(
         refused = await console.next("call_error")
         assert refused["action"] == "add the agent" and refused["code"] == 21217
         requeued = await console.next("call_error")
-        assert (
-            requeued["error"] == "your phone could not be reached: the call went back to the queue"
+        assert requeued["error"] == (
+            "your phone could not be reached: the call went back to the queue"
+            "; you are away until you choose Available"
         )
         assert api.posts("/Calls") == []  # the customer was not called, nor anything moved
         i = await interaction(server, iid)
@@ -135,7 +136,11 @@ async def test_a_called_back_customer_whose_agent_does_not_answer_holds_for_the_
         )
         assert r.status == 200
         told = await console.next("call_error")
-        assert told["error"] == "your phone did not answer: the call went back to the queue"
+        assert told["error"] == (
+            "your phone did not answer: the call went back to the queue"
+            "; you are away until you choose Available"
+        )
+        assert (await presences_of(server, "ann"))[-1] == ("away", "phone_not_answered")
         moved = api.posts(f"/Calls/{customer}.json")[-1]
         assert moved.form == {"Url": f"{PUBLIC_URL}/twilio/voice/hold", "Method": "POST"}
         i = await interaction(server, iid)

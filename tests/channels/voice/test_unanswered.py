@@ -8,7 +8,7 @@ import pytest
 
 from center.config import Settings
 from center.records.models import Interaction
-from tests.channels.voice.conftest import VoiceConsole, bridged_call
+from tests.channels.voice.conftest import VoiceConsole, bridged_call, presences_of
 from tests.support import Server, signed_in_agent
 from tests.twilio_support import PUBLIC_URL, TwilioApi, Webhooks, sid, voice_call
 
@@ -87,6 +87,38 @@ async def test_the_agent_hanging_up_their_phone_ends_the_call(
         assert r.status == 200
         (ended,) = await twilio_api.wait_for(f"/Conferences/{cf}.json")
         assert ended.form == {"Status": "completed"}
+    finally:
+        await console.close()
+        await ann.close()
+
+
+async def test_an_available_agent_whose_phone_does_not_answer_is_set_away(
+    server: Server, hooks: Webhooks, twilio_api: TwilioApi
+) -> None:
+    """Redirect on no answer: the agent is set away before the call is queued again, so
+    neither it nor the next call rings the phone nobody picks up; Bob gets it."""
+    ann = await signed_in_agent(server, "ann", capacity={"voice": 1})
+    console = VoiceConsole(ann)
+    try:
+        await console.connect()
+        _call, iid, _cf, ann_leg = await bridged_call(hooks, twilio_api, ann, console, CALLER)
+        r = await hooks.post(
+            "/twilio/voice/status",
+            voice_call(ann_leg, "no-answer", from_="+15005550006", to="client:agent-1"),
+        )
+        assert r.status == 200
+        told = await console.next("call_error")
+        assert told["error"] == (
+            "your phone did not answer: the call went back to the queue"
+            "; you are away until you choose Available"
+        )
+        assert (await presences_of(server, "ann"))[-1] == ("away", "phone_not_answered")
+        bob = await signed_in_agent(server, "bob", capacity={"voice": 1})
+        try:
+            assert (await bob.next("offer"))["id"] == iid
+        finally:
+            await bob.close()
+        assert ann.pending("offer") == []
     finally:
         await console.close()
         await ann.close()
