@@ -44,7 +44,8 @@ _BASE = (
     "form-action 'self'",
 )
 CONSOLE_POLICY = "; ".join((*_BASE, "frame-ancestors 'none'"))
-AGENT_CONSOLE = "/agent"
+# The consoles that carry the softphone (the supervisor's: listen, whisper, barge).
+SOFTPHONE_PAGES = ("/agent", "/supervisor")
 TWILIO_SIGNALLING = "wss://*.twilio.com"
 TWILIO_SOUNDS = "https://sdk.twilio.com"  # (the SDK's C.SOUNDS_BASE_URL)
 
@@ -88,7 +89,7 @@ def install(app: web.Application) -> None:
         h.setdefault("Referrer-Policy", "same-origin")
         if request.path in WIDGET_PATHS:
             h.setdefault("Content-Security-Policy", widget)
-        elif request.path == AGENT_CONSOLE:
+        elif request.path in SOFTPHONE_PAGES:
             h.setdefault("Content-Security-Policy", agent)
             h.setdefault("X-Frame-Options", "DENY")
         else:

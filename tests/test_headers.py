@@ -44,8 +44,9 @@ async def test_consoles_and_portal_headers(server: Server, path: str) -> None:
     assert csp["script-src"] == "'self'"  # no 'unsafe-inline', no 'unsafe-eval'
     assert csp["style-src"] == "'self'"
     assert csp["object-src"] == "'none'" and csp["base-uri"] == "'none'"
-    # Only the agent console carries the softphone: Twilio's signalling and sounds, no more.
-    if path == "/agent":
+    # Only the consoles carry the softphone (the supervisor's: listen, whisper, barge):
+    # Twilio's signalling and sounds, no more.
+    if path in ("/agent", "/supervisor"):
         assert csp["connect-src"] == "'self' wss://*.twilio.com"
         assert csp["media-src"] == "'self' https://sdk.twilio.com"
     else:

@@ -5,8 +5,9 @@
 // taken at once (no second click); any other one waits for Answer. Its state (registering /
 // ready / offline and the SDK's error text), mute and hang-up sit in #softphone. Audio itself
 // runs between the browser and Twilio's media servers (WebRTC), which no test here reaches.
-// Loaded before voice.js and agent.js (it listens to their center:* events). Everything
-// shown is set with textContent.
+// Loaded before voice.js and agent.js (it listens to their center:* events), and on the
+// supervisor console before supervisor_calls.js, for a supervisor's listen, whisper and
+// barge legs. Everything shown is set with textContent.
 (() => {
   // A call the server adds arrives within seconds of the Accept; a later one is not "the
   // call just accepted" and waits for the agent's click.
@@ -124,6 +125,8 @@
   document.addEventListener("center:pane", (e) => {
     if (e.detail.interaction.channel === "voice") expecting = Date.now() + EXPECT_MS;
   });
+  // A supervisor asked to listen, whisper or barge (supervisor_calls.js): the same.
+  document.addEventListener("center:expect-call", () => { expecting = Date.now() + EXPECT_MS; });
   document.addEventListener("center:socket", () => {
     if (started) return;
     started = true;

@@ -111,6 +111,9 @@
     if (!entry || !voice || entry.pending) return;
     say(entry, "");
     entry.pending = true;
+    // Not on the call yet: the leg Twilio places now rings this browser's softphone (when
+    // it has one), which takes it at once: the supervisor just asked for it.
+    if (!mine(entry.state)) document.dispatchEvent(new CustomEvent("center:expect-call"));
     render(entry);
     voice.emit("monitor", { interaction_id: id, mode }, (ack) => {
       entry.pending = false;
@@ -133,6 +136,8 @@
     if (voice || (user.role !== "supervisor" && user.role !== "admin")) return;
     me = user.id;
     voice = io("/voice", { transports: ["websocket"] });
+    // (softphone.js: a supervisor without a phone number listens in this browser)
+    document.dispatchEvent(new CustomEvent("center:socket", { detail: { socket: voice } }));
     voice.on("connect", load); // (again after a reconnect: pushes missed meanwhile)
     voice.on("call", show);
     voice.on("call_error", (d) => {

@@ -26,13 +26,15 @@ from pydantic import SecretStr
 from twilio.jwt import Jwt
 
 from center.config import Settings
+from center.records.enums import Role
 from tests.agent_ui.test_browser import go_available, sign_in
+from tests.agent_ui.test_supervisor_browser import signed_in_supervisor
 from tests.browser import launch, watched_page
 from tests.channels.email.dovecot import _certificate
-from tests.channels.voice.conftest import accept_in_console
+from tests.channels.voice.conftest import VoiceConsole, accept_in_console, bridged_call
 from tests.channels.voice.test_softphone import APP_SID, KEY_SECRET, KEY_SID
 from tests.rest import Http
-from tests.support import PASSWORD, Server, make_user
+from tests.support import PASSWORD, Server, make_user, signed_in_agent
 from tests.test_headers import REPORT
 from tests.twilio_support import TwilioApi, Webhooks
 
@@ -305,3 +307,47 @@ async def test_a_call_the_agent_did_not_just_accept_waits_for_answer(
         assert answer["callsid"] == "CA" + "79" * 16
     finally:
         await context.close()
+
+
+async def test_a_supervisor_listens_on_the_boards_softphone(
+    server: Server,
+    mic_browser: Browser,
+    signalling: Signalling,
+    hooks: Webhooks,
+    twilio_api: TwilioApi,
+) -> None:
+    """A supervisor with no phone number: the board registers a softphone, Listen adds it
+    to the conference, and the leg Twilio places is taken without a second click."""
+    sue = await make_user(server.db, "sue", role=Role.SUPERVISOR, capacity={})
+    ann = await signed_in_agent(server, "ann", capacity={"voice": 1})
+    console = VoiceConsole(ann)
+    errors: list[str] = []
+    context = await _context(mic_browser, "microphone")
+    try:
+        await console.connect()
+        _call, iid, _cf, _leg = await bridged_call(hooks, twilio_api, ann, console, CALLER)
+        page = await signed_in_supervisor(context, server.url, errors, [])
+        await expect(page.locator("#sp-state")).to_have_text("ready")
+        (listen,) = await signalling.wait_for("listen")
+        grants = Jwt.from_jwt(listen["token"], KEY_SECRET).payload["grants"]
+        assert grants["identity"] == f"agent-{sue.id}"
+
+        row = page.locator(f"#calls tbody tr[data-id='{iid}']")
+        await row.locator(".monitor-listen").click()
+        await expect(row.locator(".monitor-state")).to_have_text("you are listening")
+        (added,) = [
+            r
+            for r in twilio_api.posts(f"/Conferences/center-call-{iid}/Participants.json")
+            if r.form["Label"].startswith("supervisor-")
+        ]
+        assert added.form["To"] == f"client:agent-{sue.id}" and added.form["Muted"] == "true"
+        await _invite(page, signalling, "CA" + "80" * 16)
+        (answer,) = await signalling.wait_for("answer")  # taken: no Answer click
+        assert answer["callsid"] == "CA" + "80" * 16
+        await expect(page.locator("#sp-state")).to_have_text("on a call")
+        assert await page.evaluate("window.__csp") == []
+        assert errors == []
+    finally:
+        await context.close()
+        await console.close()
+        await ann.close()
