@@ -52,7 +52,7 @@ async def find_by_identity(s: AsyncSession, kind: IdentityKind, value: str) -> C
     row = await s.scalar(
         select(Customer)
         .join(Identity)
-        .where(Identity.kind == kind, Identity.value == value, Identity.verified.is_(True))
+        .where(Identity.kind == kind, Identity.value == value, Identity.verified)
     )
     # A merged customer's identities moved to the survivor; follow the chain defensively.
     while row is not None and row.merged_into_id is not None:
@@ -76,7 +76,7 @@ _OWNER = (
     .where(
         _IDENTITIES.c.kind == bindparam("kind"),
         _IDENTITIES.c.value == bindparam("value"),
-        _IDENTITIES.c.verified.is_(True),
+        _IDENTITIES.c.verified,
     )
 )  # (built once: a webhook per call or text asks it)
 
@@ -102,7 +102,7 @@ _OWNER_ROW = (
     .where(
         _IDENTITIES.c.kind == bindparam("kind"),
         _IDENTITIES.c.value == bindparam("value"),
-        _IDENTITIES.c.verified.is_(True),
+        _IDENTITIES.c.verified,
     )
 )
 _EVENT_COLUMNS = (

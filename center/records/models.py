@@ -96,7 +96,7 @@ class Identity(Base):
             "kind",
             "value",
             unique=True,
-            sqlite_where=text("verified"),
+            sqlite_where=text("verified = 1"),  # (as SQLAlchemy writes it there)
             postgresql_where=text("verified"),
         ),
         UniqueConstraint("customer_id", "kind", "value", name="uq_identities_customer_kind_value"),

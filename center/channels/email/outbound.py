@@ -203,7 +203,7 @@ class EmailOutbound:
             .where(
                 IDENTITIES.c.customer_id == customer_id,
                 IDENTITIES.c.kind == IdentityKind.EMAIL,
-                IDENTITIES.c.verified.is_(True),
+                IDENTITIES.c.verified,
             )
             .limit(1)
         )

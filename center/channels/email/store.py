@@ -36,7 +36,7 @@ _OWNER = (
     .where(
         IDENTITIES.c.kind == "email",
         IDENTITIES.c.value == bindparam("b_addr"),
-        IDENTITIES.c.verified.is_(True),
+        IDENTITIES.c.verified,
     )
     .limit(1)
     .scalar_subquery()
@@ -54,7 +54,7 @@ _OWNERS = (
     .where(
         IDENTITIES.c.kind == "email",
         IDENTITIES.c.value.in_(bindparam("b_addrs", expanding=True)),
-        IDENTITIES.c.verified.is_(True),
+        IDENTITIES.c.verified,
     )
     .order_by(IDENTITIES.c.id)
 )

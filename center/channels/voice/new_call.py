@@ -126,7 +126,7 @@ _BY_PHONE = (
     .where(
         IDENTITIES.c.kind == bindparam("kind"),
         IDENTITIES.c.value == bindparam("phone"),
-        IDENTITIES.c.verified.is_(True),
+        IDENTITIES.c.verified,
         CUSTOMERS.c.merged_into_id.is_(None),
     )
     .limit(1)
