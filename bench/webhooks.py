@@ -484,6 +484,33 @@ async def _stop(proc: asyncio.subprocess.Process, kind: str) -> None:
     else:
         proc.terminate()
     await asyncio.wait_for(proc.wait(), 20)
+    if kind in ENVS:
+        await _forget(ENVS[kind])
+
+
+async def _forget(env: dict[str, str]) -> None:
+    """The run's schema and Redis keys go with it (a shared server is left as found)."""
+    from sqlalchemy import text
+
+    from center.redisconn import client
+
+    schema = env.get("CENTER_DATABASE_SCHEMA")
+    if schema:
+        db = _db({**env, "CENTER_DATABASE_SCHEMA": ""})
+        try:
+            async with db.engine.begin() as c:
+                await c.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        finally:
+            await db.dispose()
+    prefix, url = env.get("CENTER_REDIS_PREFIX"), env.get("CENTER_REDIS_URL")
+    if prefix and url:
+        redis = client(url)
+        try:
+            keys = [k async for k in redis.scan_iter(match=f"*{prefix}*", count=1000)]
+            for n in range(0, len(keys), 1000):
+                await redis.delete(*keys[n : n + 1000])
+        finally:
+            await redis.aclose()
 
 
 async def _seed_calls(env: dict[str, str]) -> None:
