@@ -116,6 +116,27 @@
     device.register().catch((err) => status(label(), describe(err)));
   }
 
+  // Its bar, hidden until the softphone starts, before the console's Log out button.
+  function bar() {
+    const el = (tag, attrs, text) => {
+      const e = document.createElement(tag);
+      Object.assign(e, attrs);
+      if (text) e.textContent = text;
+      return e;
+    };
+    const root = el("span", { id: "softphone", className: "softphone", hidden: true });
+    root.append(
+      el("span", { className: "muted" }, "Softphone:"),
+      el("span", { id: "sp-state" }),
+      el("button", { id: "sp-answer", type: "button", hidden: true }, "Answer"),
+      el("button", { id: "sp-mute", type: "button", hidden: true }, "Mute"),
+      el("button", { id: "sp-hangup", type: "button", hidden: true }, "Hang up"),
+      el("span", { id: "sp-error", className: "error", hidden: true }),
+    );
+    $("logout").before(root);
+  }
+
+  bar(); // (this script runs at the end of the body: the header is there)
   document.addEventListener("DOMContentLoaded", () => {
     $("sp-answer").addEventListener("click", () => call?.accept());
     $("sp-mute").addEventListener("click", () => call?.mute(!call.isMuted()));

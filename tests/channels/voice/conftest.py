@@ -155,3 +155,17 @@ async def presences_of(server: Server, username: str) -> list[tuple[str, str | N
             .order_by(Event.id)
         )
         return [(d["presence"], d["reason"]) for d in data]
+
+
+async def told_set_away(
+    server: Server, console: Agent, username: str, *, unreachable: bool = False
+) -> None:
+    """The agent's phone did not answer (or Twilio could not call it): their console is told
+    the call went back to the queue and that they are away, which the log records."""
+    why = "your phone could not be reached" if unreachable else "your phone did not answer"
+    told = await console.next("call_error")
+    assert told["error"] == (
+        f"{why}: the call went back to the queue; you are away until you choose Available"
+    )
+    reason = "phone_unreachable" if unreachable else "phone_not_answered"
+    assert (await presences_of(server, username))[-1] == ("away", reason)

@@ -15,7 +15,7 @@ from center.channels.voice.web import BRIDGE
 from center.config import Settings
 from center.records.db import Database
 from center.records.models import Event, Interaction, VoiceCall, VoiceLeg
-from tests.channels.voice.conftest import VoiceConsole, presences_of
+from tests.channels.voice.conftest import VoiceConsole, told_set_away
 from tests.channels.voice.test_waiting import event_types, queued_call
 from tests.support import Server, serve_app, signed_in_agent
 from tests.twilio_support import CENTER_NUMBER, PUBLIC_URL, TwilioApi, Webhooks, sid, voice_call
@@ -188,13 +188,8 @@ async def test_a_dial_twilio_refuses_gives_the_call_back_to_the_queue(
         refused = await console.next("call_error")
         assert refused["action"] == "add the agent" and refused["status"] == 400
         assert not refused["error"].endswith("(trying again)")
-        requeued = await console.next("call_error")
-        assert requeued["error"] == (
-            "your phone could not be reached: the call went back to the queue"
-            "; you are away until you choose Available"
-        )
         # (Away before the call was queued again: it never rang Ann's number twice.)
-        assert (await presences_of(server, "ann"))[-1] == ("away", "phone_unreachable")
+        await told_set_away(server, console, "ann", unreachable=True)
         moved = api.posts(f"/Calls/{call}.json")[-1]
         assert moved.form == {"Url": f"{PUBLIC_URL}/twilio/voice/hold", "Method": "POST"}
         async with server.db.read() as s:

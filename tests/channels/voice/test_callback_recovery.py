@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from center.outbox.models import OutboxItem
 from center.records.models import Interaction, User, VoiceCall
-from tests.channels.voice.conftest import VoiceConsole, presences_of
+from tests.channels.voice.conftest import VoiceConsole, told_set_away
 from tests.channels.voice.test_waiting import (
     CALLER,
     asked_for_callback,
@@ -72,11 +72,7 @@ async def test_a_callback_whose_agent_twilio_refuses_goes_to_the_next_agent(
         iid = await accepts_the_offer(ann, console)
         refused = await console.next("call_error")
         assert refused["action"] == "add the agent" and refused["code"] == 21217
-        requeued = await console.next("call_error")
-        assert requeued["error"] == (
-            "your phone could not be reached: the call went back to the queue"
-            "; you are away until you choose Available"
-        )
+        await told_set_away(server, console, "ann", unreachable=True)
         assert api.posts("/Calls") == []  # the customer was not called, nor anything moved
         i = await interaction(server, iid)
         assert i.state.value == "queued" and i.agent_id is None
@@ -135,12 +131,7 @@ async def test_a_called_back_customer_whose_agent_does_not_answer_holds_for_the_
             voice_call(ann_leg, "no-answer", from_=CENTER_NUMBER, to=ann_leg_to),
         )
         assert r.status == 200
-        told = await console.next("call_error")
-        assert told["error"] == (
-            "your phone did not answer: the call went back to the queue"
-            "; you are away until you choose Available"
-        )
-        assert (await presences_of(server, "ann"))[-1] == ("away", "phone_not_answered")
+        await told_set_away(server, console, "ann")
         moved = api.posts(f"/Calls/{customer}.json")[-1]
         assert moved.form == {"Url": f"{PUBLIC_URL}/twilio/voice/hold", "Method": "POST"}
         i = await interaction(server, iid)

@@ -8,7 +8,7 @@ import pytest
 
 from center.config import Settings
 from center.records.models import Interaction
-from tests.channels.voice.conftest import VoiceConsole, bridged_call, presences_of
+from tests.channels.voice.conftest import VoiceConsole, bridged_call, told_set_away
 from tests.support import Server, signed_in_agent
 from tests.twilio_support import PUBLIC_URL, TwilioApi, Webhooks, sid, voice_call
 
@@ -107,12 +107,7 @@ async def test_an_available_agent_whose_phone_does_not_answer_is_set_away(
             voice_call(ann_leg, "no-answer", from_="+15005550006", to="client:agent-1"),
         )
         assert r.status == 200
-        told = await console.next("call_error")
-        assert told["error"] == (
-            "your phone did not answer: the call went back to the queue"
-            "; you are away until you choose Available"
-        )
-        assert (await presences_of(server, "ann"))[-1] == ("away", "phone_not_answered")
+        await told_set_away(server, console, "ann")
         bob = await signed_in_agent(server, "bob", capacity={"voice": 1})
         try:
             assert (await bob.next("offer"))["id"] == iid
