@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from center import fastjson
+from center.records import sqlite_hop
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -112,6 +113,8 @@ def _make_engine(
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         kwargs["connect_args"] = {"timeout": 30}
+        if parsed.get_driver_name() == "aiosqlite":
+            kwargs["module"] = sqlite_hop.dbapi()  # (one thread hop per statement)
     elif backend == "postgresql":
         # Kept connections for a busy process's concurrent steps, and no overflow: an
         # overflow connection is closed when returned, and its replacement pays a connect
