@@ -8,7 +8,8 @@
 * ``Namespace`` bounds every handler: a Redis or database outage, or a handler that runs
   past ``handler_timeout_s``, answers ``{"ok": false, "code": "unavailable"}`` (a connect is
   refused, naming the outage) instead of a client waiting for an ack that never comes.
-* ``RedisManager`` publishes through the app's blocking, time-bounded pool.
+* ``RedisManager`` publishes through the app's blocking, time-bounded pool, and finds a
+  leaving socket's rooms in an index (center/socket_rooms.py), not by walking every room.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from redis.asyncio import Redis
 from socketio import packet
 
 from center.loops import OUTAGE_ERRORS, outage_name
+from center.socket_rooms import RoomIndex
 
 log = logging.getLogger(__name__)
 # Events socket.io itself raises on a namespace; never accepted from a client.
@@ -116,7 +118,7 @@ class Namespace(socketio.AsyncNamespace):
         return unavailable(event, message)
 
 
-class RedisManager(socketio.AsyncRedisManager):
+class RedisManager(RoomIndex, socketio.AsyncRedisManager):
     """AsyncRedisManager whose publishes go through ``publisher`` (a blocking pool with
     time bounds). Its pub/sub listener keeps socket.io's own client and reconnect loop, with
     ``redis_options`` (no read timeout there: a listener is idle between messages)."""
