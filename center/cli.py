@@ -13,7 +13,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from center import gc_policy
 from center.config import Settings
+from center.loops import cancel_all
 from center.records.db import Database
 from center.records.enums import Role
 
@@ -61,7 +63,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 async def _serving(made: Awaitable[Any]) -> Any:
     app = await made
     app.on_startup.append(_freeze_startup_heap)  # (after every other startup step)
+    app.on_cleanup.append(_stop_full_collections)
     return app
+
+
+_FULL_COLLECTIONS: list[asyncio.Task[None]] = []
 
 
 async def _freeze_startup_heap(_app: object) -> None:
@@ -69,10 +75,19 @@ async def _freeze_startup_heap(_app: object) -> None:
     the process, yet every full collection walked it again: 130 ms once every few seconds
     under webhook load (bench/webhooks.py), each time stalling every request and socket of
     the process. Collected once here, then frozen (``gc.freeze``: never scanned again), so
-    a full collection walks only what was made since. Serving only: the tests' in-process
-    servers are made and dropped by the hundred, and frozen they would never be freed."""
+    a full collection walks only what was made since; and from now on what each full
+    collection leaves is frozen too, with the whole heap collected once per interval
+    (center/gc_policy.py). Serving only: the tests' in-process servers are made and dropped
+    by the hundred, and frozen they would never be freed."""
     gc.collect()
     gc.freeze()
+    gc_policy.install()
+    _FULL_COLLECTIONS.append(asyncio.create_task(gc_policy.every(), name="full-collections"))
+
+
+async def _stop_full_collections(_app: object) -> None:
+    gc_policy.uninstall()
+    await cancel_all(_FULL_COLLECTIONS)
 
 
 def _fast_loop() -> asyncio.AbstractEventLoop | None:
