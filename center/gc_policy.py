@@ -10,7 +10,7 @@ free in them.
 So the survivors of every full collection are frozen (``gc.freeze``: left out of later
 collections, still freed by reference counting): the next one walks only what is newer.
 What that costs: an object frozen while alive that later becomes garbage in a reference
-cycle is not freed by those collections. ``full_every`` bounds that: once per interval
+cycle is not freed by those collections. ``every`` bounds that: once per interval
 everything is unfrozen, collected once (one full stall per interval, not one per quarter
 of growth), and frozen again.
 """

@@ -84,11 +84,14 @@ def settings(tmp_path: Path, redis_url: str) -> Settings:
 
 async def _drop_schema(database: Database, schema: str) -> None:
     """Drop a test's schema; a drop that waits names who holds its locks (a stall file)."""
-    drop = text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    try:
+
+    async def drop(lock_timeout: str) -> None:
         async with database.engine.begin() as conn:
-            await conn.execute(text("SET LOCAL lock_timeout = '3s'"))
-            await conn.execute(drop)
+            await conn.execute(text(f"SET LOCAL lock_timeout = '{lock_timeout}'"))
+            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+
+    try:
+        await drop("3s")
         return
     except DBAPIError:
         pass
@@ -96,9 +99,7 @@ async def _drop_schema(database: Database, schema: str) -> None:
         holders = (await conn.execute(HOLDERS, {"schema": schema})).all()
     with open(f"/tmp/stall-drop-{os.getpid()}.txt", "a") as out:  # noqa: ASYNC230
         out.write(f"--- {schema}\n" + "".join(f"{h}\n" for h in holders))
-    async with database.engine.begin() as conn:
-        await conn.execute(text("SET LOCAL lock_timeout = '20s'"))
-        await conn.execute(drop)
+    await drop("20s")
 
 
 # Who holds a lock on a relation of the schema, and what they are doing.

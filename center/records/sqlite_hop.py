@@ -92,14 +92,15 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         self._rows.clear()
 
     def execute(self, operation: Any, parameters: Any = None) -> Any:
-        try:
-            return await_(self._run(operation, parameters, many=False))
-        except Exception as error:
-            self._adapt_connection._handle_exception(error)
+        return self._call(operation, parameters, many=False)
 
     def executemany(self, operation: Any, seq_of_parameters: Any) -> Any:
+        return self._call(operation, seq_of_parameters, many=True)
+
+    def _call(self, operation: Any, parameters: Any, *, many: bool) -> Any:
+        # (The driver's errors mapped as SQLAlchemy's adapter maps them.)
         try:
-            return await_(self._run(operation, seq_of_parameters, many=True))
+            return await_(self._run(operation, parameters, many=many))
         except Exception as error:
             self._adapt_connection._handle_exception(error)
 
