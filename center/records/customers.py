@@ -154,8 +154,7 @@ async def _resolve_one(
         return None
     now = utcnow()
     made = [
-        events.row(events.CustomerCreated(via=via), actor_kind=ActorKind.CUSTOMER),
-        events.row(_identity_added(kind, value, verified=True), actor_kind=ActorKind.CUSTOMER),
+        events.row(e, actor_kind=ActorKind.CUSTOMER) for e in first_contact(kind, value, via=via)
     ]
     try:
         if db.single_statement_steps:
@@ -265,6 +264,8 @@ async def _resolve_in(
             conflicts.add(kind)
             continue
         row = known.get((kind, value))
+        if row is None and owner is not None:
+            continue  # (still on a customer merged into this one: found through the chain)
         if row is None:
             s.add(Identity(customer_id=customer.id, kind=kind, value=value, verified=True))
         elif not row.verified:
@@ -278,6 +279,12 @@ async def _resolve_in(
             _added(s, customer, kind, value, verified=False)
     await s.flush()
     return Resolved(customer, frozenset(conflicts))
+
+
+def first_contact(kind: IdentityKind, value: str, *, via: str) -> list[events.Payload]:
+    """The events of a customer made for a verified identity, in order (their actor is the
+    customer): for a step that makes the customer in its own statement."""
+    return [events.CustomerCreated(via=via), _identity_added(kind, value, verified=True)]
 
 
 def _identity_added(kind: IdentityKind, value: str, *, verified: bool) -> events.IdentityAdded:

@@ -3,11 +3,12 @@ and their events.
 
 Every call starts here, so it is the voice channel's busiest write. On PostgreSQL it is one
 statement (data-modifying CTEs, as center/interactions/one_statement.py does for messages)
-that also finds the caller by their number: a known caller's call is one round trip,
-without BEGIN and COMMIT, all or nothing. When the number has no verified owner the statement
-writes nothing; the caller is then resolved (a customer made, in its own transaction) and
-the same statement runs with their id. SQLite has no data-modifying CTEs: there the same
-rows are written in one transaction. Events are inserted in the order given (their ids
+that also finds the caller by their number, or makes them a customer when the number has
+no verified owner (the customer, their number as a verified identity and its two events):
+every call is one round trip, without BEGIN and COMMIT, all or nothing. Should the number
+gain an owner at the same moment (a unique-index failure), the caller is resolved as
+everywhere else and the call stored by their id. SQLite has no data-modifying CTEs: there
+the same rows are written in one transaction. Events are inserted in the order given (their ids
 order the timeline), in the statement that writes what they record.
 
 A replay of the webhook (the same CallSid) fails on the leg's unique CallSid, so nothing is
@@ -20,7 +21,23 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, String, bindparam, cast, insert, literal, select, true, union_all
+from sqlalchemy import (
+    Integer,
+    Select,
+    String,
+    bindparam,
+    case,
+    cast,
+    exists,
+    false,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from center.channels.voice import store
@@ -84,40 +101,87 @@ def _inserted(table: Any, name: str, prefix: str, *linked: Any) -> Any:
     return insert(table).from_select(_names(table), rows).returning(*table.c).cte(name)
 
 
-def _statement(owner: Select, n_events: int) -> Select:
-    who = owner.cte("owner")
+def _found_or_made(found: Any) -> Any:
+    """The caller: the number's owner (``found``), or else a customer the statement makes
+    (``made`` is true), with the number as their verified identity (inserted beside it)."""
+    now = bindparam("now", type_=CUSTOMERS.c.created_at.type)
+    made = (
+        insert(CUSTOMERS)
+        .from_select(
+            ["display_name", "created_at", "merged_into_id"],
+            select(literal(None, CUSTOMERS.c.display_name.type), now, literal(None, Integer)).where(
+                ~exists(select(found.c.id))
+            ),
+        )
+        .returning(CUSTOMERS.c.id, CUSTOMERS.c.display_name)
+        .cte("made")
+    )
+    identity = insert(IDENTITIES).from_select(
+        ["customer_id", "kind", "value", "verified", "created_at"],
+        select(
+            made.c.id,
+            bindparam("kind", type_=IDENTITIES.c.kind.type),
+            bindparam("phone", type_=IDENTITIES.c.value.type),
+            true(),
+            bindparam("now", type_=IDENTITIES.c.created_at.type),
+        ),
+    )
+    who = union_all(
+        select(found.c.id, found.c.display_name, false().label("made")),
+        select(made.c.id, made.c.display_name, true().label("made")),
+    ).cte("owner")
+    return who, identity.cte("made_identity")
+
+
+def _statement(owner: Select, n_events: int, *, make: bool) -> Select:
+    """The call's rows for the ``owner`` lookup's customer. ``make``: when the lookup finds
+    nobody, for a customer the statement makes, with their identity and its two events
+    before the call's."""
+    identity = None
+    if make:
+        who, identity = _found_or_made(owner.cte("found"))
+    else:
+        who = owner.cte("owner")
     i = _inserted(irows.INTERACTIONS, "i", "i_", who.c.id)
     conference = literal(store.CONFERENCE_PREFIX) + cast(i.c.id, String)
     call = _inserted(store.CALLS, "c", "c_", i.c.id, i.c.customer_id, conference)
     leg = _inserted(store.LEGS, "l", "l_", call.c.id)
     kinds = {c: EVENTS.c[c].type for c in _EVENT_COLUMNS}
-    rows = union_all(
-        *(
-            select(
-                literal(n).label("ord"),
-                *(bindparam(f"e{n}_{c}", type_=t).label(c) for c, t in kinds.items()),
-            )
-            for n in range(n_events)
+
+    def event(ord_: int, prefix: str, of_call: bool) -> Select:
+        return select(
+            literal(ord_).label("ord"),
+            (true() if of_call else false()).label("of_call"),
+            *(bindparam(f"{prefix}_{c}", type_=t).label(c) for c, t in kinds.items()),
         )
-    ).subquery("ev")
+
+    made = [event(-2, "m0", False), event(-1, "m1", False)] if make else []
+    rows = union_all(*made, *(event(n, f"e{n}", True) for n in range(n_events))).subquery("ev")
+    mine = rows.c.of_call
+    chosen = i.join(rows, true())
+    if make:  # (the made customer's events only when the statement made them)
+        chosen = chosen.join(who, or_(mine, who.c.made))
+    # (Every event in one INSERT ordered by ``ord``: their ids order the timeline, and
+    # PostgreSQL runs a statement's data-modifying CTEs in no promised order.)
     written = insert(EVENTS).from_select(
         ["customer_id", "interaction_id", "ticket_id", "actor_id", "created_at", *_EVENT_COLUMNS],
         select(
             i.c.customer_id,
-            i.c.id,
-            i.c.ticket_id,
+            case((mine, i.c.id), else_=literal(None, Integer)),
+            case((mine, i.c.ticket_id), else_=literal(None, Integer)),
             literal(None, EVENTS.c.actor_id.type),
             bindparam("now", type_=EVENTS.c.created_at.type),
             *(rows.c[c] for c in _EVENT_COLUMNS),
         )
-        .select_from(i.join(rows, true()))
+        .select_from(chosen)
         .order_by(rows.c.ord),
     )
-    return (
+    statement = (
         select(i, call, leg, who.c.display_name.label("caller_name"))
         .select_from(i.join(call, true()).join(leg, true()).join(who, true()))
         .add_cte(written.cte("e"))
     )
+    return statement if identity is None else statement.add_cte(identity)
 
 
 _BY_PHONE = (
@@ -134,9 +198,11 @@ _BY_PHONE = (
 _BY_ID = select(CUSTOMERS.c.id, CUSTOMERS.c.display_name).where(
     CUSTOMERS.c.id == bindparam("customer_id")
 )
-# Built once per shape (they are long; building one per call would cost what it saves).
+
+# Built once per shape (they are long; building one per call would cost what it saves):
+# by the number (its owner, or a customer made for it), or by a customer resolved before.
 _STATEMENTS = {
-    (by_phone, n): _statement(_BY_PHONE if by_phone else _BY_ID, n)
+    (by_phone, n): _statement(_BY_PHONE if by_phone else _BY_ID, n, make=by_phone)
     for by_phone in (True, False)
     for n in range(1, MAX_EVENTS + 1)
 }
@@ -149,25 +215,45 @@ def _params(new: NewCall, now: datetime) -> dict[str, Any]:
         ("c_", store.CALLS, new.call),
         ("l_", store.LEGS, new.leg),
     ):
-        unknown = set(values) - set(_other(table))
+        defaults = _DEFAULTS[table.name]
+        unknown = values.keys() - defaults.keys()
         if unknown:
             raise ValueError(f"{table.name}: not columns a new call sets: {sorted(unknown)}")
-        for name in _other(table):
-            params[prefix + name] = values[name] if name in values else _default(table.c[name])
-    for n, (payload, actor_kind) in enumerate(new.events):
-        params[f"e{n}_actor_kind"] = actor_kind
-        params[f"e{n}_type"] = payload.type.value
-        params[f"e{n}_data"] = payload.data()
+        for name, default in defaults.items():
+            if name in values:
+                params[prefix + name] = values[name]
+            elif default is _REQUIRED:  # (a callable default: the step must say it)
+                raise ValueError(f"{table.name}.{name} needs a value")
+            else:
+                params[prefix + name] = default
+    _event_params(params, "e", new.events)
     return params
+
+
+def _event_params(
+    params: dict[str, Any], prefix: str, written: list[tuple[events.Payload, ActorKind]]
+) -> None:
+    for n, (payload, actor_kind) in enumerate(written):
+        params[f"{prefix}{n}_actor_kind"] = actor_kind
+        params[f"{prefix}{n}_type"] = payload.type.value
+        params[f"{prefix}{n}_data"] = payload.data()
+
+
+_REQUIRED = object()  # (a column with a callable default, e.g. created_at)
 
 
 def _default(column: Any) -> Any:
     d = column.default
     if d is not None and d.is_scalar:
         return d.arg
-    if not column.nullable:  # (a callable default: the step must say it, e.g. created_at)
-        raise ValueError(f"{column.table.name}.{column.name} needs a value")
-    return None
+    return _REQUIRED if not column.nullable else None
+
+
+# The columns each table's binds fill, with what a column a new call leaves out gets.
+_DEFAULTS = {
+    t.name: {name: _default(t.c[name]) for name in _other(t)}
+    for t in (irows.INTERACTIONS, store.CALLS, store.LEGS)
+}
 
 
 def _split(row: Any) -> Stored:
@@ -185,9 +271,12 @@ def _split(row: Any) -> Stored:
 async def _one_statement(
     c: AsyncConnection, new: NewCall, now: datetime, **who: Any
 ) -> Stored | None:
+    params = _params(new, now)
     by_phone = "phone" in who
-    statement = _STATEMENTS[(by_phone, len(new.events))]
-    row = (await c.execute(statement, {**_params(new, now), **who})).first()
+    if by_phone:  # (the events of a customer made for the number, if it has no owner)
+        made = customers.first_contact(IdentityKind.PHONE, who["phone"], via="voice")
+        _event_params(params, "m", [(e, ActorKind.CUSTOMER) for e in made])
+    row = (await c.execute(_STATEMENTS[(by_phone, len(new.events))], {**params, **who})).first()
     return None if row is None else _split(row)
 
 
@@ -200,10 +289,16 @@ async def write_call(db: Database, phone: str | None, new: NewCall) -> Stored:
     one_statement = db.single_statement_steps
     known: customers.Owner | None = None
     if one_statement and phone is not None:
-        async with db.statement() as c:
-            stored = await _one_statement(c, new, now, kind=IdentityKind.PHONE, phone=phone)
-        if stored is not None:
-            return stored
+        try:
+            async with db.statement() as c:
+                stored = await _one_statement(c, new, now, kind=IdentityKind.PHONE, phone=phone)
+            if stored is not None:
+                return stored
+        except IntegrityError:
+            # The number was given an owner at the same moment (another call or text), or
+            # its owner was merged into another customer: the general path below finds
+            # them. A replay of this CallSid fails there too, and that reaches the caller.
+            pass
     elif phone is not None:
         async with db.read_step() as c:
             known = await customers.owner(c, IdentityKind.PHONE, phone)
