@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/webhooks.py [--rate 200] [--seconds 5] [--only sms_inbound,...]
     .venv/bin/python bench/webhooks.py --only voice_incoming --profile /tmp/wh.txt  # pyinstrument
+    .venv/bin/python bench/webhooks.py --only voice_incoming --show-slow 20  # when, in the run
 
 Each scenario runs against one server process on loopback, first paced at ``--rate``
 requests/s (latency from the moment a request was due, so a server falling behind shows),
@@ -226,6 +227,7 @@ async def load(
         if settle is not None:  # (and what the warm-up started in the background)
             await settle()
         latencies: list[float] = []
+        slow: list[tuple[float, float]] = []  # (when it was due, its latency): --show-slow
         errors = 0
         interval = 1 / args.rate
         cpu_start = _cpu_s(pid)
@@ -240,10 +242,17 @@ async def load(
             await asyncio.sleep(max(0.0, due - time.perf_counter()))
             ok = await _one(http, base, name, n, scenario)
             latencies.append(time.perf_counter() - due)
+            if args.show_slow and latencies[-1] * 1000 > args.show_slow:
+                slow.append((due - start, latencies[-1]))
             errors += not ok
 
         await asyncio.gather(*(paced(n) for n in range(total)))
         elapsed = time.perf_counter() - start
+        if slow:  # (when in the run the slow ones were due: a stall, or a backlog building)
+            print(f"{name}: {len(slow)} requests over {args.show_slow} ms, by when they were due:")
+            for tenth in sorted({int(at * 10) for at, _ in slow}):
+                these = [lat for at, lat in slow if int(at * 10) == tenth]
+                print(f"  {tenth / 10:5.1f} s  {len(these):4d}  worst {max(these) * 1000:.0f} ms")
         done = 0
         stop = time.perf_counter() + args.burst
 
@@ -566,6 +575,10 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--only", default="", help="comma-separated scenario names")
     parser.add_argument("--profile", type=Path, help="write the center's pyinstrument profile here")
+    parser.add_argument(
+        "--show-slow", type=float, default=0.0, metavar="MS",
+        help="list when the paced requests slower than this were due (diagnosis)",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.profile:
         PROFILE.append(args.profile.resolve())

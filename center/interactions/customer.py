@@ -76,14 +76,17 @@ class CustomerSide(ServiceBase):
         priority: int = 0,
         suggested: list[int] | None = None,
         meta: dict[str, Any] | None = None,
+        external_ref: str | None = None,
         before: StepHook | None = None,
         after: MessageHook | None = None,
     ) -> Stored:
         """A new conversation with its first message, in one transaction: started, message
         received, and then either the articles shown to the customer (``suggested``: the
         chat waits for them to read or ask for an agent) or queued at once. ``before`` and
-        ``after`` run in that transaction (see ``StepHook``)."""
-        if before is None and after is None and self.db.single_statement_steps:
+        ``after`` run in that transaction (see ``StepHook``); ``external_ref`` is the
+        channel's own key for the conversation (an SMS conversation's number)."""
+        one = before is None and after is None and external_ref is None
+        if one and self.db.single_statement_steps:
             async with self.db.statement() as c:
                 i, m = await state_statements.started(
                     c, customer_id=customer_id, channel=channel, body=body, queue=queue,
@@ -100,7 +103,7 @@ class CustomerSide(ServiceBase):
             i = await rows.insert_interaction(
                 c, customer_id=customer_id, channel=channel, queue=queue, priority=priority,
                 state=S.NEW if suggested else S.QUEUED, created_at=now,
-                queued_at=None if suggested else now,
+                queued_at=None if suggested else now, external_ref=external_ref,
             )  # fmt: skip
             m = await rows.insert_message(c, i.id, Direction.INBOUND, body, meta=meta)
             customer = ActorKind.CUSTOMER

@@ -152,6 +152,15 @@ async def _resolve_one(
         if row.merged_into_id is None and (not display_name or row.display_name):
             return transient(Customer, row._mapping)
         return None
+    return await make(db, kind, value, display_name=display_name, via=via)
+
+
+async def make(
+    db: Database, kind: IdentityKind, value: str, *, display_name: str | None = None, via: str
+) -> Customer | None:
+    """A new customer for a normalised verified identity that had no owner a moment ago
+    (the caller has just looked), with its events; one statement on PostgreSQL. None when
+    it has one now (made at the same moment elsewhere): ``resolve`` then finds them."""
     now = utcnow()
     made = [
         events.row(e, actor_kind=ActorKind.CUSTOMER) for e in first_contact(kind, value, via=via)

@@ -86,9 +86,13 @@ class Inbound:
             found = await customers.owner(c, IdentityKind.PHONE, phone)
             customer_id = None if found is None else found.id
             known = None if customer_id is None else await store.open_conversation(c, customer_id)
+        fresh = customer_id is None  # (made now: no conversation of theirs to look for)
         if customer_id is None:
-            customer = await customers.resolve(self.db, {IdentityKind.PHONE: phone}, via="sms")
-            customer_id = customer.id
+            made = await customers.make(self.db, IdentityKind.PHONE, phone, via="sms")
+            if made is None:  # (given an owner a moment ago, by a text or call at once)
+                made = await customers.resolve(self.db, {IdentityKind.PHONE: phone}, via="sms")
+                fresh = False
+            customer_id = made.id
 
         async def guard(c: AsyncConnection) -> None:
             if not await first_delivery(c, sid, "received"):
@@ -96,7 +100,10 @@ class Inbound:
 
         try:
             for attempt in range(3):
-                current = await self._current(customer_id, known if attempt == 0 else None)
+                if fresh and attempt == 0:
+                    current = None
+                else:
+                    current = await self._current(customer_id, known if attempt == 0 else None)
                 if keyword is not None:
                     return await self._keyword(
                         keyword, phone, customer_id, current, body, meta, guard
@@ -155,7 +162,6 @@ class Inbound:
                 raise ConversationExists
 
         async def after(c: AsyncConnection, i: Interaction, m: Message) -> None:
-            await irows.set_interaction(c, i, external_ref=phone)
             if answer is not None:
                 await self.out.kb_reply(c, i, answer)
 
@@ -167,8 +173,9 @@ class Inbound:
             priority=where.priority,
             suggested=[answer.article_id] if answer is not None else None,
             meta=meta,
+            external_ref=phone,
             before=before,
-            after=after,
+            after=after if answer is not None else None,
         )
         if answer is not None:
             self.out.wake()  # (the answer's outbox row committed with the start)

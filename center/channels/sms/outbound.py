@@ -160,11 +160,11 @@ class SmsOutbound:
         self, interaction: Interaction, notice: CustomerNotice, data: dict[str, Any]
     ) -> None:
         # (Queue position, "agent joined" and typing are chat niceties: texting them would
-        # cost the customer messages.) Closed: the optional satisfaction question.
+        # cost the customer messages.) Closed: the optional satisfaction question. (A
+        # knowledge-base answer committed with a conversation's start is woken for by the
+        # step that wrote it: waking here too cost a read of the outbox per conversation.)
         if notice is CustomerNotice.CLOSED and self.options.csat:
             await self._ask_csat(interaction.id)
-        else:
-            self.wake()  # a knowledge-base answer committed with the conversation's start
 
     async def _ask_csat(self, interaction_id: int) -> None:
         async with self.db.step() as c:
