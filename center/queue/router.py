@@ -23,8 +23,9 @@ from center.queue import definitions
 from center.queue.clock import Clock, SystemClock
 from center.queue.handoffs import Handoffs
 from center.queue.keys import Keys, queue_score
-from center.queue.live_reads import LiveReads, presence_of
+from center.queue.live_reads import LiveReads
 from center.queue.model import QueueDef
+from center.queue.presence_steps import ALL_CHANNELS, PresenceSteps
 from center.queue.results import (
     Declined,
     Escalated,
@@ -37,7 +38,6 @@ from center.queue.scripts import ErrorCode, RouterError, Scripts, check
 from center.records.enums import Channel, Presence
 
 log = logging.getLogger(__name__)
-ALL_CHANNELS = ",".join(c.value for c in Channel)
 
 __all__ = ["Declined", "Offer", "Removed", "Router", "RouterOptions"]
 
@@ -63,7 +63,7 @@ def _offer(res: list | None) -> Offer | None:
     return Offer(int(res[0]), int(res[1]), int(res[2]), str(res[3])) if res else None
 
 
-class Router(LiveReads, Handoffs):
+class Router(LiveReads, Handoffs, PresenceSteps):
     def __init__(
         self,
         redis: Redis,
@@ -287,43 +287,6 @@ class Router(LiveReads, Handoffs):
         agent = str(res[2])
         return Removed(interaction_id, str(res[1]), int(agent) if agent else None)
 
-    async def set_presence(
-        self,
-        agent_id: int,
-        presence: Presence,
-        capacity: Mapping[str, int],
-        *,
-        skills: Mapping[str, int] | None = None,
-    ) -> str:
-        """Returns the previous presence ('' if none)."""
-        change = await self.change_presence(agent_id, presence, capacity, skills=skills)
-        return change.previous.value if change.previous else ""
-
-    async def change_presence(
-        self,
-        agent_id: int,
-        presence: Presence,
-        capacity: Mapping[str, int],
-        *,
-        skills: Mapping[str, int] | None = None,
-    ) -> PresenceChange:
-        """Set presence, capacity and (when given) skills; report how long the last lasted."""
-        if presence is Presence.WRAP_UP:
-            raise ValueError("wrap-up starts by closing an interaction, not by a presence")
-        k = self.keys
-        now = self.clock.now_ms()
-        encoded = ""
-        if skills is not None:
-            checked = definitions.check_skills(skills, what=f"agent {agent_id}")
-            encoded = json.dumps(checked, separators=(",", ":"), sort_keys=True)
-        args: list[object] = [agent_id, presence.value, now, encoded]
-        for channel in Channel:
-            args += [channel.value, int(capacity.get(channel.value, 0))]
-        before, since = await self.scripts.run("setPresence", [k.agent(agent_id), k.base], args)
-        previous = presence_of(str(before))
-        duration = now - int(since) if previous is not None and int(since) else None
-        return PresenceChange(agent_id, presence, previous, duration)
-
     async def escalate(self) -> list[Escalated]:
         """Raise waiting interactions to the escalation rings their wait reached."""
         k = self.keys
@@ -339,17 +302,6 @@ class Router(LiveReads, Handoffs):
             for e in found:
                 await self.on_escalated(e)
         return found
-
-    async def end_wrap_up(self, agent_id: int) -> PresenceChange | None:
-        """End an agent's wrap-up whose timer passed (None if it was not wrapping up)."""
-        k = self.keys
-        now = self.clock.now_ms()
-        res = await self.scripts.run(
-            "endWrapUp", [k.agent(agent_id), k.base], [agent_id, now, ALL_CHANNELS]
-        )
-        if not int(res[0]):
-            return None
-        return PresenceChange(agent_id, Presence.AVAILABLE, Presence.WRAP_UP, now - int(res[1]))
 
     async def check_channel(self, queue: str, channel: Channel) -> None:
         """Raise ValueError when a defined queue does not take this channel."""
