@@ -110,3 +110,19 @@ async def test_a_merged_customers_number_reaches_the_customer_they_became(
         i = await s.scalar(select(Interaction).where(Interaction.external_ref == call))
         assert await s.scalar(select(func.count()).select_from(Customer)) == 2
     assert i is not None and i.customer_id == kept.id
+
+
+async def test_a_replayed_first_call_is_answered_from_the_call_stored(
+    server: Server, hooks: Webhooks
+) -> None:
+    """Twilio retrying a first call's webhook: the same menu, one customer, one call."""
+    call = sid("CA")
+    first = await hooks.post("/twilio/voice", voice_call(call, from_=NEW_NUMBER))
+    again = await hooks.post("/twilio/voice", voice_call(call, from_=NEW_NUMBER))
+    assert first.status == again.status == 200
+    assert _gathers(first.text) and _gathers(again.text)
+    async with server.db.read() as s:
+        assert await s.scalar(select(func.count()).select_from(Customer)) == 1
+        assert await s.scalar(select(func.count()).select_from(Interaction)) == 1
+        started = await s.scalar(select(func.count()).where(Event.type == "interaction.started"))
+    assert started == 1
