@@ -101,9 +101,10 @@ def _inserted(table: Any, name: str, prefix: str, *linked: Any) -> Any:
     return insert(table).from_select(_names(table), rows).returning(*table.c).cte(name)
 
 
-def _found_or_made(found: Any) -> Any:
-    """The caller: the number's owner (``found``), or else a customer the statement makes
-    (``made`` is true), with the number as their verified identity (inserted beside it)."""
+def _found_or_made(found: Any) -> tuple[Any, Any]:
+    """The caller, and the CTE inserting their identity: the number's owner (``found``), or
+    else a customer the statement makes (``made`` is true) with the number as their
+    verified identity."""
     now = bindparam("now", type_=CUSTOMERS.c.created_at.type)
     made = (
         insert(CUSTOMERS)
