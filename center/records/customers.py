@@ -188,6 +188,18 @@ async def make(
         return None
 
 
+async def make_or_resolve(
+    db: Database, kind: IdentityKind, value: str, *, via: str
+) -> tuple[Customer, bool]:
+    """For a normalised verified identity the caller has just found without an owner: a
+    customer made for it, or (made elsewhere at the same moment) its owner through
+    ``resolve``; and whether it was made here, so that nothing else of theirs exists yet."""
+    made = await make(db, kind, value, via=via)
+    if made is not None:
+        return made, True
+    return await resolve(db, {kind: value}, via=via), False
+
+
 @dataclass(frozen=True, slots=True)
 class Resolved:
     customer: Customer

@@ -78,7 +78,7 @@ class Inbound:
             if joined is not None:
                 await self.service.inbound_stored(*joined)
                 return "stored"
-        # (A known number is one read; only a new one goes through resolve's transaction.)
+        # (A known number is one read; a new one's customer is then made, not looked for again.)
         async with self.db.read_step() as c:
             if await seen(c, form.message_sid, "received"):
                 log.info("sms %s replayed: already stored", form.message_sid)
@@ -86,12 +86,11 @@ class Inbound:
             found = await customers.owner(c, IdentityKind.PHONE, phone)
             customer_id = None if found is None else found.id
             known = None if customer_id is None else await store.open_conversation(c, customer_id)
-        fresh = customer_id is None  # (made now: no conversation of theirs to look for)
+        fresh = False  # (a customer made now: no conversation of theirs to look for)
         if customer_id is None:
-            made = await customers.make(self.db, IdentityKind.PHONE, phone, via="sms")
-            if made is None:  # (given an owner a moment ago, by a text or call at once)
-                made = await customers.resolve(self.db, {IdentityKind.PHONE: phone}, via="sms")
-                fresh = False
+            made, fresh = await customers.make_or_resolve(
+                self.db, IdentityKind.PHONE, phone, via="sms"
+            )
             customer_id = made.id
 
         async def guard(c: AsyncConnection) -> None:

@@ -304,9 +304,12 @@ async def write_call(db: Database, phone: str | None, new: NewCall) -> Stored:
         async with db.read_step() as c:
             known = await customers.owner(c, IdentityKind.PHONE, phone)
     if known is None:
-        made = await customers.resolve(
-            db, {IdentityKind.PHONE: phone} if phone is not None else {}, via="voice"
-        )
+        if phone is not None and not one_statement:  # (SQLite: looked for just now, none)
+            made, _ = await customers.make_or_resolve(db, IdentityKind.PHONE, phone, via="voice")
+        else:  # (a withheld number, or the statement refused: the owner is looked for)
+            made = await customers.resolve(
+                db, {IdentityKind.PHONE: phone} if phone is not None else {}, via="voice"
+            )
         known = customers.Owner(made.id, made.display_name)
     if one_statement:
         async with db.statement() as c:
