@@ -198,7 +198,11 @@ def _tune_sqlite(engine: AsyncEngine, *, begin: str) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql(begin)
+        dbapi_conn = conn.connection.dbapi_connection
+        if isinstance(dbapi_conn, sqlite_hop.OneHopConnection):
+            dbapi_conn.defer_begin(begin)  # (sent with the first statement: one hop fewer)
+        else:
+            conn.exec_driver_sql(begin)
 
 
 def alembic_config(url: str, schema: str | None = None) -> Config:

@@ -6,7 +6,9 @@ the cursor), and each is a queue put, a wake of that thread, a future resolved f
 a wake of the event loop: on the embedded defaults, about 400 hops per chat, the largest
 cost the SQLite backend has over PostgreSQL. Here the cursor's work is one function run on
 the connection's thread: execute, fetch, read the description, row count and last row id,
-close; and the pool's rollback of a connection with no transaction open is skipped.
+close; a transaction's BEGIN goes with its first statement (``defer_begin``), and a
+transaction that ran nothing commits or rolls back without a hop; and the pool's rollback
+of a connection with no transaction open is skipped.
 Everything else (transactions, the connection, server-side cursors) is SQLAlchemy's
 aiosqlite adapter unchanged. ``Database`` passes it as the engine's DBAPI module.
 """
@@ -29,10 +31,17 @@ from sqlalchemy.util.concurrency import await_
 
 
 def _run(
-    connection: aiosqlite.Connection, operation: str, parameters: Any, many: bool
+    connection: aiosqlite.Connection,
+    operation: str,
+    parameters: Any,
+    many: bool,
+    begin: str | None,
 ) -> tuple[Any, list[Any], int, int | None]:
-    """(On the connection's thread.) The whole of a cursor's life, its results kept."""
+    """(On the connection's thread.) The whole of a cursor's life, its results kept; first
+    the transaction's BEGIN when this is its first statement."""
     conn: sqlite3.Connection = connection._conn
+    if begin is not None:
+        conn.execute(begin)
     cursor = conn.cursor()
     try:
         if many:
@@ -105,18 +114,45 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
             self._adapt_connection._handle_exception(error)
 
     async def _run(self, operation: Any, parameters: Any, *, many: bool) -> None:
-        async with self._adapt_connection._execute_mutex:
-            work = partial(_run, self._connection, operation, parameters, many)
+        adapt = self._adapt_connection
+        async with adapt._execute_mutex:
+            begin, adapt._begin = adapt._begin, None
+            work = partial(_run, self._connection, operation, parameters, many, begin)
             result = await self._connection._execute(work)
         self._description, rows, self._rowcount, self._lastrowid = result
         self._rows = collections.deque(rows)
 
 
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    __slots__ = ("_begin",)
     _cursor_cls = OneHopCursor
 
+    def __init__(self, dbapi: Any, connection: aiosqlite.Connection) -> None:
+        super().__init__(dbapi, connection)
+        self._begin: str | None = None  # a BEGIN not yet sent: it goes with the next statement
+
+    def defer_begin(self, sql: str) -> None:
+        """Begin the transaction with ``sql`` in the same hop as its first statement: a
+        step is then its statements and COMMIT, one hop fewer. (A busy lock is reported
+        by that statement, inside the transaction's block, as BEGIN's own would be.)"""
+        self._begin = sql
+
+    def cursor(self, server_side: bool = False) -> Any:
+        if server_side and self._begin is not None:
+            # (A streaming cursor runs its statement its own way: BEGIN goes first, alone.)
+            self.execute("SELECT 1")
+        return super().cursor(server_side)
+
+    def commit(self) -> None:
+        if self._begin is not None:  # (nothing ran: nothing to commit)
+            self._begin = None
+            return
+        super().commit()
+
     def rollback(self) -> None:
+        if self._begin is not None:  # (nothing ran: nothing to roll back)
+            self._begin = None
+            return
         # The pool rolls back every connection returned to it; after a commit nothing is
         # open, and that rollback was a hop for nothing. (sqlite3 reads the flag from the
         # library's state without touching the connection: aiosqlite's in_transaction.)

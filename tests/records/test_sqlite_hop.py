@@ -3,6 +3,8 @@ results, row counts, ids and errors a DBAPI cursor gives."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -42,7 +44,7 @@ def hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
-async def test_a_transaction_of_three_statements_is_five_hops(
+async def test_a_transaction_of_three_statements_is_four_hops(
     sqlite: Database, hops: list[str]
 ) -> None:
     async with sqlite.step() as c:  # (warm: the pool's connection is open)
@@ -59,10 +61,49 @@ async def test_a_transaction_of_three_statements_is_five_hops(
         assert changed.rowcount == 1
         names = (await c.execute(select(CUSTOMERS.c.display_name))).scalars().all()
         assert names == ["Ann B"]
-    # BEGIN IMMEDIATE, the three statements, COMMIT: one call on the thread each (it was
-    # four per statement: open a cursor, execute, fetch, close; and the pool's rollback
-    # when the connection went back, after the commit).
-    assert len(hops) == 5, hops
+    # BEGIN IMMEDIATE with the first statement, the other two, COMMIT: one call on the
+    # thread each (it was four per statement: open a cursor, execute, fetch, close; BEGIN
+    # on its own; and the pool's rollback when the connection went back, after the commit).
+    assert len(hops) == 4, hops
+
+
+async def test_a_transaction_that_ran_nothing_makes_no_call(
+    sqlite: Database, hops: list[str]
+) -> None:
+    async with sqlite.step() as c:
+        await c.execute(select(1))
+    hops.clear()
+    async with sqlite.step():
+        pass
+    with pytest.raises(RuntimeError):
+        async with sqlite.step():
+            raise RuntimeError("refused before any statement")
+    assert hops == []
+
+
+def _try_write_lock(path: Path) -> str:
+    """(In a thread.) Whether another connection can take the write lock now."""
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        return "free"
+    except sqlite3.OperationalError as exc:
+        return str(exc)
+    finally:
+        other.close()
+
+
+async def test_a_step_holds_the_write_lock_from_its_first_statement(
+    sqlite: Database, tmp_path: Path
+) -> None:
+    # BEGIN IMMEDIATE, sent with the first statement, still takes the write lock there: a
+    # step that reads and then writes never fails to upgrade its lock.
+    path = tmp_path / "hop.db"
+    async with sqlite.step() as c:
+        await c.execute(select(CUSTOMERS.c.id))
+        assert await asyncio.to_thread(_try_write_lock, path) == "database is locked"
+    assert await asyncio.to_thread(_try_write_lock, path) == "free"
 
 
 async def test_many_rows_ids_and_errors_are_as_a_cursor_gives_them(sqlite: Database) -> None:
