@@ -4,6 +4,7 @@ so half the rate each way); beside the bare python-socketio relay at the same ra
 
     python bench/paced.py                                  # 500 messages/s, SQLite
     python bench/paced.py --rate 300 --seconds 20
+    python bench/paced.py --held-agents 2000 --held-customers 6000  # with 8,000 held open
     CENTER_DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test \\
     CENTER_REDIS_URL=redis://127.0.0.1:6379/0 python bench/paced.py
 
@@ -59,6 +60,9 @@ class Figures:
     acks: list[float] = field(default_factory=list)
     seconds: float = 0.0
     cpu_s: float = 0.0
+    held: int = 0  # connections open during the paced part, talking and idle
+    rss_held_mib: float = 0.0
+    rss_per_connection_kib: float = 0.0
     failures: list[str] = field(default_factory=list)
 
     @property
@@ -71,6 +75,10 @@ class Figures:
 
     def print(self) -> None:
         print(f"  [{self.name}]")
+        print(
+            f"  connections held         {self.held}; server RSS {self.rss_held_mib:.0f} MiB, "
+            f"{self.rss_per_connection_kib:.1f} KiB per connection opened"
+        )
         print(
             f"  delivered                {len(self.c2a)} + {len(self.a2c)} of {2 * self.sent} "
             f"in {self.seconds:.1f} s = {self.delivered_per_s:.0f} messages/s"
@@ -99,6 +107,9 @@ async def paced(
     fig = Figures(name)
     agents = [connbench.Socket("/agent") for _ in range(args.agents)]
     customers = [connbench.Socket("/chat") for _ in range(args.chats)]
+    # Idle consoles and widgets held open meanwhile (they answer pings, nothing else).
+    idle = [connbench.Socket("/agent") for _ in range(args.held_agents)]
+    idle += [connbench.Socket("/chat") for _ in range(args.held_customers)]
     accepted = asyncio.Event()
     all_in = asyncio.Event()  # every reply of the paced part arrived
     taken: set[int] = set()
@@ -170,7 +181,17 @@ async def paced(
                 (a, {"cookie": cookies[n] if cookies else ""}) for n, a in enumerate(agents)
             ]
             jobs += [(c, {"auth": {"name": f"customer {i}"}}) for i, c in enumerate(customers)]
+            jobs += [
+                (s, {"cookie": cookies[args.agents + n] if cookies else ""})
+                if s.ns == "/agent"
+                else (s, {"auth": {"name": f"idle customer {n}"}})
+                for n, s in enumerate(idle)
+            ]
+            rss0 = connbench.rss_mib(pid)
             fig.failures += await connbench.open_all(http, jobs, base)
+            fig.held = sum(1 for s in agents + customers + idle if s.joined.done())
+            fig.rss_held_mib = await connbench.settled_rss(pid)
+            fig.rss_per_connection_kib = (fig.rss_held_mib - rss0) * 1024 / max(1, fig.held)
             for a in agents:
                 ack = await a.call("presence", {"presence": "available"})
                 if not ack.get("ok"):
@@ -202,7 +223,7 @@ async def paced(
             if len(fig.a2c) < total:
                 fig.failures.append(f"{total - len(fig.a2c)} replies never arrived")
         finally:
-            await asyncio.gather(*(s.close() for s in agents + customers))
+            await asyncio.gather(*(s.close() for s in agents + customers + idle))
     return fig
 
 
@@ -230,7 +251,7 @@ async def run_center(args: argparse.Namespace) -> tuple[Figures, str]:
         db = Database(settings.resolved_database_url, schema=settings.database_schema or None)
         try:
             await db.migrate()
-            cookies = await connbench.seed_agents(db, args.agents)
+            cookies = await connbench.seed_agents(db, args.agents + args.held_agents)
         finally:
             await db.dispose()
         server = await start_serve(settings, "serve0", data_dir)
@@ -266,14 +287,17 @@ async def bench(args: argparse.Namespace) -> int:
     shutil.rmtree(log_dir, ignore_errors=True)
     print(
         f"center bench/paced: {args.chats} conversations with {args.agents} agents, "
-        f"{args.rate} messages/s for {args.seconds} s"
+        f"{args.rate} messages/s for {args.seconds} s; "
+        f"{args.held_agents} idle consoles and {args.held_customers} idle widgets held"
     )
     for f in (relay, center):
         if f is not None:
             f.print()
     r = chatbench.ratio
     summary = (
-        f"SUMMARY paced {backend} rate={args.rate} delivered/s={center.delivered_per_s:.0f} "
+        f"SUMMARY paced {backend} rate={args.rate} held={center.held} "
+        f"kib_per_conn={center.rss_per_connection_kib:.1f} "
+        f"delivered/s={center.delivered_per_s:.0f} "
         f"c2a_p50={pct(center.c2a, 50):.1f}ms c2a_p99={pct(center.c2a, 99):.1f}ms "
         f"a2c_p99={pct(center.a2c, 99):.1f}ms ack_p99={pct(center.acks, 99):.1f}ms "
         f"cpu_per_msg={center.cpu_ms_per_message:.2f}ms "
@@ -295,6 +319,10 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--chats", type=int, default=150, help="conversations talking")
     ap.add_argument("--agents", type=int, default=50, help="agents (3 chats each)")
+    ap.add_argument("--held-agents", type=int, default=0, help="idle consoles held meanwhile")
+    ap.add_argument(
+        "--held-customers", type=int, default=0, help="idle chat widgets held meanwhile"
+    )
     ap.add_argument("--no-anchor", action="store_true", help="skip the bare relay run")
     return asyncio.run(bench(ap.parse_args()))
 

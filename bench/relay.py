@@ -71,12 +71,16 @@ class Relay:
     # -- /agent ------------------------------------------------------------------------------
 
     async def agent_connect(self, sid: str, _environ: Any, _auth: Any = None) -> None:
-        self.agents[sid] = 0
+        return None  # (offered chats once available, as center does)
 
     async def agent_disconnect(self, sid: str, *_: Any) -> None:
         self.agents.pop(sid, None)
 
-    async def presence(self, _sid: str, _data: Any) -> dict[str, Any]:
+    async def presence(self, sid: str, data: Any) -> dict[str, Any]:
+        if data.get("presence") == "available":
+            self.agents.setdefault(sid, 0)
+        else:
+            self.agents.pop(sid, None)
         await self.offer_waiting()
         return {"ok": True}
 

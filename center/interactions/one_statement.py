@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, bindparam, column, text
+from sqlalchemy import BigInteger, column, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from center.interactions import rows
@@ -68,12 +68,14 @@ WITH i AS (
 ), {inbound_message("CAST('{}' AS json)", f"i WHERE i.state NOT IN ({_ENDED})")}
 """).columns(*RESULT)
 
-_OUTBOUND_OWNED = (
-    text(f"""
+# (``hooked`` is an array, not an expanding IN: SQLAlchemy rewrites an expanding statement's
+# text on every call, 7% of this step's CPU.)
+_OUTBOUND_OWNED = text(f"""
 WITH i AS (
     SELECT * FROM interactions
     WHERE id = :interaction_id AND agent_id = :agent_id
-      AND state = '{InteractionState.ASSIGNED.value}' AND channel NOT IN :hooked
+      AND state = '{InteractionState.ASSIGNED.value}'
+      AND channel <> ALL(CAST(:hooked AS text[]))
 ), m AS (
     INSERT INTO messages (interaction_id, direction, author_id, body, content_type, meta,
                           created_at)
@@ -92,10 +94,7 @@ WITH i AS (
     FROM i, m
 )
 SELECT i.*, m.id AS message_id FROM i, m
-""")
-    .bindparams(bindparam("hooked", expanding=True))
-    .columns(*RESULT)
-)
+""").columns(*RESULT)
 
 
 def interaction_and_message(
@@ -152,7 +151,7 @@ async def outbound_owned(
         "agent_id": agent_id,
         "body": body,
         "now": now,
-        "hooked": [c.value for c in hooked] or [""],
+        "hooked": [c.value for c in hooked],
     }
     row = (await conn.execute(_OUTBOUND_OWNED, params)).first()
     if row is None:
