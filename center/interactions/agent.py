@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from center.channels.base import CustomerNotice
-from center.interactions import one_statement, rows, state_statements
+from center.interactions import one_call, one_statement, rows, state_statements
 from center.interactions.base import (
     _ACCEPT_ERRORS,
     InteractionError,
@@ -176,19 +176,24 @@ class AgentSide(ServiceBase):
         await self.router.dispatch(declined.queue, declined.channel)
 
     async def outbound(self, agent: User, interaction_id: int, body: str) -> Stored:
+        stored = None
         if self.db.single_statement_steps:
             async with self.db.statement() as c:
                 stored = await one_statement.outbound_owned(
                     c, agent.id, interaction_id, body, utcnow(), hooked=self.outbound_steps
                 )
-            if stored is not None:
-                i, m = stored
-                adapter = self.adapters.get(i.channel)
-                if adapter is not None:
-                    await adapter.deliver(i, m, agent.display_name)
-                return Stored(i, m)
-            # (None: not the agent's, or a channel with a hook: the step below, which
-            # says why or runs the hook.)
+        elif self.db.one_call_steps:  # (SQLite: the same step in one call on its thread)
+            stored = await self.db.one_call(
+                one_call.outbound_owned, agent.id, interaction_id, body, set(self.outbound_steps)
+            )
+        if stored is not None:
+            i, m = stored
+            adapter = self.adapters.get(i.channel)
+            if adapter is not None:
+                await adapter.deliver(i, m, agent.display_name)
+            return Stored(i, m)
+        # (None: not the agent's, or a channel with a hook: the step below, which says why
+        # or runs the hook.)
         async with self.db.step() as c:
             i = await self._load_owned(c, agent, interaction_id)
             m = await rows.insert_message(c, i.id, Direction.OUTBOUND, body, author_id=agent.id)

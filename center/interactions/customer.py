@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from center.channels.base import CustomerNotice
-from center.interactions import one_statement, rows, state_statements
+from center.interactions import one_call, one_statement, rows, state_statements
 from center.interactions.base import (
     InteractionError,
     MessageHook,
@@ -158,6 +158,11 @@ class CustomerSide(ServiceBase):
         if self.db.single_statement_steps:
             async with self.db.statement() as c:
                 stored = await one_statement.inbound_open(c, customer_id, channel, body, utcnow())
+            if stored is None:
+                return None
+            return await self.inbound_stored(*stored)
+        if self.db.one_call_steps:  # (SQLite: the same step in one call on its thread)
+            stored = await self.db.one_call(one_call.inbound_open, customer_id, channel, body)
             if stored is None:
                 return None
             return await self.inbound_stored(*stored)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -27,9 +27,10 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from center import fastjson
-from center.records import sqlite_hop
+from center.records import sqlite_call, sqlite_hop
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+T = TypeVar("T")
 
 
 class Database:
@@ -73,6 +74,19 @@ class Database:
     def single_statement_steps(self) -> bool:
         """Whether a step may be one data-modifying statement (PostgreSQL's CTEs)."""
         return self.dialect == "postgresql"
+
+    @property
+    def one_call_steps(self) -> bool:
+        """Whether a step may run as one call on SQLite's thread (center/records/sqlite_call.py):
+        the embedded default, through our one-hop aiosqlite adapter."""
+        return self.dialect == "sqlite" and isinstance(
+            self.engine.sync_engine.dialect.loaded_dbapi, sqlite_hop.OneHopDBAPI
+        )
+
+    async def one_call(self, work: Callable[..., T | None], *args: Any) -> T | None:
+        """SQLite: ``work(call, *args)`` as one transaction in one call on the connection's
+        thread; None (nothing written) when it returns None."""
+        return await sqlite_call.run(self.engine, work, *args)
 
     @asynccontextmanager
     async def statement(self) -> AsyncIterator[AsyncConnection]:

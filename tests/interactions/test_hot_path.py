@@ -105,8 +105,8 @@ async def test_a_refused_step_stores_nothing(server: Server) -> None:
 
 async def test_message_steps_write_the_rows_their_event_classes_define(server: Server) -> None:
     """On PostgreSQL a message in and a message out are one statement each
-    (one_statement.py) and on SQLite a transaction: both write the same rows, field for
-    field, as the event classes and rows.insert_message define them."""
+    (one_statement.py) and on SQLite one call on its thread (one_call.py): both write the
+    same rows, field for field, as the event classes and rows.insert_message define them."""
     alice = await signed_in_agent(server, "alice")
     customer = Customer(server.url)
     await customer.connect(name="Fay")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +17,6 @@ from center.records.db import Database
 from center.records.models import Customer, Identity
 
 CUSTOMERS = Customer.__table__
-
-
-@pytest.fixture
-async def sqlite(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'hop.db'}")
-    await database.migrate()
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 @pytest.fixture
@@ -99,7 +88,7 @@ async def test_a_step_holds_the_write_lock_from_its_first_statement(
 ) -> None:
     # BEGIN IMMEDIATE, sent with the first statement, still takes the write lock there: a
     # step that reads and then writes never fails to upgrade its lock.
-    path = tmp_path / "hop.db"
+    path = tmp_path / "center.db"
     async with sqlite.step() as c:
         await c.execute(select(CUSTOMERS.c.id))
         assert await asyncio.to_thread(_try_write_lock, path) == "database is locked"
