@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from center.channels.base import CustomerNotice
-from center.interactions import one_call, one_statement, rows, state_statements
+from center.interactions import one_statement, rows, state_statements
 from center.interactions.base import (
     _ACCEPT_ERRORS,
     InteractionError,
@@ -58,29 +60,33 @@ class AgentSide(ServiceBase):
         )
 
     async def _offered_step(self, offer: Offer, timeout: float) -> tuple[Interaction, str | None]:
-        async with self.db.step() as c:
-            i = await self._load(c, offer.interaction_id, lock=True)
-            recorded = i.state is S.OFFERED and i.agent_id == offer.agent_id
-            written = []
-            if i.state is S.OFFERED and i.agent_id not in (None, offer.agent_id):
-                # The previous offer ended in Redis but its record never came: the process
-                # that ended it died between the two (seen in the SIGKILL proof). Say so
-                # rather than leave a silent gap in the timeline.
-                written.append(
-                    events.row(
-                        events.Requeued(reason="offer_unrecorded", agent_id=i.agent_id),
-                        interaction=i,
-                    )
+        return await self.db.run_step(self._offered_body, offer, timeout)
+
+    async def _offered_body(
+        self, c: AsyncConnection, offer: Offer, timeout: float
+    ) -> tuple[Interaction, str | None]:
+        i = await self._load(c, offer.interaction_id, lock=True)
+        recorded = i.state is S.OFFERED and i.agent_id == offer.agent_id
+        written = []
+        if i.state is S.OFFERED and i.agent_id not in (None, offer.agent_id):
+            # The previous offer ended in Redis but its record never came: the process
+            # that ended it died between the two (seen in the SIGKILL proof). Say so
+            # rather than leave a silent gap in the timeline.
+            written.append(
+                events.row(
+                    events.Requeued(reason="offer_unrecorded", agent_id=i.agent_id),
+                    interaction=i,
                 )
-            if not recorded:  # (the audit wrote it down first when this write lagged)
-                await rows.set_interaction(c, i, state=S.OFFERED, agent_id=offer.agent_id)
-                written.append(
-                    events.row(
-                        events.Offered(agent_id=offer.agent_id, timeout_s=timeout), interaction=i
-                    )
+            )
+        if not recorded:  # (the audit wrote it down first when this write lagged)
+            await rows.set_interaction(c, i, state=S.OFFERED, agent_id=offer.agent_id)
+            written.append(
+                events.row(
+                    events.Offered(agent_id=offer.agent_id, timeout_s=timeout), interaction=i
                 )
-            await events.write(c, *written)
-            return i, await rows.last_body(c, i.id)
+            )
+        await events.write(c, *written)
+        return i, await rows.last_body(c, i.id)
 
     async def _timed_out(self, declined: Declined) -> None:
         await self._declined(
@@ -106,15 +112,19 @@ class AgentSide(ServiceBase):
             )
 
     async def _declined(self, d: Declined, payload: events.Payload) -> None:
-        async with self.db.step() as c:
-            i = await self._load(c, d.interaction_id, lock=True)
-            # Another process may already have re-offered it: only undo our own offer.
-            if i.state is S.OFFERED and i.agent_id == d.agent_id:
-                await rows.set_interaction(c, i, state=S.QUEUED, agent_id=None)
-            await events.write(
-                c,
-                events.row(payload, interaction=i, actor_kind=ActorKind.AGENT, actor_id=d.agent_id),
-            )
+        await self.db.run_step(self._declined_body, d, payload)
+
+    async def _declined_body(
+        self, c: AsyncConnection, d: Declined, payload: events.Payload
+    ) -> None:
+        i = await self._load(c, d.interaction_id, lock=True)
+        # Another process may already have re-offered it: only undo our own offer.
+        if i.state is S.OFFERED and i.agent_id == d.agent_id:
+            await rows.set_interaction(c, i, state=S.QUEUED, agent_id=None)
+        await events.write(
+            c,
+            events.row(payload, interaction=i, actor_kind=ActorKind.AGENT, actor_id=d.agent_id),
+        )
 
     # -- agent side ------------------------------------------------------------------------
 
@@ -147,25 +157,27 @@ class AgentSide(ServiceBase):
     async def _accept_step(
         self, agent: User, interaction_id: int, wait_s: float, now: datetime
     ) -> tuple[Interaction, list[Message], bool]:
-        async with self.db.step() as c:
-            i = await self._load(c, interaction_id, lock=True)
-            # Already recorded if this write lagged so far behind Redis that the audit
-            # wrote it down first (recovery.py): one accept, one event, one "joined".
-            recorded = i.state is S.ASSIGNED and i.agent_id == agent.id
-            if not recorded:
-                await rows.set_interaction(
-                    c, i, state=S.ASSIGNED, agent_id=agent.id, assigned_at=now
-                )
-                await events.write(
-                    c,
-                    events.row(
-                        events.Accepted(agent_id=agent.id, wait_s=wait_s),
-                        interaction=i,
-                        actor_kind=ActorKind.AGENT,
-                        actor_id=agent.id,
-                    ),
-                )
-            return i, await rows.messages(c, i.id), recorded
+        return await self.db.run_step(self._accept_body, agent, interaction_id, wait_s, now)
+
+    async def _accept_body(
+        self, c: AsyncConnection, agent: User, interaction_id: int, wait_s: float, now: datetime
+    ) -> tuple[Interaction, list[Message], bool]:
+        i = await self._load(c, interaction_id, lock=True)
+        # Already recorded if this write lagged so far behind Redis that the audit
+        # wrote it down first (recovery.py): one accept, one event, one "joined".
+        recorded = i.state is S.ASSIGNED and i.agent_id == agent.id
+        if not recorded:
+            await rows.set_interaction(c, i, state=S.ASSIGNED, agent_id=agent.id, assigned_at=now)
+            await events.write(
+                c,
+                events.row(
+                    events.Accepted(agent_id=agent.id, wait_s=wait_s),
+                    interaction=i,
+                    actor_kind=ActorKind.AGENT,
+                    actor_id=agent.id,
+                ),
+            )
+        return i, await rows.messages(c, i.id), recorded
 
     async def reject(self, agent: User, interaction_id: int) -> None:
         try:
@@ -182,37 +194,43 @@ class AgentSide(ServiceBase):
                 stored = await one_statement.outbound_owned(
                     c, agent.id, interaction_id, body, utcnow(), hooked=self.outbound_steps
                 )
-        elif self.db.one_call_steps:  # (SQLite: the same step in one call on its thread)
-            stored = await self.db.one_call(
-                one_call.outbound_owned, agent.id, interaction_id, body, set(self.outbound_steps)
+        else:  # (SQLite: the step below in one call on its thread, unless it has a hook)
+            stored = await self.db.run_step(self._outbound_body, agent, interaction_id, body, False)
+        if stored is None:
+            # Not the agent's, or a channel with a hook: the step that says why or runs it.
+            stored = await self.db.run_step(
+                self._outbound_body, agent, interaction_id, body, True, one_call=False
             )
-        if stored is not None:
-            i, m = stored
-            adapter = self.adapters.get(i.channel)
-            if adapter is not None:
-                await adapter.deliver(i, m, agent.display_name)
-            return Stored(i, m)
-        # (None: not the agent's, or a channel with a hook: the step below, which says why
-        # or runs the hook.)
-        async with self.db.step() as c:
-            i = await self._load_owned(c, agent, interaction_id)
-            m = await rows.insert_message(c, i.id, Direction.OUTBOUND, body, author_id=agent.id)
-            await events.write(
-                c,
-                events.row(
-                    events.MessageSent(message_id=m.id, body=body, agent_id=agent.id),
-                    interaction=i,
-                    actor_kind=ActorKind.AGENT,
-                    actor_id=agent.id,
-                ),
-            )
-            hook = self.outbound_steps.get(i.channel)
-            if hook is not None:
-                await hook(c, i, m)
+        assert stored is not None  # (with its hook allowed, the step always stores or refuses)
+        i, m = stored
         adapter = self.adapters.get(i.channel)
         if adapter is not None:
             await adapter.deliver(i, m, agent.display_name)
         return Stored(i, m)
+
+    async def _outbound_body(
+        self, c: AsyncConnection, agent: User, interaction_id: int, body: str, hooks: bool
+    ) -> tuple[Interaction, Message] | None:
+        """The agent's message and its event (and the channel's hook, with ``hooks``; None
+        without, for a channel that has one: the hook may await more than the step's
+        connection)."""
+        i = await self._load_owned(c, agent, interaction_id)
+        hook = self.outbound_steps.get(i.channel)
+        if hook is not None and not hooks:
+            return None
+        m = await rows.insert_message(c, i.id, Direction.OUTBOUND, body, author_id=agent.id)
+        await events.write(
+            c,
+            events.row(
+                events.MessageSent(message_id=m.id, body=body, agent_id=agent.id),
+                interaction=i,
+                actor_kind=ActorKind.AGENT,
+                actor_id=agent.id,
+            ),
+        )
+        if hook is not None:
+            await hook(c, i, m)
+        return i, m
 
     async def agent_typing(self, agent: User, interaction_id: int) -> None:
         async with self.db.read() as s:
@@ -252,24 +270,34 @@ class AgentSide(ServiceBase):
     async def _close_step(
         self, agent: User, interaction_id: int, note: str, disposition: str | None, now: datetime
     ) -> Interaction:
-        async with self.db.step() as c:
-            i = await self._load_owned(c, agent, interaction_id, lock=True)
-            handle = (now - i.assigned_at).total_seconds() if i.assigned_at else None
-            # Through wrap-up to closed in one update; both events, in that order.
-            await rows.set_interaction(
-                c, i, state=S.CLOSED, wrap_up_note=note, disposition=disposition, ended_at=now
-            )
-            by_agent = {"interaction": i, "actor_kind": ActorKind.AGENT, "actor_id": agent.id}
-            await events.write(
-                c,
-                events.row(
-                    events.WrapUp(agent_id=agent.id, note=note, disposition=disposition),
-                    **by_agent,
-                ),
-                events.row(
-                    events.Closed(handle_s=round(handle, 3) if handle else None), **by_agent
-                ),
-            )
+        return await self.db.run_step(
+            self._close_body, agent, interaction_id, note, disposition, now
+        )
+
+    async def _close_body(
+        self,
+        c: AsyncConnection,
+        agent: User,
+        interaction_id: int,
+        note: str,
+        disposition: str | None,
+        now: datetime,
+    ) -> Interaction:
+        i = await self._load_owned(c, agent, interaction_id, lock=True)
+        handle = (now - i.assigned_at).total_seconds() if i.assigned_at else None
+        # Through wrap-up to closed in one update; both events, in that order.
+        await rows.set_interaction(
+            c, i, state=S.CLOSED, wrap_up_note=note, disposition=disposition, ended_at=now
+        )
+        by_agent = {"interaction": i, "actor_kind": ActorKind.AGENT, "actor_id": agent.id}
+        await events.write(
+            c,
+            events.row(
+                events.WrapUp(agent_id=agent.id, note=note, disposition=disposition),
+                **by_agent,
+            ),
+            events.row(events.Closed(handle_s=round(handle, 3) if handle else None), **by_agent),
+        )
         return i
 
     async def set_presence(

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from center.channels.base import CustomerNotice
-from center.interactions import one_call, one_statement, rows, state_statements
+from center.interactions import one_statement, rows, state_statements
 from center.interactions.base import (
     InteractionError,
     MessageHook,
@@ -95,39 +95,58 @@ class CustomerSide(ServiceBase):
             if not suggested:
                 await self._route(i)
             return Stored(i, m)
-        async with self.db.step() as c:
-            if before is not None:
-                await before(c)
-            # Inserted in the state it ends this step in (one statement, not insert+update).
-            now = utcnow()
-            i = await rows.insert_interaction(
-                c, customer_id=customer_id, channel=channel, queue=queue, priority=priority,
-                state=S.NEW if suggested else S.QUEUED, created_at=now,
-                queued_at=None if suggested else now, external_ref=external_ref,
-            )  # fmt: skip
-            m = await rows.insert_message(c, i.id, Direction.INBOUND, body, meta=meta)
-            customer = ActorKind.CUSTOMER
-            await events.write(
-                c,
-                events.row(
-                    events.InteractionStarted(channel=channel.value),
-                    interaction=i,
-                    actor_kind=customer,
-                ),
-                events.row(
-                    events.MessageReceived(message_id=m.id, body=body),
-                    interaction=i,
-                    actor_kind=customer,
-                ),
-                events.row(events.ArticlesSuggested(article_ids=suggested), interaction=i)
-                if suggested
-                else events.row(events.Queued(queue=i.queue, priority=i.priority), interaction=i),
-            )
-            if after is not None:
-                await after(c, i, m)
+        i, m = await self.db.run_step(
+            self._start_body, customer_id, channel, body, queue, priority, suggested, meta,
+            external_ref, before, after, one_call=before is None and after is None,
+        )  # fmt: skip
         if not suggested:
             await self._route(i)
         return Stored(i, m)
+
+    async def _start_body(
+        self,
+        c: AsyncConnection,
+        customer_id: int,
+        channel: Channel,
+        body: str,
+        queue: str,
+        priority: int,
+        suggested: list[int] | None,
+        meta: dict[str, Any] | None,
+        external_ref: str | None,
+        before: StepHook | None,
+        after: MessageHook | None,
+    ) -> tuple[Interaction, Message]:
+        if before is not None:
+            await before(c)
+        # Inserted in the state it ends this step in (one statement, not insert+update).
+        now = utcnow()
+        i = await rows.insert_interaction(
+            c, customer_id=customer_id, channel=channel, queue=queue, priority=priority,
+            state=S.NEW if suggested else S.QUEUED, created_at=now,
+            queued_at=None if suggested else now, external_ref=external_ref,
+        )  # fmt: skip
+        m = await rows.insert_message(c, i.id, Direction.INBOUND, body, meta=meta)
+        customer = ActorKind.CUSTOMER
+        await events.write(
+            c,
+            events.row(
+                events.InteractionStarted(channel=channel.value),
+                interaction=i,
+                actor_kind=customer,
+            ),
+            events.row(
+                events.MessageReceived(message_id=m.id, body=body),
+                interaction=i,
+                actor_kind=customer,
+            ),
+            events.row(events.ArticlesSuggested(article_ids=suggested), interaction=i)
+            if suggested
+            else events.row(events.Queued(queue=i.queue, priority=i.priority), interaction=i),
+        )
+        if after is not None:
+            await after(c, i, m)
+        return i, m
 
     async def inbound(
         self,
@@ -161,17 +180,16 @@ class CustomerSide(ServiceBase):
             if stored is None:
                 return None
             return await self.inbound_stored(*stored)
-        if self.db.one_call_steps:  # (SQLite: the same step in one call on its thread)
-            stored = await self.db.one_call(one_call.inbound_open, customer_id, channel, body)
-            if stored is None:
-                return None
-            return await self.inbound_stored(*stored)
-        async with self.db.step() as c:
-            i = await rows.open_conversation(c, customer_id, channel)
-            if i is None:
-                return None
-            m = await self._store_inbound(c, i, body, None)
-        return await self.inbound_stored(i, m)
+        stored = await self.db.run_step(self._inbound_open_body, customer_id, channel, body)
+        return None if stored is None else await self.inbound_stored(*stored)
+
+    async def _inbound_open_body(
+        self, c: AsyncConnection, customer_id: int, channel: Channel, body: str
+    ) -> tuple[Interaction, Message] | None:
+        i = await rows.open_conversation(c, customer_id, channel)
+        if i is None:
+            return None
+        return i, await self._store_inbound(c, i, body, None)
 
     async def _store_inbound(
         self, c: AsyncConnection, i: Interaction, body: str, meta: dict[str, Any] | None

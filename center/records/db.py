@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -83,10 +83,17 @@ class Database:
             self.engine.sync_engine.dialect.loaded_dbapi, sqlite_hop.OneHopDBAPI
         )
 
-    async def one_call(self, work: Callable[..., T | None], *args: Any) -> T | None:
-        """SQLite: ``work(call, *args)`` as one transaction in one call on the connection's
-        thread; None (nothing written) when it returns None."""
-        return await sqlite_call.run(self.engine, work, *args)
+    async def run_step(
+        self, body: Callable[..., Coroutine[Any, Any, T]], *args: Any, one_call: bool = True
+    ) -> T:
+        """One hot-path step: ``body(c, *args)`` in ``step()``'s transaction; on SQLite the
+        same body as ONE call on the connection's thread (sqlite_call.run_step), so its
+        statements cost no hop each. Such a body awaits nothing but ``c``; ``one_call=False``
+        for one that may (a channel's hook inside the step)."""
+        if one_call and self.one_call_steps:
+            return await sqlite_call.run_step(self.engine, body, *args)
+        async with self.step() as c:
+            return await body(c, *args)
 
     @asynccontextmanager
     async def statement(self) -> AsyncIterator[AsyncConnection]:

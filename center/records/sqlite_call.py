@@ -4,22 +4,23 @@ On PostgreSQL the busiest steps are one statement each (center/interactions/one_
 one round trip. SQLite has no data-modifying CTEs, so the same step is a transaction of
 three statements, and there each statement through SQLAlchemy's async engine costs far more
 than SQLite's own work: a thread hop, a greenlet, an execution context, about 0.3 ms of CPU
-for a read by primary key that SQLite answers in microseconds. Here the step is a plain
-function run on aiosqlite's thread, inside ``BEGIN IMMEDIATE`` … ``COMMIT``, executing the
-SAME Core statements (compiled once for the engine's dialect) with SQLAlchemy's own bind
-and result processing per column, so rows and values are exactly what the transactional
-path writes and reads.
+for a read by primary key that SQLite answers in microseconds. Here the whole step runs on
+aiosqlite's thread, inside ``BEGIN IMMEDIATE`` … ``COMMIT``, executing the same Core
+statements (compiled once for the engine's dialect) with SQLAlchemy's own bind and result
+processing per column, so rows and values are exactly what the engine writes and reads.
 
-``work(call, *args)`` returns its result, or None to write nothing (rolled back: the caller
-then takes the ordinary path, as with a one-statement step). Errors come out as SQLAlchemy's
-``DBAPIError`` subclasses, as from any statement.
+The step's body is the very code ``Database.step()`` runs (``Database.run_step``): an async
+function of its connection. Its awaits on a ``StepConnection`` complete at once, so its
+coroutine runs on the thread from start to end (``_drive``); a body that awaited anything
+else (Redis, a socket) would need the event loop, and is refused. Errors come out as
+SQLAlchemy's ``DBAPIError`` subclasses, as from any statement, and roll the step back.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from functools import partial
 from typing import Any, TypeVar
 
@@ -92,38 +93,115 @@ class Call:
 
     def execute(self, stmt: Executable, values: Mapping[str, Any]) -> list[dict[str, Any]]:
         """The statement with ``values``; its rows (RETURNING or SELECT) as mappings."""
-        keys = tuple(sorted(values))
+        return self.run(stmt, values).mappings
+
+    def run(self, stmt: Executable, values: Mapping[str, Any] | list[Any] | None) -> _Result:
+        """The statement with ``values`` (a list: one execution per item), as a result."""
+        many = isinstance(values, list)
+        first = (values[0] if values else {}) if many else (values or {})
+        keys = tuple(sorted(first))
         compiled = self._cache.get((stmt, keys))
         if compiled is None:
             compiled = self._cache[(stmt, keys)] = _Compiled(stmt, keys, self._dialect)
-        params = compiled.params(values)
+        if many and compiled.columns:  # (sqlite3 returns no rows from executemany)
+            raise NotImplementedError("a one-call step cannot RETURNING from several rows")
+        params: Any = [compiled.params(v) for v in values] if many else compiled.params(first)
         try:
-            cursor = self._conn.execute(compiled.sql, params)
+            if many:
+                cursor = self._conn.executemany(compiled.sql, params)
+            else:
+                cursor = self._conn.execute(compiled.sql, params)
             rows = cursor.fetchall() if cursor.description else []
         except sqlite3.Error as error:
             raise exc.DBAPIError.instance(
                 compiled.sql, params, error, sqlite3.Error, dialect=self._dialect
             ) from error
-        return compiled.mappings(rows)
+        return _Result(compiled.mappings(rows), cursor.rowcount)
+
+
+class _Row(tuple):  # type: ignore[type-arg]
+    """A result row as SQLAlchemy's Row is used here: by position and ``_mapping``."""
+
+    _mapping: dict[str, Any]
+
+
+class _Result:
+    """The part of SQLAlchemy's Result the hot path's steps use."""
+
+    def __init__(self, mappings: list[dict[str, Any]], rowcount: int) -> None:
+        self.mappings, self.rowcount = mappings, rowcount
+        self._rows = []
+        for m in mappings:
+            row = _Row(m.values())
+            row._mapping = m
+            self._rows.append(row)
+
+    def __iter__(self) -> Iterator[_Row]:
+        return iter(self._rows)
+
+    def first(self) -> _Row | None:
+        return self._rows[0] if self._rows else None
+
+    def one(self) -> _Row:
+        if len(self._rows) != 1:
+            raise exc.NoResultFound() if not self._rows else exc.MultipleResultsFound()
+        return self._rows[0]
+
+    def all(self) -> list[_Row]:
+        return list(self._rows)
+
+    def scalar(self) -> Any:
+        return self._rows[0][0] if self._rows else None
+
+    def scalar_one(self) -> Any:
+        return self.one()[0]
+
+    def scalars(self) -> list[Any]:
+        return [r[0] for r in self._rows]
+
+
+class StepConnection:
+    """What a step's body awaits of its connection (``execute``, ``scalar``), answered on
+    the connection's thread at once: the body's coroutine never waits, so it runs there
+    from start to end in one call (``run_step``)."""
+
+    def __init__(self, call: Call) -> None:
+        self._call = call
+
+    async def execute(self, stmt: Executable, values: Any = None) -> _Result:
+        return self._call.run(stmt, values)
+
+    async def scalar(self, stmt: Executable, values: Any = None) -> Any:
+        return self._call.run(stmt, values).scalar()
+
+
+def _drive(body: Coroutine[Any, Any, T]) -> T:
+    """(On the connection's thread.) A step's coroutine run to its end; it must await
+    nothing but its connection (Redis, a socket, a lock would need the event loop)."""
+    try:
+        body.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    body.close()
+    raise RuntimeError("a one-call step awaited something besides its connection")
 
 
 def _in_transaction(
     conn: sqlite3.Connection,
     dialect: Dialect,
     cache: dict[Any, Any],
-    work: Callable[..., T | None],
-    args: tuple[Any, ...],
-) -> T | None:
+    work: Callable[[Call], T],
+) -> T:
     """(On the connection's thread.) ``work`` inside BEGIN IMMEDIATE … COMMIT; rolled back
-    when it raises or returns None."""
+    when it raises."""
     _control(conn, dialect, "BEGIN IMMEDIATE")
     try:
-        result = work(Call(conn, dialect, cache), *args)
+        result = work(Call(conn, dialect, cache))
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
-    _control(conn, dialect, "COMMIT" if result is not None else "ROLLBACK")
+    _control(conn, dialect, "COMMIT")
     return result
 
 
@@ -140,9 +218,15 @@ def _control(conn: sqlite3.Connection, dialect: Dialect, sql: str) -> None:
 _CACHES: weakref.WeakKeyDictionary[Dialect, dict[Any, Any]] = weakref.WeakKeyDictionary()
 
 
-async def run(engine: AsyncEngine, work: Callable[..., T | None], *args: Any) -> T | None:
-    """Run ``work(call, *args)`` as one transaction in one call on a pooled connection's
-    thread (the write engine's: BEGIN IMMEDIATE takes the write lock first)."""
+async def run_step(
+    engine: AsyncEngine, body: Callable[..., Coroutine[Any, Any, T]], *args: Any
+) -> T:
+    """A step's body, ``body(c, *args)`` (the same code ``Database.step()`` runs), as one
+    call: its coroutine is driven on the connection's thread with a ``StepConnection``."""
+
+    def work(call: Call) -> T:
+        return _drive(body(StepConnection(call), *args))
+
     dialect = engine.sync_engine.dialect
     cache = _CACHES.setdefault(dialect, {})
     async with engine.connect() as conn:
@@ -150,5 +234,5 @@ async def run(engine: AsyncEngine, work: Callable[..., T | None], *args: Any) ->
         adapted = fairy.dbapi_connection  # sqlite_hop.OneHopConnection
         aio = adapted._connection  # type: ignore[union-attr]
         async with adapted._execute_mutex:  # type: ignore[union-attr]
-            job = partial(_in_transaction, aio._conn, dialect, cache, work, args)
-            return await aio._execute(job)
+            job = partial(_in_transaction, aio._conn, dialect, cache, work)
+            return await aio._execute(job)  # type: ignore[no-any-return]
