@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import phonenumbers
@@ -174,18 +175,28 @@ async def make(
             async with db.statement() as c:
                 row = (await c.execute(_NEW_CUSTOMER, params)).one()
             return transient(Customer, row._mapping)
-        async with db.step() as c:
-            values = {"display_name": display_name, "created_at": now, "merged_into_id": None}
-            row = (await c.execute(_INSERT_CUSTOMER, values)).one()
-            await c.execute(
-                _INSERT_IDENTITY,
-                {"customer_id": row.id, "kind": kind, "value": value, "verified": True,
-                 "created_at": now},
-            )  # fmt: skip
-            await events.write(c, *({**e, "customer_id": row.id, "created_at": now} for e in made))
-        return transient(Customer, row._mapping)
+        return await db.run_step(_make_body, kind, value, display_name, now, made)
     except IntegrityError:  # (made elsewhere at the same moment: the transaction looks again)
         return None
+
+
+async def _make_body(
+    c: AsyncConnection,
+    kind: IdentityKind,
+    value: str,
+    display_name: str | None,
+    now: datetime,
+    made: list[dict[str, Any]],
+) -> Customer:
+    values = {"display_name": display_name, "created_at": now, "merged_into_id": None}
+    row = (await c.execute(_INSERT_CUSTOMER, values)).one()
+    await c.execute(
+        _INSERT_IDENTITY,
+        {"customer_id": row.id, "kind": kind, "value": value, "verified": True,
+         "created_at": now},
+    )  # fmt: skip
+    await events.write(c, *({**e, "customer_id": row.id, "created_at": now} for e in made))
+    return transient(Customer, row._mapping)
 
 
 async def make_or_resolve(

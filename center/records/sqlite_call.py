@@ -120,9 +120,15 @@ class Call:
 
 
 class _Row(tuple):  # type: ignore[type-arg]
-    """A result row as SQLAlchemy's Row is used here: by position and ``_mapping``."""
+    """A result row as SQLAlchemy's Row is used: by position, by name, and ``_mapping``."""
 
     _mapping: dict[str, Any]
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["_mapping"][name]
+        except KeyError:
+            raise AttributeError(name) from None
 
 
 class _Result:

@@ -51,6 +51,10 @@ async def _message_and_event(
     return i, m, await rows.messages(c, i.id)
 
 
+async def _queue_by_name(c: AsyncConnection) -> str:
+    return (await c.execute(select(rows.INTERACTIONS.c.queue))).one().queue
+
+
 async def test_a_body_reads_and_writes_as_through_the_engine(sqlite: Database) -> None:
     made = await _conversation(sqlite)
     assert sqlite.one_call_steps
@@ -66,6 +70,10 @@ async def test_a_body_reads_and_writes_as_through_the_engine(sqlite: Database) -
     assert i.state is InteractionState.QUEUED and i.channel is Channel.CHAT
     assert i.created_at.tzinfo is UTC and i.required_skills == {"fr": 2}
     assert [x.id for x in listed] == [m.id] and listed[0].meta == {"k": [1, "é"]}
+    async with sqlite.step() as c:  # (rows by name too, as SQLAlchemy's rows are read)
+        by_name = (await c.execute(select(rows.INTERACTIONS.c.queue))).one().queue
+    by_call = await sqlite.run_step(_queue_by_name)
+    assert by_call == by_name == "default"
     # What the call wrote reads back through the ORM as it was given, events in order.
     async with sqlite.read() as s:
         stored = await s.get(Message, m.id)
