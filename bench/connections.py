@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -359,17 +360,27 @@ async def seed_agents(db: Database, n: int) -> list[str]:
     return tokens
 
 
-async def run_relay(args: argparse.Namespace, log_dir: Path) -> Figures:
+# A load against one server: (name, base URL, server pid, agents' cookies, args) -> figures.
+Load = Callable[[str, str, int, list[str], argparse.Namespace], Awaitable[Any]]
+
+
+async def run_relay(args: argparse.Namespace, log_dir: Path, load: Load | None = None) -> Any:
+    """``load`` (this bench's by default) against bench/relay.py."""
     port = chatbench.free_port()
     argv = [sys.executable, str(Path(__file__).with_name("relay.py")), "--port", str(port)]
     proc = await spawn("relay", argv, dict(os.environ), log_dir / "relay.log", port)
     try:
-        return await hold_and_talk("bare python-socketio relay", proc.url, proc.proc.pid, [], args)
+        run = load or hold_and_talk
+        return await run("bare python-socketio relay", proc.url, proc.proc.pid, [], args)
     finally:
         await proc.stop()
 
 
-async def run_center(args: argparse.Namespace) -> tuple[Figures, str]:
+async def run_center(
+    args: argparse.Namespace, load: Load | None = None, seeded: int | None = None
+) -> tuple[Any, str]:
+    """``load`` (this bench's by default) against one real `center serve` process, with
+    ``seeded`` agents signed in (``--agents`` by default)."""
     tag = uuid.uuid4().hex[:10]
     data_dir = Path(tempfile.mkdtemp(prefix="center-bench-"))
     settings = chatbench.make_settings(data_dir, tag)
@@ -383,11 +394,11 @@ async def run_center(args: argparse.Namespace) -> tuple[Figures, str]:
         db = Database(settings.resolved_database_url, schema=settings.database_schema or None)
         try:
             await db.migrate()
-            cookies = await seed_agents(db, args.agents)
+            cookies = await seed_agents(db, args.agents if seeded is None else seeded)
         finally:
             await db.dispose()
         server = await start_serve(settings, "serve0", data_dir)
-        fig = await hold_and_talk(
+        fig = await (load or hold_and_talk)(
             f"center, {backend}, 1 process", server.url, server.proc.pid, cookies, args
         )
     finally:

@@ -26,26 +26,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import shutil
 import sys
 import tempfile
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import chat as chatbench  # bench/chat.py: settings, processes, CPU helpers
 import connections as connbench  # bench/connections.py: raw socket.io clients, seeded agents
-
-from center.records.db import Database
-from center.redisconn import start_embedded
-from tests.processes import spawn, start_serve
 
 now = connbench.now
 pct = chatbench.pct
@@ -227,63 +220,15 @@ async def paced(
     return fig
 
 
-async def run_relay(args: argparse.Namespace, log_dir: Path) -> Figures:
-    port = chatbench.free_port()
-    argv = [sys.executable, str(Path(__file__).with_name("relay.py")), "--port", str(port)]
-    proc = await spawn("relay", argv, dict(os.environ), log_dir / "relay.log", port)
-    try:
-        return await paced("bare python-socketio relay", proc.url, proc.proc.pid, [], args)
-    finally:
-        await proc.stop()
-
-
-async def run_center(args: argparse.Namespace) -> tuple[Figures, str]:
-    tag = uuid.uuid4().hex[:10]
-    data_dir = Path(tempfile.mkdtemp(prefix="center-bench-"))
-    settings = chatbench.make_settings(data_dir, tag)
-    backend = "postgresql" if settings.database_schema else "sqlite"
-    embedded = None
-    if not settings.redis_url:
-        embedded = await start_embedded(data_dir / "redis" / "bench.rdb")
-        settings = settings.model_copy(update={"redis_url": embedded.url})
-    server = None
-    try:
-        db = Database(settings.resolved_database_url, schema=settings.database_schema or None)
-        try:
-            await db.migrate()
-            cookies = await connbench.seed_agents(db, args.agents + args.held_agents)
-        finally:
-            await db.dispose()
-        server = await start_serve(settings, "serve0", data_dir)
-        fig = await paced(
-            f"center, {backend}, 1 process", server.url, server.proc.pid, cookies, args
-        )
-    finally:
-        if server is not None:
-            await server.stop()
-        if settings.database_schema:
-            db = Database(settings.resolved_database_url)
-            try:
-                async with db.engine.begin() as conn:
-                    await conn.execute(
-                        text(f'DROP SCHEMA IF EXISTS "{settings.database_schema}" CASCADE')
-                    )
-            finally:
-                await db.dispose()
-        if embedded is not None:
-            await asyncio.to_thread(embedded.stop)
-        else:
-            await chatbench._forget_keys(settings)
-        shutil.rmtree(data_dir, ignore_errors=True)
-    return fig, backend
-
-
 async def bench(args: argparse.Namespace) -> int:
     if args.chats > 3 * args.agents:
         raise SystemExit("--chats must be at most 3 x --agents (each agent holds 3 chats)")
     log_dir = Path(tempfile.mkdtemp(prefix="center-bench-paced-"))
-    relay = None if args.no_anchor else await run_relay(args, log_dir)
-    center, backend = await run_center(args)
+    # (bench/connections.py's servers and seeding, this bench's load)
+    relay = None if args.no_anchor else await connbench.run_relay(args, log_dir, load=paced)
+    center, backend = await connbench.run_center(
+        args, load=paced, seeded=args.agents + args.held_agents
+    )
     shutil.rmtree(log_dir, ignore_errors=True)
     print(
         f"center bench/paced: {args.chats} conversations with {args.agents} agents, "
