@@ -24,15 +24,15 @@ USERS = User.__table__
 # Built once (executed with their values): SQLAlchemy then neither rebuilds a statement
 # nor recomputes its cache key per call.
 _INSERT_INTERACTION = insert(INTERACTIONS).returning(*INTERACTIONS.c, sort_by_parameter_order=True)
-INSERT_MESSAGE = insert(MESSAGES).returning(MESSAGES.c.id, sort_by_parameter_order=True)
+_INSERT_MESSAGE = insert(MESSAGES).returning(MESSAGES.c.id, sort_by_parameter_order=True)
 
 
 # Statements built once, executed with parameters: building one per call (``.values(...)``,
 # ``== value``) made SQLAlchemy coerce every value into a new bind and key the cache anew,
 # about half of each statement's client CPU (bench/chat.py). ``b_``-named binds leave the
 # column names free for the values.
-BY_ID = select(INTERACTIONS).where(INTERACTIONS.c.id == bindparam("b_id"))
-_BY_ID_LOCKED = BY_ID.with_for_update()  # (SQLite ignores FOR UPDATE: its writes queue anyway)
+_BY_ID = select(INTERACTIONS).where(INTERACTIONS.c.id == bindparam("b_id"))
+_BY_ID_LOCKED = _BY_ID.with_for_update()  # (SQLite ignores FOR UPDATE: its writes queue anyway)
 _UPDATE_INTERACTION = update(INTERACTIONS).where(INTERACTIONS.c.id == bindparam("b_id"))
 _MESSAGES = (
     select(MESSAGES).where(MESSAGES.c.interaction_id == bindparam("b_id")).order_by(MESSAGES.c.id)
@@ -46,7 +46,7 @@ _LAST_BODY = (
 )
 # A customer's open conversation on a channel (not one they have left: that is not theirs
 # any more), newest first.
-OPEN = (
+_OPEN = (
     select(INTERACTIONS)
     .where(
         INTERACTIONS.c.customer_id == bindparam("b_customer"),
@@ -75,7 +75,7 @@ def as_interaction(row: Any) -> Interaction:
 async def interaction(
     conn: AsyncConnection, interaction_id: int, *, lock: bool = False
 ) -> Interaction:
-    row = (await conn.execute(_BY_ID_LOCKED if lock else BY_ID, {"b_id": interaction_id})).first()
+    row = (await conn.execute(_BY_ID_LOCKED if lock else _BY_ID, {"b_id": interaction_id})).first()
     if row is None:
         raise Missing(interaction_id)
     return as_interaction(row)
@@ -86,7 +86,7 @@ async def open_conversation(
 ) -> Interaction | None:
     """The customer's open conversation on ``channel``, if any."""
     params = {"b_customer": customer_id, "b_channel": channel}
-    row = (await conn.execute(OPEN, params)).first()
+    row = (await conn.execute(_OPEN, params)).first()
     i = None if row is None else as_interaction(row)
     return i if i is not None and i.state.is_open else None
 
@@ -143,7 +143,7 @@ async def insert_message(
     meta: dict[str, Any] | None = None,
 ) -> Message:
     values = message_values(interaction_id, direction, body, author_id=author_id, meta=meta)
-    new_id = (await conn.execute(INSERT_MESSAGE, values)).one()
+    new_id = (await conn.execute(_INSERT_MESSAGE, values)).one()
     return transient(Message, {"id": new_id[0], **values})
 
 
@@ -151,7 +151,7 @@ async def insert_messages(conn: AsyncConnection, values: list[dict[str, Any]]) -
     """Several (``message_values``) in one statement, returned in the order given."""
     if not values:
         return []
-    ids = (await conn.execute(INSERT_MESSAGE, values)).all()
+    ids = (await conn.execute(_INSERT_MESSAGE, values)).all()
     return [transient(Message, {"id": new[0], **v}) for new, v in zip(ids, values, strict=True)]
 
 

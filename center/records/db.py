@@ -50,6 +50,10 @@ class Database:
             else self.engine.execution_options(isolation_level="AUTOCOMMIT")
         )
         self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
+        # (Decided once: every SQLite step asks.)
+        self._one_call_steps = self.dialect == "sqlite" and isinstance(
+            self.engine.sync_engine.dialect.loaded_dbapi, sqlite_hop.OneHopDBAPI
+        )
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -79,9 +83,7 @@ class Database:
     def one_call_steps(self) -> bool:
         """Whether a step may run as one call on SQLite's thread (center/records/sqlite_call.py):
         the embedded default, through our one-hop aiosqlite adapter."""
-        return self.dialect == "sqlite" and isinstance(
-            self.engine.sync_engine.dialect.loaded_dbapi, sqlite_hop.OneHopDBAPI
-        )
+        return self._one_call_steps
 
     async def run_step(
         self, body: Callable[..., Coroutine[Any, Any, T]], *args: Any, one_call: bool = True

@@ -22,7 +22,7 @@ from center.records.enums import ActorKind
 from center.records.models import Event, Interaction
 
 EVENTS = Event.__table__
-INSERT = insert(EVENTS)  # (built once: see center/interactions/rows.py)
+_INSERT = insert(EVENTS)  # (built once: see center/interactions/rows.py)
 
 
 class EventType(StrEnum):
@@ -273,9 +273,9 @@ async def write(conn: AsyncConnection | AsyncSession, *rows: dict[str, Any]) -> 
     """Insert event rows in the caller's transaction, in order: one statement, one round trip
     (an executemany for several, which keeps the statement cached and prepared)."""
     if len(rows) == 1:
-        await conn.execute(INSERT, rows[0])
+        await conn.execute(_INSERT, rows[0])
     elif rows:
-        await conn.execute(INSERT, list(rows))
+        await conn.execute(_INSERT, list(rows))
 
 
 def event_json(event: Event) -> dict[str, Any]:

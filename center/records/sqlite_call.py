@@ -91,10 +91,6 @@ class Call:
     def __init__(self, conn: sqlite3.Connection, dialect: Dialect, cache: dict[Any, Any]) -> None:
         self._conn, self._dialect, self._cache = conn, dialect, cache
 
-    def execute(self, stmt: Executable, values: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """The statement with ``values``; its rows (RETURNING or SELECT) as mappings."""
-        return self.run(stmt, values).mappings
-
     def run(self, stmt: Executable, values: Mapping[str, Any] | list[Any] | None) -> _Result:
         """The statement with ``values`` (a list: one execution per item), as a result."""
         many = isinstance(values, list)
@@ -162,8 +158,18 @@ class _Result:
     def scalar_one(self) -> Any:
         return self.one()[0]
 
-    def scalars(self) -> list[Any]:
-        return [r[0] for r in self._rows]
+    def scalars(self) -> _Scalars:
+        return _Scalars(r[0] for r in self._rows)
+
+
+class _Scalars(list):  # type: ignore[type-arg]
+    """The first column of each row, read as SQLAlchemy's ScalarResult is."""
+
+    def all(self) -> list[Any]:
+        return list(self)
+
+    def first(self) -> Any:
+        return self[0] if self else None
 
 
 class StepConnection:

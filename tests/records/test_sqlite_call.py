@@ -55,6 +55,10 @@ async def _queue_by_name(c: AsyncConnection) -> str:
     return (await c.execute(select(rows.INTERACTIONS.c.queue))).one().queue
 
 
+async def _queues(c: AsyncConnection) -> list[str]:
+    return (await c.execute(select(rows.INTERACTIONS.c.queue))).scalars().all()
+
+
 async def test_a_body_reads_and_writes_as_through_the_engine(sqlite: Database) -> None:
     made = await _conversation(sqlite)
     assert sqlite.one_call_steps
@@ -74,6 +78,7 @@ async def test_a_body_reads_and_writes_as_through_the_engine(sqlite: Database) -
         by_name = (await c.execute(select(rows.INTERACTIONS.c.queue))).one().queue
     by_call = await sqlite.run_step(_queue_by_name)
     assert by_call == by_name == "default"
+    assert await sqlite.run_step(_queues) == ["default"]
     # What the call wrote reads back through the ORM as it was given, events in order.
     async with sqlite.read() as s:
         stored = await s.get(Message, m.id)
