@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from center import fastjson
-from center.records import sqlite_call, sqlite_hop
+from center.records import pg_call, sqlite_call, sqlite_hop
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 T = TypeVar("T")
@@ -54,6 +54,15 @@ class Database:
         self._one_call_steps = self.dialect == "sqlite" and isinstance(
             self.engine.sync_engine.dialect.loaded_dbapi, sqlite_hop.OneHopDBAPI
         )
+        # PostgreSQL: steps and reads run their statements on asyncpg directly, on a few
+        # connections kept for them (center/records/pg_call.py).
+        self._kept: pg_call.Connections | None = None
+        if self.dialect == "postgresql" and make_url(url).get_driver_name() == "asyncpg":
+            self._kept = pg_call.Connections(
+                self.read_engine,
+                fallback_step=self._engine_step,
+                fallback_statement=self._engine_autocommit,
+            )
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -70,9 +79,20 @@ class Database:
 
     @asynccontextmanager
     async def read_step(self) -> AsyncIterator[AsyncConnection]:
-        """``read`` for Core statements: a connection that never takes the write lock."""
+        """``read`` for Core statements: a connection that never takes the write lock (on
+        PostgreSQL in autocommit, its statements straight to asyncpg: pg_call.py)."""
+        if self._kept is not None:
+            async with self._kept.connection(transaction=False) as conn:
+                yield conn
+            return
         async with self.read_engine.connect() as conn:
             yield conn
+
+    def _engine_step(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        return self.engine.begin()
+
+    def _engine_autocommit(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        return self.read_engine.connect()
 
     @property
     def single_statement_steps(self) -> bool:
@@ -94,6 +114,9 @@ class Database:
         for one that may (a channel's hook inside the step)."""
         if one_call and self.one_call_steps:
             return await sqlite_call.run_step(self.engine, body, *args)
+        if one_call and self._kept is not None:
+            async with self._kept.connection(transaction=True) as c:
+                return await body(c, *args)
         async with self.step() as c:
             return await body(c, *args)
 
@@ -104,6 +127,10 @@ class Database:
         (center/interactions/one_statement.py)."""
         if not self.single_statement_steps:
             raise RuntimeError("single-statement steps need PostgreSQL")
+        if self._kept is not None:
+            async with self._kept.connection(transaction=False) as conn:
+                yield conn
+            return
         async with self.read_engine.connect() as conn:
             yield conn
 
@@ -118,6 +145,8 @@ class Database:
         await asyncio.to_thread(upgrade_in_thread, self.url, self.schema)
 
     async def dispose(self) -> None:
+        if self._kept is not None:
+            await self._kept.close()
         await self.engine.dispose()
         if self.dialect == "sqlite":  # its own pool; PostgreSQL's reads share the one above
             await self.read_engine.dispose()

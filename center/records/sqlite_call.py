@@ -19,8 +19,7 @@ SQLAlchemy's ``DBAPIError`` subclasses, as from any statement, and roll the step
 from __future__ import annotations
 
 import sqlite3
-import weakref
-from collections.abc import Callable, Coroutine, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from functools import partial
 from typing import Any, TypeVar
 
@@ -29,78 +28,26 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.expression import Executable
 
+from center.records.compiled import Result, Statements, statements
+
 T = TypeVar("T")
-
-
-class _Compiled:
-    """One Core statement for one set of value keys: its SQL, and how values go in and rows
-    come out (the types' own processors, as SQLAlchemy applies them)."""
-
-    __slots__ = ("_processors", "binds", "columns", "defaults", "names", "sql")
-
-    def __init__(self, stmt: Any, keys: tuple[str, ...], dialect: Dialect) -> None:
-        compiled = stmt.compile(dialect=dialect, column_keys=list(keys))
-        self.sql = str(compiled)
-        self.names = list(compiled.positiontup or ())
-        self.binds = compiled.construct_params  # (bind name -> value, literals included)
-        # An insert's Python-side column defaults (``default=utcnow``) are run by the
-        # engine's execution context, not the compiled statement: run them here.
-        table = getattr(stmt, "table", None)
-        self.defaults = [
-            (col.key, col.default)
-            for col in (table.c if table is not None and stmt.is_insert else ())
-            if col.key not in keys
-            and col.key in self.names
-            and col.default is not None
-            and (col.default.is_callable or col.default.is_scalar)
-        ]
-        self._processors = {
-            name: bind.type.dialect_impl(dialect).bind_processor(dialect)
-            for name, bind in compiled.binds.items()
-        }
-        cols = list(getattr(stmt, "exported_columns", ()) or ())
-        # (The dialect's own form of each type, as SQLAlchemy's result processing uses.)
-        self.columns = [
-            (c.key, c.type.dialect_impl(dialect).result_processor(dialect, None)) for c in cols
-        ]
-
-    def params(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
-        given = dict(values)
-        for key, default in self.defaults:
-            given[key] = default.arg(None) if default.is_callable else default.arg
-        bound = self.binds(given)
-        out = []
-        for name in self.names:
-            value, process = bound[name], self._processors.get(name)
-            out.append(process(value) if process is not None else value)  # (None too, as ours)
-        return tuple(out)
-
-    def mappings(self, rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
-        return [
-            {
-                key: (process(value) if process is not None else value)
-                for (key, process), value in zip(self.columns, row, strict=True)
-            }
-            for row in rows
-        ]
 
 
 class Call:
     """(On the connection's thread.) Core statements run on the raw sqlite3 connection."""
 
-    def __init__(self, conn: sqlite3.Connection, dialect: Dialect, cache: dict[Any, Any]) -> None:
+    def __init__(self, conn: sqlite3.Connection, dialect: Dialect, cache: Statements) -> None:
         self._conn, self._dialect, self._cache = conn, dialect, cache
 
-    def run(self, stmt: Executable, values: Mapping[str, Any] | list[Any] | None) -> _Result:
+    def run(self, stmt: Executable, values: Mapping[str, Any] | list[Any] | None) -> Result:
         """The statement with ``values`` (a list: one execution per item), as a result."""
         many = isinstance(values, list)
         first = (values[0] if values else {}) if many else (values or {})
-        keys = tuple(sorted(first))
-        compiled = self._cache.get((stmt, keys))
-        if compiled is None:
-            compiled = self._cache[(stmt, keys)] = _Compiled(stmt, keys, self._dialect)
+        compiled = self._cache.get(stmt, first)
         if many and compiled.columns:  # (sqlite3 returns no rows from executemany)
             raise NotImplementedError("a one-call step cannot RETURNING from several rows")
+        if not compiled.direct:
+            raise NotImplementedError("a one-call step cannot run an expanding IN")
         params: Any = [compiled.params(v) for v in values] if many else compiled.params(first)
         try:
             if many:
@@ -112,64 +59,8 @@ class Call:
             raise exc.DBAPIError.instance(
                 compiled.sql, params, error, sqlite3.Error, dialect=self._dialect
             ) from error
-        return _Result(compiled.mappings(rows), cursor.rowcount)
-
-
-class _Row(tuple):  # type: ignore[type-arg]
-    """A result row as SQLAlchemy's Row is used: by position, by name, and ``_mapping``."""
-
-    _mapping: dict[str, Any]
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.__dict__["_mapping"][name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-
-class _Result:
-    """The part of SQLAlchemy's Result the hot path's steps use."""
-
-    def __init__(self, mappings: list[dict[str, Any]], rowcount: int) -> None:
-        self.mappings, self.rowcount = mappings, rowcount
-        self._rows = []
-        for m in mappings:
-            row = _Row(m.values())
-            row._mapping = m
-            self._rows.append(row)
-
-    def __iter__(self) -> Iterator[_Row]:
-        return iter(self._rows)
-
-    def first(self) -> _Row | None:
-        return self._rows[0] if self._rows else None
-
-    def one(self) -> _Row:
-        if len(self._rows) != 1:
-            raise exc.NoResultFound() if not self._rows else exc.MultipleResultsFound()
-        return self._rows[0]
-
-    def all(self) -> list[_Row]:
-        return list(self._rows)
-
-    def scalar(self) -> Any:
-        return self._rows[0][0] if self._rows else None
-
-    def scalar_one(self) -> Any:
-        return self.one()[0]
-
-    def scalars(self) -> _Scalars:
-        return _Scalars(r[0] for r in self._rows)
-
-
-class _Scalars(list):  # type: ignore[type-arg]
-    """The first column of each row, read as SQLAlchemy's ScalarResult is."""
-
-    def all(self) -> list[Any]:
-        return list(self)
-
-    def first(self) -> Any:
-        return self[0] if self else None
+        names = [d[0] for d in cursor.description] if cursor.description else None
+        return compiled.result(rows, cursor.rowcount, names)
 
 
 class StepConnection:
@@ -180,7 +71,7 @@ class StepConnection:
     def __init__(self, call: Call) -> None:
         self._call = call
 
-    async def execute(self, stmt: Executable, values: Any = None) -> _Result:
+    async def execute(self, stmt: Executable, values: Any = None) -> Result:
         return self._call.run(stmt, values)
 
     async def scalar(self, stmt: Executable, values: Any = None) -> Any:
@@ -201,7 +92,7 @@ def _drive(body: Coroutine[Any, Any, T]) -> T:
 def _in_transaction(
     conn: sqlite3.Connection,
     dialect: Dialect,
-    cache: dict[Any, Any],
+    cache: Statements,
     work: Callable[[Call], T],
 ) -> T:
     """(On the connection's thread.) ``work`` inside BEGIN IMMEDIATE … COMMIT; rolled back
@@ -226,10 +117,6 @@ def _control(conn: sqlite3.Connection, dialect: Dialect, sql: str) -> None:
         raise exc.DBAPIError.instance(sql, (), error, sqlite3.Error, dialect=dialect) from error
 
 
-# Statements compiled for each engine's dialect (a dialect lives as long as its engine).
-_CACHES: weakref.WeakKeyDictionary[Dialect, dict[Any, Any]] = weakref.WeakKeyDictionary()
-
-
 async def run_step(
     engine: AsyncEngine, body: Callable[..., Coroutine[Any, Any, T]], *args: Any
 ) -> T:
@@ -240,7 +127,7 @@ async def run_step(
         return _drive(body(StepConnection(call), *args))
 
     dialect = engine.sync_engine.dialect
-    cache = _CACHES.setdefault(dialect, {})
+    cache = statements(dialect)
     async with engine.connect() as conn:
         fairy = await conn.get_raw_connection()
         adapted = fairy.dbapi_connection  # sqlite_hop.OneHopConnection
