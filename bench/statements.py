@@ -71,11 +71,11 @@ async def main(n: int) -> None:
     by_id = {"b_id": iid}
 
     async def engine_write() -> None:
-        async with db._engine_autocommit() if pg else db.step() as c:
+        async with db.read_engine.connect() if pg else db.step() as c:
             (await c.execute(INSERT, values)).scalar_one()
 
     async def engine_read() -> None:
-        async with db._engine_autocommit() if pg else db.step() as c:
+        async with db.read_engine.connect() if pg else db.step() as c:
             (await c.execute(READ, by_id)).one()
 
     async def write_body(c: Any) -> int:

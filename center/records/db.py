@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -58,11 +58,7 @@ class Database:
         # connections kept for them (center/records/pg_call.py).
         self._kept: pg_call.Connections | None = None
         if self.dialect == "postgresql" and make_url(url).get_driver_name() == "asyncpg":
-            self._kept = pg_call.Connections(
-                self.read_engine,
-                fallback_step=self._engine_step,
-                fallback_statement=self._engine_autocommit,
-            )
+            self._kept = pg_call.Connections(self.read_engine)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -87,12 +83,6 @@ class Database:
             return
         async with self.read_engine.connect() as conn:
             yield conn
-
-    def _engine_step(self) -> AbstractAsyncContextManager[AsyncConnection]:
-        return self.engine.begin()
-
-    def _engine_autocommit(self) -> AbstractAsyncContextManager[AsyncConnection]:
-        return self.read_engine.connect()
 
     @property
     def single_statement_steps(self) -> bool:

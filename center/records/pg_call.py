@@ -12,9 +12,9 @@ compiled once for the dialect with SQLAlchemy's own bind and result processing
 the body a step runs is the same code whichever connection it gets, and the caller cannot
 tell (tests/records/test_pg_call.py pins rows, types and errors against the engine's).
 
-A statement the direct path does not take (an expanding ``IN``, RETURNING from several
-rows) goes through the engine on the same connection. When every kept connection is busy,
-the step takes an ordinary one from the engine's pool: a burst waits nowhere new.
+A statement the direct path does not take (an expanding ``IN``, a plain ``text()``,
+RETURNING from several rows) goes through the engine on the same connection. When every
+kept connection is busy, a step waits for one, as it waited for the engine's pool.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import exc
@@ -35,9 +36,13 @@ from center.records.compiled import Result, Statements, statements
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Kept connections per process, out of the engine's 30 (records/db.py): a busy process runs
-# a few steps at once (each ~1 ms on the server); more than this at once take the pool's.
-KEPT = 8
+# Kept connections per process, out of the engine's 30 (records/db.py): steps are most of
+# a busy process's statements, and the rest (ORM sessions, reports) keep 10. A saturated
+# process holds each step's connection across many turns of its event loop, so steps at
+# once outnumber the steps the database runs at once; past these, a step waits for one,
+# as a step waited for the engine's pool.
+KEPT = 20
+WAIT_S = 30.0  # (the engine's pool timeout: past it, SQLAlchemy's TimeoutError, an outage)
 
 
 class _Kept:
@@ -122,26 +127,15 @@ def _rowcount(status: str) -> int:
     return int(last) if last.isdigit() else -1
 
 
-Fallback = Callable[[], AbstractAsyncContextManager[Any]]
-
-
 class Connections:
     """Up to ``kept`` of an autocommit engine's connections, kept for steps (most recently
-    used first, so a moderate load runs on a few warm ones). When all are busy, a step runs
-    on ``fallback_step`` / ``fallback_statement`` (the engine's own, as before)."""
+    used first, so a moderate load runs on a few warm ones)."""
 
-    def __init__(
-        self,
-        autocommit: AsyncEngine,
-        *,
-        fallback_step: Fallback,
-        fallback_statement: Fallback,
-        kept: int = KEPT,
-    ) -> None:
+    def __init__(self, autocommit: AsyncEngine, *, kept: int = KEPT) -> None:
         self._engine, self._limit = autocommit, kept
-        self._fallback = {True: fallback_step, False: fallback_statement}
         self._idle: list[_Kept] = []
         self._count = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
         self._closing: set[asyncio.Task[None]] = set()
         self._dialect = autocommit.sync_engine.dialect
         self._cache = statements(self._dialect)
@@ -151,10 +145,6 @@ class Connections:
         """A step's connection: in a transaction (BEGIN … COMMIT, rolled back on error) or
         in autocommit (one statement, its own transaction)."""
         kept = await self._take()
-        if kept is None:
-            async with self._fallback[transaction]() as conn:
-                yield conn
-            return
         step = PgConnection(kept, self._cache, self._dialect)
         try:
             if not transaction:
@@ -180,15 +170,42 @@ class Connections:
                 self._discard(kept)
             else:
                 self._idle.append(kept)
+                self._wake()
 
-    async def _take(self) -> _Kept | None:
-        while self._idle:
-            kept = self._idle.pop()
-            if not kept.driver.is_closed():
-                return kept
-            self._discard(kept)
-        if self._count >= self._limit:
-            return None
+    async def _take(self) -> _Kept:
+        while True:
+            while self._idle:
+                kept = self._idle.pop()
+                if not kept.driver.is_closed():
+                    return kept
+                self._discard(kept)
+            if self._count < self._limit:
+                return await self._new()
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await asyncio.wait_for(waiter, WAIT_S)
+            except BaseException as error:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake()  # (woken, but leaving: the next one waiting has it)
+                else:
+                    with contextlib.suppress(ValueError):
+                        self._waiters.remove(waiter)
+                if isinstance(error, TimeoutError):
+                    raise exc.TimeoutError(
+                        f"no database connection for a step within {WAIT_S:g} s"
+                    ) from None
+                raise
+
+    def _wake(self) -> None:
+        """The first step waiting (a connection came back, or room for a new one)."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    async def _new(self) -> _Kept:
         self._count += 1
         try:
             conn = await self._engine.connect()
@@ -199,11 +216,13 @@ class Connections:
                 raise
         except BaseException:
             self._count -= 1
+            self._wake()
             raise
         return _Kept(conn, fairy.dbapi_connection)
 
     def _discard(self, kept: _Kept) -> None:
         self._count -= 1
+        self._wake()  # (room for a new one)
 
         async def close() -> None:
             with contextlib.suppress(Exception):

@@ -135,7 +135,7 @@ async def test_steps_survive_the_server_dropping_the_kept_connections(pg: Databa
     assert not pids & set(await asyncio.gather(*(hold() for _ in range(4))))
 
 
-async def test_a_burst_past_the_kept_connections_runs_on_the_engines(pg: Database) -> None:
+async def test_a_burst_past_the_kept_connections_waits_for_them(pg: Database) -> None:
     async def slow(n: int) -> int:
         async with pg.statement() as c:
             return int(await c.scalar(text("SELECT CAST(:n AS int) FROM pg_sleep(0.05)"), {"n": n}))
