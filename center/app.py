@@ -252,6 +252,8 @@ async def _close_sockets(app: web.Application) -> None:
     await sio.shutdown()
     # socket.io's pub/sub listener would otherwise retry (and log) against the Redis that
     # the cleanup below closes.
+    if isinstance(sio.manager, sockets.RedisManager):
+        await sio.manager.stop_counting()
     listener = getattr(sio.manager, "thread", None)
     if isinstance(listener, asyncio.Task):
         listener.cancel()

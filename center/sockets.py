@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -22,7 +23,7 @@ import socketio
 from redis.asyncio import Redis
 from socketio import packet
 
-from center.loops import OUTAGE_ERRORS, outage_name
+from center.loops import OUTAGE_ERRORS, every, outage_name
 from center.socket_rooms import RoomIndex
 
 log = logging.getLogger(__name__)
@@ -118,20 +119,88 @@ class Namespace(socketio.AsyncNamespace):
         return unavailable(event, message)
 
 
+# How often a process counts the others on the socket.io channel: an arrival is announced
+# at once (``_HELLO``), a departure is noticed within this.
+PEERS_CHECK_S = 1.0
+_HELLO = "center.hello"
+_HELLO_PREFIX = f'{{"method":"{_HELLO}"'
+
+
 class RedisManager(RoomIndex, socketio.AsyncRedisManager):
     """AsyncRedisManager whose publishes go through ``publisher`` (a blocking pool with
     time bounds). Its pub/sub listener keeps socket.io's own client and reconnect loop, with
-    ``redis_options`` (no read timeout there: a listener is idle between messages)."""
+    ``redis_options`` (no read timeout there: a listener is idle between messages).
+
+    A process alone on the channel publishes nothing: socket.io serves this process's own
+    clients before it publishes (``emit`` then ``_publish``), and the publish only reached
+    this process's own listener, which decoded it and dropped it. That was a Redis round
+    trip and a decode for every emit (12 a chat), all of it waste on one process. Alone
+    means: our own subscription is live (our announcement came back to it) and the channel
+    has one subscriber, counted every ``PEERS_CHECK_S``; a process that subscribes announces
+    itself, and the others publish again from the moment they hear it.
+    """
 
     def __init__(self, url: str, *, channel: str, publisher: Redis, **kwargs: Any) -> None:
         super().__init__(url, channel=channel, **kwargs)
         self.publisher = publisher
+        self.alone = False  # (until counted: publish)
+        self._listening = False  # our subscription live (our announcement came back)
+        self._hello = f'{{"method":"{_HELLO}","host_id":"{self.host_id}"}}'
+        self._counting: asyncio.Task[None] | None = None
+
+    def initialize(self) -> None:
+        super().initialize()
+        if not self.write_only:
+            self._counting = asyncio.ensure_future(
+                every(PEERS_CHECK_S, self._count_peers, "socket.io peers")
+            )
+
+    async def stop_counting(self) -> None:
+        if self._counting is not None:
+            self._counting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._counting
 
     async def _publish(self, data: Any) -> Any:
+        if self.alone:
+            return None
+        return await self._send(self.json.dumps(data))
+
+    async def _send(self, payload: str) -> Any:
         try:
-            return await self.publisher.publish(self.channel, self.json.dumps(data))
+            return await self.publisher.publish(self.channel, payload)
         except OUTAGE_ERRORS as exc:
             # As socket.io does: this process's own clients were served already; the other
             # processes miss this one message while Redis is away.
             log.warning("socket.io publish failed (%s): %r", outage_name(exc), exc)
             return None
+
+    async def _count_peers(self) -> None:
+        counts = await self.publisher.pubsub_numsub(self.channel)
+        self.alone = self._listening and bool(counts) and int(counts[0][1]) <= 1
+
+    def _redis_connect(self) -> None:
+        super()._redis_connect()
+        # socket.io (re)subscribes right after connecting: announce ourselves then. Until
+        # our own announcement comes back, our subscription is not known to be live.
+        pubsub, subscribe = self.pubsub, self.pubsub.subscribe
+
+        async def subscribe_and_announce(*args: Any, **kwargs: Any) -> Any:
+            self._listening = self.alone = False
+            answer = await subscribe(*args, **kwargs)
+            await self._send(self._hello)
+            return answer
+
+        pubsub.subscribe = subscribe_and_announce
+
+    async def _listen(self) -> Any:
+        mine, prefix = self._hello.encode(), _HELLO_PREFIX.encode()
+        async for message in super()._listen():
+            raw = message.encode() if isinstance(message, str) else message
+            if isinstance(raw, bytes) and raw.startswith(prefix):
+                if raw == mine:
+                    self._listening = True
+                else:  # another process arrived: it hears what we emit from now on
+                    self.alone = False
+                continue
+            yield message

@@ -208,12 +208,15 @@ async def test_the_migration_counts_the_interactions_already_there(db: Database)
     cfg = alembic_config(db.url, db.schema)
     await asyncio.to_thread(command.downgrade, cfg, "0006")
     now = utcnow()
+    # (All five queued today at whatever hour this runs: ten minutes apart, or closer just
+    # after midnight, when forty minutes back would be yesterday.)
+    step = min(timedelta(minutes=10), (now - day_start(now)) / 6)
     customer = await _customer(db)
     async with db.step() as c:  # (no triggers yet: nothing counts these as they are written)
         for n, (state, assigned) in enumerate(
             [(S.CLOSED, 5), (S.CLOSED, 50), (S.ABANDONED, None), (S.ASSIGNED, 1), (S.QUEUED, None)]
         ):
-            queued = now - timedelta(minutes=10 * n + 1)
+            queued = now - step * n - step / 10
             await rows.insert_interaction(
                 c, customer_id=customer, channel=Channel.CHAT, state=state, queued_at=queued,
                 assigned_at=None if assigned is None else queued + timedelta(seconds=assigned),
