@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -26,6 +27,7 @@ from center.records.base import utcnow
 from center.records.enums import (
     ActorKind,
     AwayReason,
+    Channel,
     Direction,
     InteractionState,
     Presence,
@@ -264,7 +266,7 @@ class AgentSide(ServiceBase):
             await self._record_change(released.wrap_up, None)
         else:
             # Capacity freed: offer this agent the backlog at once (event-driven).
-            await self.router.dispatch_agent(agent.id)
+            await self.router.dispatch_agent(agent.id, _takes(agent))
         return i
 
     async def _close_step(
@@ -315,7 +317,7 @@ class AgentSide(ServiceBase):
             raise InteractionError("bad_skills", str(exc)) from None
         await self._record_change(change, reason)
         if presence is Presence.AVAILABLE:
-            await self.router.dispatch_agent(agent.id)
+            await self.router.dispatch_agent(agent.id, _takes(agent))
 
     async def _wrap_up_ended(self, change: PresenceChange) -> None:
         await self._record_change(change, "wrap_up_timer")
@@ -360,3 +362,18 @@ class AgentSide(ServiceBase):
         await self.bus.to_agent(
             agent_id, AgentNotice.PRESENCE, {"presence": presence.value, "reason": reason}
         )
+
+
+def _takes(agent: User) -> list[Channel]:
+    """The channels ``agent`` has capacity for (as their presence gave the router): no
+    other channel's queue can offer them anything, so a freed slot asks only these (a
+    Redis call per channel asked, and a chat's close asked all four)."""
+    capacity = agent.capacity or DEFAULT_CAPACITY
+    return [c for c in Channel if _positive(capacity.get(c.value))]
+
+
+def _positive(value: Any) -> bool:
+    try:
+        return int(value) > 0
+    except (TypeError, ValueError):
+        return False

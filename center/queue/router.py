@@ -333,10 +333,13 @@ class Router(LiveReads, Handoffs, PresenceSteps):
                 offers += await self._drain("", channel, None)
         return offers
 
-    async def dispatch_agent(self, agent_id: int) -> list[Offer]:
-        """An agent freed capacity or came back: offer it the backlog at once."""
+    async def dispatch_agent(
+        self, agent_id: int, channels: Iterable[Channel] | None = None
+    ) -> list[Offer]:
+        """An agent freed capacity or came back: offer it the backlog at once, of
+        ``channels`` (those it takes; default every channel)."""
         offers: list[Offer] = []
-        for channel in Channel:
+        for channel in Channel if channels is None else channels:
             offers += await self._drain("", channel, agent_id)
         return offers
 
