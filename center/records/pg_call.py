@@ -129,13 +129,17 @@ def _rowcount(status: str) -> int:
 
 class Connections:
     """Up to ``kept`` of an autocommit engine's connections, kept for steps (most recently
-    used first, so a moderate load runs on a few warm ones)."""
+    used first, so a moderate load runs on a few warm ones). Steps that find none free
+    wait in line, and a connection coming back goes to the first of them: a step arriving
+    meanwhile never takes it ahead of those waiting (under a saturated load that barging
+    left some steps waiting over a second)."""
 
     def __init__(self, autocommit: AsyncEngine, *, kept: int = KEPT) -> None:
         self._engine, self._limit = autocommit, kept
         self._idle: list[_Kept] = []
         self._count = 0
-        self._waiters: deque[asyncio.Future[None]] = deque()
+        # Each resolves to a connection handed over, or None: room to open a new one.
+        self._waiters: deque[asyncio.Future[_Kept | None]] = deque()
         self._closing: set[asyncio.Task[None]] = set()
         self._dialect = autocommit.sync_engine.dialect
         self._cache = statements(self._dialect)
@@ -169,41 +173,57 @@ class Connections:
             if step.in_flight or driver.is_closed() or driver.is_in_transaction():
                 self._discard(kept)
             else:
-                self._idle.append(kept)
-                self._wake()
+                self._give_back(kept)
 
     async def _take(self) -> _Kept:
-        while True:
-            while self._idle:
+        while not self._waiters:
+            if self._idle:
                 kept = self._idle.pop()
                 if not kept.driver.is_closed():
                     return kept
                 self._discard(kept)
-            if self._count < self._limit:
+            elif self._count < self._limit:
                 return await self._new()
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            try:
-                await asyncio.wait_for(waiter, WAIT_S)
-            except BaseException as error:
-                if waiter.done() and not waiter.cancelled():
-                    self._wake()  # (woken, but leaving: the next one waiting has it)
+            else:
+                break
+        waiter: asyncio.Future[_Kept | None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            handed = await asyncio.wait_for(waiter, WAIT_S)
+        except BaseException as error:
+            if waiter.done() and not waiter.cancelled():  # (handed over, but leaving)
+                handed = waiter.result()
+                if handed is None:
+                    self._hand(None)
                 else:
-                    with contextlib.suppress(ValueError):
-                        self._waiters.remove(waiter)
-                if isinstance(error, TimeoutError):
-                    raise exc.TimeoutError(
-                        f"no database connection for a step within {WAIT_S:g} s"
-                    ) from None
-                raise
+                    self._give_back(handed)
+            else:
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
+            if isinstance(error, TimeoutError):
+                raise exc.TimeoutError(
+                    f"no database connection for a step within {WAIT_S:g} s"
+                ) from None
+            raise
+        if handed is None:
+            return await self._new()
+        if handed.driver.is_closed():
+            self._discard(handed)
+            return await self._take()
+        return handed
 
-    def _wake(self) -> None:
-        """The first step waiting (a connection came back, or room for a new one)."""
+    def _hand(self, kept: _Kept | None) -> bool:
+        """``kept`` (None: room for a new one) to the first step waiting, if any."""
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
-                waiter.set_result(None)
-                return
+                waiter.set_result(kept)
+                return True
+        return False
+
+    def _give_back(self, kept: _Kept) -> None:
+        if not self._hand(kept):
+            self._idle.append(kept)
 
     async def _new(self) -> _Kept:
         self._count += 1
@@ -216,13 +236,13 @@ class Connections:
                 raise
         except BaseException:
             self._count -= 1
-            self._wake()
+            self._hand(None)
             raise
         return _Kept(conn, fairy.dbapi_connection)
 
     def _discard(self, kept: _Kept) -> None:
         self._count -= 1
-        self._wake()  # (room for a new one)
+        self._hand(None)  # (room for a new one)
 
         async def close() -> None:
             with contextlib.suppress(Exception):

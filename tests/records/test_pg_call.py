@@ -142,3 +142,31 @@ async def test_a_burst_past_the_kept_connections_waits_for_them(pg: Database) ->
 
     n = pg_call.KEPT * 3
     assert await asyncio.gather(*(slow(k) for k in range(n))) == list(range(n))
+
+
+async def test_a_connection_coming_back_goes_to_the_step_waiting_for_it(pg: Database) -> None:
+    steps = pg_call.Connections(pg.read_engine, kept=1)
+    began, release = asyncio.Event(), asyncio.Event()
+    order: list[str] = []
+
+    async def step(name: str, hold: asyncio.Event | None = None) -> None:
+        async with steps.connection(transaction=False) as c:
+            order.append(name)
+            began.set()
+            await c.execute(select(func.now()))
+            if hold is not None:
+                await hold.wait()
+
+    try:
+        first = asyncio.create_task(step("first", release))
+        await asyncio.wait_for(began.wait(), timeout=10)
+        waiting = asyncio.create_task(step("waiting"))
+        await asyncio.sleep(0.1)  # (in line for the one connection)
+        release.set()
+        # A step arriving as the connection comes back does not take it ahead of the one
+        # that has waited for it.
+        late = asyncio.create_task(step("late"))
+        await asyncio.wait_for(asyncio.gather(first, waiting, late), timeout=10)
+        assert order == ["first", "waiting", "late"]
+    finally:
+        await steps.close()
