@@ -23,7 +23,10 @@ async def test_a_burst_larger_than_the_pool_all_succeeds_on_pool_size_connection
     redis_url: str,
 ) -> None:
     name, key = f"pool-{uuid.uuid4().hex[:8]}", f"pool-test:{uuid.uuid4().hex}"
-    redis = client(redis_url, PoolOptions(size=10, timeout_s=60), client_name=name)
+    # (Connects and replies bounded generously: this is about waiting for the pool, and a
+    # CI machine busy with other tests' processes once took over 2 s to connect.)
+    options = PoolOptions(size=10, timeout_s=60, connect_timeout_s=30, socket_timeout_s=30)
+    redis = client(redis_url, options, client_name=name)
     try:
         results = await asyncio.gather(*(redis.incr(key) for _ in range(BURST)))
         assert sorted(results) == list(range(1, BURST + 1))

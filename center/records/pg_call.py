@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
@@ -33,7 +32,6 @@ from sqlalchemy.sql.expression import Executable
 
 from center.records.compiled import Result, Statements, statements
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Kept connections per process, out of the engine's 30 (records/db.py): steps are most of
