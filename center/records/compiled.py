@@ -13,6 +13,7 @@ SQLAlchemy's result that the steps use.
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
@@ -121,7 +122,10 @@ class Statements:
             if len(self._cache) > CACHE_SIZE:
                 self._cache.popitem(last=False)
         else:
-            self._cache.move_to_end(key)
+            # (SQLite's one-call steps run this on each pooled connection's own thread: the
+            # entry may have just been evicted by another; it is still the right one.)
+            with contextlib.suppress(KeyError):
+                self._cache.move_to_end(key)
         return compiled
 
 

@@ -117,11 +117,7 @@ class Database:
         (center/interactions/one_statement.py)."""
         if not self.single_statement_steps:
             raise RuntimeError("single-statement steps need PostgreSQL")
-        if self._kept is not None:
-            async with self._kept.connection(transaction=False) as conn:
-                yield conn
-            return
-        async with self.read_engine.connect() as conn:
+        async with self.read_step() as conn:  # (the same autocommit connection)
             yield conn
 
     @asynccontextmanager
